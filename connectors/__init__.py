@@ -1,0 +1,1 @@
+"""Sources and sinks: export files in, Kafka topics through, InfluxDB and alert consumers out."""

@@ -1,0 +1,148 @@
+"""Replay a CUR 2.0 export into the raw cost topic in event-time order, optionally paced.
+
+read files → normalize rows (errors → dead-letter topic) → Avro-encode → sort by usage start
+(bounded memory) → pace → produce keyed by usage account, with the usage start as the Kafka
+record timestamp (Flink's source derives its watermarks from it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from connectors.cur_files import ExportError, SourceRow, export_files, read_rows, total_bytes
+from connectors.dead_letters import dead_letter
+from connectors.kafka_io import ensure_topics, producer
+from pipelines.cost_event import RejectedRow
+from pipelines.cur2 import missing_columns, normalize_cur2_row
+from pipelines.ordering import TimedRecord, sort_by_event_time
+from schemas import SchemaName, codec
+from spendstream.config import Config
+
+
+@dataclass
+class ReplaySummary:
+    """What a replay read, produced and rejected; ``end_offsets`` bound a backfill job's input."""
+
+    files: int = 0
+    rows_read: int = 0
+    produced: int = 0
+    rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    cost_by_account: dict[str, Decimal] = field(default_factory=dict)
+    end_offsets: dict[int, int] = field(default_factory=dict)
+
+
+class Pacer:
+    """Holds back records so event time advances ``speed`` seconds per wall-clock second."""
+
+    def __init__(self, speed: float | None) -> None:
+        self.speed = speed
+        self._origin: tuple[int, float] | None = None
+
+    def wait_for(self, ts_ms: int) -> None:
+        if not self.speed:
+            return
+        if self._origin is None:
+            self._origin = (ts_ms, time.monotonic())
+            return
+        due = self._origin[1] + (ts_ms - self._origin[0]) / 1000 / self.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def check_cur2_header(path: Path) -> Callable[[list[str]], None]:
+    def check(header: list[str]) -> None:
+        missing = missing_columns(header)
+        if missing:
+            raise ExportError(
+                f"{path}: not an AWS CUR 2.0 CSV export: missing columns {', '.join(missing)} "
+                f"(found {len(header)} columns starting {', '.join(header[:3])})"
+            )
+
+    return check
+
+
+def encoded_events(
+    files: list[Path], summary: ReplaySummary, reject: Callable[[SourceRow, str], None], counter: list[int]
+) -> Iterator[TimedRecord]:
+    """Normalize and encode every row; rejected rows go to ``reject`` with their reason."""
+    avro = codec()
+    for path in files:
+        summary.files += 1
+        for row in read_rows(path, check_cur2_header(path), counter):
+            summary.rows_read += 1
+            try:
+                if "__error__" in row.values:
+                    raise RejectedRow(row.values["__error__"])
+                event = normalize_cur2_row(row.values)
+                value = avro.encode(SchemaName.COST_EVENT, event.to_record())
+            except (RejectedRow, ValueError, TypeError) as error:
+                reject(row, str(error))
+                continue
+            account = event.usage_account_id
+            summary.cost_by_account[account] = summary.cost_by_account.get(account, Decimal(0)) + Decimal(
+                event.unblended_cost
+            )
+            yield TimedRecord(event.usage_start_ms, account.encode(), value)
+
+
+def replay(path: Path, config: Config, speed: float | None = None, show_progress: bool = True) -> ReplaySummary:
+    """Replay ``path`` (file or export folder) into the raw cost topic; returns the summary."""
+    from connectors.progress import replay_progress
+
+    files = export_files(path)
+    ensure_topics(config)
+    summary = ReplaySummary()
+    raw_topic, dlq_topic = config.kafka.topic("raw_cost"), config.kafka.topic("dead_letter")
+    out = producer(config)
+    failures: list[BaseException] = []
+    pacer = Pacer(speed)
+
+    def reject(row: SourceRow, reason: str) -> None:
+        summary.rejected += 1
+        summary.reasons[reason.split(":")[0]] += 1
+        letter = dead_letter("replay", f"{row.file}:{row.line}", reason, row.raw)
+        out.send(dlq_topic, key=row.file.name.encode(), value=letter).add_errback(failures.append)
+
+    def delivered(metadata) -> None:
+        summary.end_offsets[metadata.partition] = max(
+            summary.end_offsets.get(metadata.partition, 0), metadata.offset + 1
+        )
+
+    with replay_progress(show_progress) as progress:
+        counter = [0]
+        reading = progress.add_task("read + sort", total=total_bytes(files))
+        ordered = sort_by_event_time(
+            _tracking(encoded_events(files, summary, reject, counter), progress, reading, counter)
+        )
+        producing = None
+        for record in ordered:
+            if producing is None:
+                progress.update(reading, completed=progress.tasks[reading].total)
+                producing = progress.add_task("produce", total=summary.rows_read - summary.rejected)
+            pacer.wait_for(record.ts_ms)
+            future = out.send(raw_topic, key=record.key, value=record.value, timestamp_ms=record.ts_ms)
+            future.add_callback(delivered).add_errback(failures.append)
+            summary.produced += 1
+            progress.advance(producing)
+        out.flush()
+    for partition in out.partitions_for(raw_topic) or ():
+        summary.end_offsets.setdefault(partition, 0)
+    out.close()
+    if failures:
+        raise RuntimeError(f"{len(failures)} records were not acknowledged by the broker: {failures[0]!r}")
+    return summary
+
+
+def _tracking(records: Iterator[TimedRecord], progress, task, counter: list[int]) -> Iterator[TimedRecord]:
+    for record in records:
+        if counter[0] >= 1 << 20:
+            progress.advance(task, counter[0])
+            counter[0] = 0
+        yield record

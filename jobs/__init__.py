@@ -1,0 +1,1 @@
+"""Apache Flink jobs operators submit (``flink run -py jobs/<name>.py``)."""

@@ -1,0 +1,240 @@
+"""Cost aggregation job: raw cost events → hourly aggregates, cost-center rollups, budget alerts.
+
+    flink run -py jobs/cost_aggregation.py [--config spendstream.yaml] [--until-offsets 0:120,1:98,2:0]
+
+Event time is the Kafka record timestamp (replay sets it to the line item's usage start), with
+watermarks generated in the source per partition and bounded out-of-orderness from config.
+Events behind the watermark of their hour are not dropped: they go to the dead-letter topic.
+Delivery is at-least-once; every output carries a deterministic id so sinks are idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import site
+import sys
+from pathlib import Path
+
+from pyflink.table import EnvironmentSettings, StatementSet, Table, TableEnvironment
+
+from jobs.udfs import budget_alerts, decode_cost_event, encode_aggregate, encode_dead_letter
+from pipelines.enrichment import AccountDirectory, load_directory
+from spendstream.config import Config, load_config, require
+
+JOB_NAME = "spendstream-cost-aggregation"
+PACKAGES = ("connectors", "jobs", "pipelines", "schemas", "spendstream")
+ROOT = Path(__file__).resolve().parent.parent
+DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
+
+
+def build(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str) -> dict[str, Table]:
+    """The topology over source table ``raw_cost``; returns the tables each sink writes."""
+    t_env.create_temporary_function("decode_cost_event", decode_cost_event(directory))
+    t_env.create_temporary_function("encode_aggregate", encode_aggregate)
+    t_env.create_temporary_function("encode_dead_letter", encode_dead_letter)
+    t_env.create_temporary_function("budget_alerts", budget_alerts(directory))
+    view = t_env.create_temporary_view
+    sql = t_env.sql_query
+    view(
+        "decoded",
+        sql(
+            "SELECT event_time, kafka_partition, kafka_offset, payload, decode_cost_event(payload) AS e, "
+            "  CURRENT_WATERMARK(event_time) >= FLOOR(event_time TO HOUR) + INTERVAL '1' HOUR - INTERVAL '0.001' SECOND"
+            "  AS late "
+            "FROM raw_cost"
+        ),
+    )
+    view(
+        "costs",
+        sql(
+            "SELECT event_time, e.account_id, e.account_name, e.service, e.region, e.charge_type, e.cost_center, "
+            "  e.project, e.environment, e.team, e.currency, "
+            "  CAST(e.unblended_cost AS DECIMAL(38, 18)) AS unblended_cost, "
+            "  CAST(e.net_cost AS DECIMAL(38, 18)) AS net_cost "
+            "FROM decoded WHERE e.error IS NULL AND late IS NOT TRUE"
+        ),
+    )
+    view(
+        "hourly",
+        sql(
+            f"SELECT window_start, window_end, window_time, {DIMENSIONS}, "
+            "  SUM(unblended_cost) AS unblended_cost, SUM(net_cost) AS net_cost, COUNT(*) AS line_items "
+            "FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
+            f"GROUP BY window_start, window_end, window_time, {DIMENSIONS}"
+        ),
+    )
+    view(
+        "cost_center_hourly",
+        sql(
+            "SELECT window_start, window_end, cost_center, charge_type, currency, "
+            "  SUM(unblended_cost) AS unblended_cost, SUM(net_cost) AS net_cost, COUNT(*) AS line_items "
+            "FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
+            "GROUP BY window_start, window_end, cost_center, charge_type, currency"
+        ),
+    )
+    view(
+        "account_hourly",
+        sql(
+            "SELECT account_id, window_start, window_end, window_time, SUM(unblended_cost) AS total, "
+            "  SUM(CASE WHEN charge_type = 'usage' THEN unblended_cost ELSE 0 END) AS usage_cost "
+            "FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
+            "GROUP BY account_id, window_start, window_end, window_time"
+        ),
+    )
+    return {
+        "aggregates": sql(
+            "SELECT r.k, r.v FROM (SELECT encode_aggregate('account_service', window_start, window_end, "
+            f"  {DIMENSIONS}, CAST(unblended_cost AS STRING), CAST(net_cost AS STRING), line_items) AS r FROM hourly)"
+        ).union_all(
+            sql(
+                "SELECT r.k, r.v FROM (SELECT encode_aggregate('cost_center', window_start, window_end, '*', '*', '*', "
+                "  '*', charge_type, cost_center, '*', '*', '*', currency, CAST(unblended_cost AS STRING), "
+                "  CAST(net_cost AS STRING), line_items) AS r FROM cost_center_hourly)"
+            )
+        ),
+        "alerts": _running_budget(t_env, "daily", "DATE_FORMAT(window_start, 'yyyy-MM-dd')").union_all(
+            _running_budget(t_env, "monthly", "DATE_FORMAT(window_start, 'yyyy-MM')")
+        ),
+        "dead_letters": sql(
+            f"SELECT CAST(NULL AS BYTES) AS k, encode_dead_letter('{raw_topic}', kafka_partition, kafka_offset, "
+            "  payload, COALESCE(e.error, 'late: event time ' || CAST(event_time AS STRING) || "
+            "  ' is behind the watermark of its hour; raise flink.out_of_orderness_s')) AS v "
+            "FROM decoded WHERE e.error IS NOT NULL OR late"
+        ),
+    }
+
+
+def _running_budget(t_env: TableEnvironment, period: str, period_key: str) -> Table:
+    """Running totals within each budget period (native OVER aggregation), then crossings."""
+    running = t_env.sql_query(
+        f"SELECT account_id, {period_key} AS period_start, window_end, total, usage_cost, "
+        f"  SUM(total) OVER w AS running_total, SUM(usage_cost) OVER w AS running_usage "
+        "FROM account_hourly "
+        f"WINDOW w AS (PARTITION BY account_id, {period_key} ORDER BY window_time "
+        "  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    )
+    t_env.create_temporary_view(f"{period}_running", running)
+    return t_env.sql_query(
+        f"SELECT T.k, T.v FROM {period}_running, LATERAL TABLE(budget_alerts(account_id, '{period}', period_start, "
+        "  window_end, CAST(total AS STRING), CAST(usage_cost AS STRING), CAST(running_total AS STRING), "
+        "  CAST(running_usage AS STRING))) AS T(k, v)"
+    )
+
+
+def kafka_properties(config: Config) -> str:
+    kafka = config.kafka
+    props = {
+        "properties.bootstrap.servers": require(kafka.bootstrap, "Kafka bootstrap", "KAFKA_BOOTSTRAP"),
+        "properties.security.protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        module = "scram.ScramLoginModule" if "SCRAM" in kafka.sasl_mechanism else "plain.PlainLoginModule"
+        props["properties.sasl.mechanism"] = kafka.sasl_mechanism
+        props["properties.sasl.jaas.config"] = (
+            f"org.apache.kafka.common.security.{module} required "
+            f'username="{kafka.sasl_username}" password="{kafka.sasl_password}";'
+        )
+    return ", ".join(f"'{k}' = '{v}'" for k, v in props.items())
+
+
+def source_ddl(config: Config, until_offsets: dict[int, int] | None, from_earliest: bool) -> str:
+    bounded = ""
+    if until_offsets is not None:
+        spec = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(until_offsets.items()))
+        bounded = f", 'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{spec}'"
+    startup = "earliest-offset" if from_earliest else "group-offsets"
+    return (
+        "CREATE TEMPORARY TABLE raw_cost ("
+        "  payload BYTES,"
+        "  event_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',"
+        "  kafka_partition INT METADATA FROM 'partition' VIRTUAL,"
+        "  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,"
+        f"  WATERMARK FOR event_time AS event_time - {interval(config.flink.out_of_orderness_s)}"
+        ") WITH ('connector' = 'kafka', 'format' = 'raw', "
+        f"'topic' = '{config.kafka.topic('raw_cost')}', {kafka_properties(config)}, "
+        f"'properties.group.id' = '{config.kafka.consumer_group}-cost-aggregation', "
+        f"'scan.startup.mode' = '{startup}', 'properties.auto.offset.reset' = 'earliest'{bounded})"
+    )
+
+
+def interval(seconds: int) -> str:
+    """A SQL day-time interval literal (plain SECOND literals are limited to 99 seconds)."""
+    hours, rest = divmod(seconds, 3600)
+    return f"INTERVAL '{hours}:{rest // 60:02d}:{rest % 60:02d}' HOUR TO SECOND"
+
+
+def sink_ddl(name: str, topic: str, config: Config) -> str:
+    return (
+        f"CREATE TEMPORARY TABLE {name} (k BYTES, v BYTES) WITH ('connector' = 'kafka', 'topic' = '{topic}', "
+        f"{kafka_properties(config)}, 'key.format' = 'raw', 'key.fields' = 'k', 'value.format' = 'raw', "
+        "'value.fields-include' = 'EXCEPT_KEY', 'sink.delivery-guarantee' = 'at-least-once')"
+    )
+
+
+def create_environment(config: Config) -> TableEnvironment:
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    settings = {
+        "pipeline.name": JOB_NAME,
+        "table.local-time-zone": "UTC",
+        "parallelism.default": str(config.flink.parallelism),
+        "execution.checkpointing.interval": f"{config.flink.checkpoint_interval_s}s",
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "table.exec.state.ttl": "40 d",
+        "restart-strategy.type": "fixed-delay",
+        "restart-strategy.fixed-delay.attempts": str(config.flink.restart_attempts),
+        "restart-strategy.fixed-delay.delay": "5s",
+        # Python UDFs run embedded in the TaskManager (thread mode); it needs the interpreter
+        # and site-packages of an environment where spendstream's dependencies are installed.
+        "python.execution-mode": "thread",
+        "python.executable": config.flink.python_executable or sys.executable,
+        "python.pythonpath": config.flink.python_path or ":".join(site.getsitepackages()),
+    }
+    if config.flink.checkpoint_dir:
+        settings["execution.checkpointing.dir"] = config.flink.checkpoint_dir
+    for key, value in settings.items():
+        t_env.get_config().set(key, value)
+    for package in PACKAGES:
+        t_env.add_python_file(str(ROOT / package))
+    return t_env
+
+
+def statements(t_env: TableEnvironment, config: Config, outputs: dict[str, Table]) -> StatementSet:
+    topics = {"aggregates": "aggregate", "alerts": "alert", "dead_letters": "dead_letter"}
+    statement_set = t_env.create_statement_set()
+    for output, role in topics.items():
+        t_env.execute_sql(sink_ddl(f"{output}_sink", config.kafka.topic(role), config))
+        statement_set.add_insert(f"{output}_sink", outputs[output])
+    return statement_set
+
+
+def parse_offsets(text: str) -> dict[int, int]:
+    """``0:120,1:98`` → {0: 120, 1: 98}."""
+    pairs = (item.split(":") for item in text.split(",") if item)
+    return {int(partition): int(offset) for partition, offset in pairs}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="spendstream YAML config (default: $SPENDSTREAM_CONFIG or ./spendstream.yaml)")
+    parser.add_argument(
+        "--until-offsets",
+        type=parse_offsets,
+        help="backfill: stop at these offsets of the raw topic (partition:offset,...); "
+        "`spendstream replay` prints them",
+    )
+    parser.add_argument("--from-earliest", action="store_true", help="ignore committed offsets, start at earliest")
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    directory = load_directory(Path(config.accounts_file))
+    t_env = create_environment(config)
+    t_env.execute_sql(source_ddl(config, args.until_offsets, args.from_earliest))
+    outputs = build(t_env, directory, config.kafka.topic("raw_cost"))
+    result = statements(t_env, config, outputs).execute()
+    job = result.get_job_client()
+    print(f"submitted {JOB_NAME}: job id {job.get_job_id() if job else '?'}", flush=True)
+    if args.until_offsets is not None:
+        result.wait()
+
+
+if __name__ == "__main__":
+    main()

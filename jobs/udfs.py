@@ -1,0 +1,195 @@
+"""The Python functions the cost aggregation job calls, and why each one is Python.
+
+Flink 2.0's Avro format (flink-avro) is not available here, so decoding the raw Avro cost
+events has to be Python; enrichment rides on the same call at almost no extra cost (one dict
+lookup). Everything per-event after that — filtering, hourly windows, exact decimal sums,
+running budget totals — runs in Flink's native SQL operators. Encoding outputs runs on
+aggregates and alerts only, which are orders of magnitude fewer than events.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pyflink.common import Row
+from pyflink.table import DataTypes
+from pyflink.table.udf import ScalarFunction, TableFunction, udf, udtf
+
+from connectors.dead_letters import dead_letter
+from pipelines.aggregates import CostAggregate, plain_decimal
+from pipelines.budgets import Budget, BudgetCrossing, crossings
+from pipelines.enrichment import AccountDirectory
+from schemas import SchemaName, codec
+
+EVENT_FIELDS = [
+    ("error", DataTypes.STRING()),
+    ("account_id", DataTypes.STRING()),
+    ("account_name", DataTypes.STRING()),
+    ("service", DataTypes.STRING()),
+    ("region", DataTypes.STRING()),
+    ("charge_type", DataTypes.STRING()),
+    ("cost_center", DataTypes.STRING()),
+    ("project", DataTypes.STRING()),
+    ("environment", DataTypes.STRING()),
+    ("team", DataTypes.STRING()),
+    ("currency", DataTypes.STRING()),
+    ("unblended_cost", DataTypes.STRING()),
+    ("net_cost", DataTypes.STRING()),
+]
+EVENT_ROW = DataTypes.ROW([DataTypes.FIELD(name, kind) for name, kind in EVENT_FIELDS])
+KEY_VALUE_ROW = DataTypes.ROW([DataTypes.FIELD("k", DataTypes.BYTES()), DataTypes.FIELD("v", DataTypes.BYTES())])
+_REJECTED = (None,) * (len(EVENT_FIELDS) - 1)
+
+
+class DecodeCostEvent(ScalarFunction):
+    """Avro cost event → enriched row; undecodable bytes → a row whose ``error`` says why."""
+
+    def __init__(self, directory: AccountDirectory) -> None:
+        self.directory = directory
+
+    def eval(self, payload: bytes) -> Row:
+        try:
+            event = codec().decode(payload, SchemaName.COST_EVENT)
+        except Exception as error:  # any malformed payload is a dead letter, never a job failure
+            return Row(f"undecodable cost event: {error}", *_REJECTED)
+        context = self.directory.context(event["usage_account_id"], event["tags"])
+        return Row(
+            None,
+            event["usage_account_id"],
+            context.account_name,
+            event["service"],
+            event["region"],
+            event["charge_type"],
+            context.cost_center,
+            context.project,
+            context.environment,
+            context.team,
+            event["currency"],
+            event["unblended_cost"],
+            event["net_cost"],
+        )
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Window bounds arrive as naive UTC datetimes (the job sets table.local-time-zone to UTC)."""
+    return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+@udf(result_type=KEY_VALUE_ROW)
+def encode_aggregate(
+    scope: str,
+    window_start: datetime,
+    window_end: datetime,
+    account_id: str,
+    account_name: str,
+    service: str,
+    region: str,
+    charge_type: str,
+    cost_center: str,
+    project: str,
+    environment: str,
+    team: str,
+    currency: str,
+    unblended_cost: str,
+    net_cost: str,
+    line_items: int,
+) -> Row:
+    aggregate = CostAggregate(
+        scope,
+        epoch_ms(window_start),
+        epoch_ms(window_end),
+        account_id,
+        account_name,
+        service,
+        region,
+        charge_type,
+        cost_center,
+        project,
+        environment,
+        team,
+        currency,
+        plain_decimal(unblended_cost),
+        plain_decimal(net_cost),
+        line_items,
+    )
+    return Row(account_id.encode(), codec().encode(SchemaName.COST_AGGREGATE, aggregate.to_record()))
+
+
+@udf(result_type=DataTypes.BYTES())
+def encode_dead_letter(source: str, partition: int, offset: int, payload: bytes, reason: str) -> bytes:
+    return dead_letter("job", source, reason, payload, partition, offset)
+
+
+class BudgetAlerts(TableFunction):
+    """Turns running daily/monthly totals into one alert per budget threshold crossing."""
+
+    def __init__(self, directory: AccountDirectory) -> None:
+        self.directory = directory
+
+    def eval(
+        self,
+        account_id: str,
+        period: str,
+        period_start: str,
+        hour_end: datetime,
+        hour_total: str,
+        hour_usage: str,
+        running_total: str,
+        running_usage: str,
+    ):
+        for budget in self.directory.budgets(account_id):
+            if budget.period != period:
+                continue
+            hour, after = (hour_usage, running_usage) if budget.basis == "usage" else (hour_total, running_total)
+            after_d = Decimal(after)
+            for crossing in crossings(
+                account_id, budget, period_start, after_d - Decimal(hour), after_d, epoch_ms(hour_end)
+            ):
+                yield Row(crossing.alert_id.encode(), self._encode(crossing, budget))
+
+    def _encode(self, crossing: BudgetCrossing, budget: Budget) -> bytes:
+        name = self.directory.accounts[crossing.account_id].name
+        pct = f"{crossing.threshold * 100:.0f}%"
+        spent = plain_decimal(str(crossing.after))
+        return codec().encode(
+            SchemaName.ALERT,
+            {
+                "alert_id": crossing.alert_id,
+                "kind": "budget",
+                "severity": crossing.severity,
+                "account_id": crossing.account_id,
+                "account_name": name,
+                "service": "*",
+                "window_start_ms": period_start_ms(crossing.period_start),
+                "window_end_ms": crossing.at_ms,
+                "title": f"{name}: {budget.period} budget {pct} reached",
+                "message": (
+                    f"{name} ({crossing.account_id}) spent {spent} {budget.basis} cost in the {budget.period} "
+                    f"period starting {crossing.period_start}, crossing {pct} of its {budget.amount} budget."
+                ),
+                "details": {
+                    "period": budget.period,
+                    "period_start": crossing.period_start,
+                    "basis": budget.basis,
+                    "budget": str(budget.amount),
+                    "threshold_pct": str(crossing.threshold * 100),
+                    "limit": plain_decimal(str(crossing.limit)),
+                    "actual": spent,
+                },
+            },
+        )
+
+
+def period_start_ms(period_start: str) -> int:
+    """``2026-10-15`` or ``2026-10`` → epoch ms of its first instant, UTC."""
+    text = period_start if len(period_start) == 10 else f"{period_start}-01"
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def decode_cost_event(directory: AccountDirectory):
+    return udf(DecodeCostEvent(directory), result_type=EVENT_ROW)
+
+
+def budget_alerts(directory: AccountDirectory):
+    return udtf(BudgetAlerts(directory), result_types=[DataTypes.BYTES(), DataTypes.BYTES()])

@@ -1,0 +1,1 @@
+"""Processing logic as plain Python, independent of the engine that runs it."""

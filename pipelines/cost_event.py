@@ -1,0 +1,79 @@
+"""The normalized cost event every export format turns into."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+
+class ChargeType(StrEnum):
+    """What kind of money a line item is; aggregates and budgets group by it."""
+
+    USAGE = "usage"
+    FEE = "fee"
+    TAX = "tax"
+    CREDIT = "credit"
+    REFUND = "refund"
+    DISCOUNT = "discount"
+    OTHER = "other"
+
+
+class RejectedRow(ValueError):
+    """A row that cannot become a cost event; the message is the reason users see in the DLQ."""
+
+
+@dataclass(frozen=True, slots=True)
+class CostEvent:
+    """One line item, normalized. Costs are exact decimal strings (see schemas/cost_event.avsc)."""
+
+    event_id: str
+    source_format: str
+    line_item_id: str
+    billing_period: str
+    usage_start_ms: int
+    usage_end_ms: int
+    payer_account_id: str
+    usage_account_id: str
+    service: str
+    region: str
+    resource_id: str
+    line_item_type: str
+    charge_type: ChargeType
+    usage_type: str
+    unblended_cost: str
+    net_cost: str
+    currency: str
+    usage_amount: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_record(self) -> dict:
+        """The Avro record (enum as its symbol)."""
+        record = asdict(self)
+        record["charge_type"] = self.charge_type.value
+        return record
+
+
+def event_id(source_format: str, line_item_id: str, start_ms: int, end_ms: int) -> str:
+    """Deterministic id: the same line item in the same interval always gets the same id."""
+    key = f"{source_format}|{line_item_id}|{start_ms}|{end_ms}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def exact_decimal(text: str, column: str, *, required: bool = True) -> str:
+    """Validate a money or quantity column and return it as a plain (non-exponent) decimal string."""
+    text = text.strip()
+    if not text:
+        if required:
+            raise RejectedRow(f"{column} is empty")
+        return "0"
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise RejectedRow(f"{column} is not a decimal number: {text[:40]!r}") from None
+    if not value.is_finite():
+        raise RejectedRow(f"{column} is not finite: {text[:40]!r}")
+    if abs(value) >= Decimal("1e15"):
+        raise RejectedRow(f"{column} is implausibly large: {text[:40]!r}")
+    return format(value, "f")

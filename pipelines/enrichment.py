@@ -1,0 +1,126 @@
+"""Business context for cost: who owns an account, and what its resources' tags say.
+
+Loaded once from ``accounts.yaml`` and shipped with the job, so enrichment is a dictionary
+lookup per event, not a call to anything remote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.budgets import Budget
+
+DIMENSIONS = ("cost_center", "project", "environment", "team")
+UNASSIGNED = "unassigned"
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessContext:
+    """The business dimensions one cost event is reported under."""
+
+    account_name: str
+    cost_center: str
+    project: str
+    environment: str
+    team: str
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account's owner and defaults, as written in accounts.yaml."""
+
+    account_id: str
+    name: str
+    dimensions: dict[str, str]
+    budgets: tuple[Budget, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TagRule:
+    """Take a dimension from a resource tag, optionally mapping its values (``Prod`` → ``production``)."""
+
+    tag: str
+    dimension: str
+    values: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, tags: Mapping[str, str]) -> str | None:
+        value = tags.get(self.tag, "").strip()
+        if not value:
+            return None
+        return self.values.get(value, value)
+
+
+@dataclass(frozen=True)
+class AccountDirectory:
+    """All accounts and tag rules; ``context`` answers for one event."""
+
+    accounts: dict[str, Account]
+    tag_rules: tuple[TagRule, ...]
+    defaults: dict[str, str]
+
+    def context(self, account_id: str, tags: Mapping[str, str]) -> BusinessContext:
+        """Tag rules win over the account's defaults, which win over the directory's defaults."""
+        account = self.accounts.get(account_id)
+        dims = dict(self.defaults)
+        if account is not None:
+            dims.update(account.dimensions)
+        for rule in self.tag_rules:
+            value = rule.apply(tags)
+            if value is not None:
+                dims[rule.dimension] = value
+        return BusinessContext(
+            account_name=account.name if account else account_id,
+            cost_center=dims["cost_center"],
+            project=dims["project"],
+            environment=dims["environment"],
+            team=dims["team"],
+        )
+
+    def budgets(self, account_id: str) -> tuple[Budget, ...]:
+        account = self.accounts.get(account_id)
+        return account.budgets if account else ()
+
+
+def load_directory(path: Path) -> AccountDirectory:
+    """Read accounts.yaml; errors name the file and the entry at fault."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read accounts file {path}: {error}") from error
+    return directory_from_document(document, source=str(path))
+
+
+def directory_from_document(document: Mapping[str, Any], source: str = "accounts") -> AccountDirectory:
+    defaults = {dim: UNASSIGNED for dim in DIMENSIONS}
+    defaults.update({k: str(v) for k, v in (document.get("defaults") or {}).items() if k in DIMENSIONS})
+    accounts = {
+        str(account_id): _account(str(account_id), entry or {}, source)
+        for account_id, entry in (document.get("accounts") or {}).items()
+    }
+    rules = tuple(_tag_rule(entry, source) for entry in document.get("tag_rules") or [])
+    return AccountDirectory(accounts=accounts, tag_rules=rules, defaults=defaults)
+
+
+def _account(account_id: str, entry: Mapping[str, Any], source: str) -> Account:
+    budgets = tuple(
+        Budget.from_config(period, spec, where=f"{source}: account {account_id}")
+        for period, spec in (entry.get("budgets") or {}).items()
+    )
+    return Account(
+        account_id=account_id,
+        name=str(entry.get("name") or account_id),
+        dimensions={dim: str(entry[dim]) for dim in DIMENSIONS if entry.get(dim)},
+        budgets=budgets,
+    )
+
+
+def _tag_rule(entry: Mapping[str, Any], source: str) -> TagRule:
+    if entry.get("dimension") not in DIMENSIONS or not entry.get("tag"):
+        raise ValueError(f"{source}: tag rule {dict(entry)} needs 'tag' and a 'dimension' in {DIMENSIONS}")
+    values = {str(k): str(v) for k, v in (entry.get("values") or {}).items()}
+    return TagRule(tag=str(entry["tag"]), dimension=str(entry["dimension"]), values=values)

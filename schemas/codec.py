@@ -1,0 +1,89 @@
+"""Avro single-object encoding for every topic.
+
+Each message is ``C3 01`` + the writer schema's 8-byte CRC-64-AVRO fingerprint + the Avro body
+(Avro specification, "Single-object encoding"). The fingerprint lets any reader pick the writer
+schema it was written with, so consumers keep reading older and newer versions of a schema
+(see schemas/README.md). Schemas are parsed once, here, and used only at connector boundaries.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+MAGIC = b"\xc3\x01"
+HEADER_LEN = 10
+SCHEMA_DIR = Path(__file__).resolve().parent
+
+
+class SchemaName(StrEnum):
+    """The record types spendstream writes; the value is the .avsc file stem."""
+
+    COST_EVENT = "cost_event"
+    COST_AGGREGATE = "cost_aggregate"
+    ALERT = "alert"
+    DEAD_LETTER = "dead_letter"
+
+
+class UnknownSchemaError(ValueError):
+    """The payload is not single-object Avro written with a schema this build knows."""
+
+
+class AvroCodec:
+    """Encodes records with the current schema of their kind; decodes any known version."""
+
+    def __init__(self, schema_dir: Path = SCHEMA_DIR) -> None:
+        self._current: dict[SchemaName, dict] = {}
+        self._fingerprints: dict[SchemaName, bytes] = {}
+        self._writers: dict[bytes, tuple[SchemaName, dict]] = {}
+        for name in SchemaName:
+            self._register(name, schema_dir / f"{name.value}.avsc", current=True)
+        for path in sorted((schema_dir / "history").glob("*.avsc")):
+            name = SchemaName(path.stem.split("@")[0])
+            self._register(name, path, current=False)
+
+    def _register(self, name: SchemaName, path: Path, *, current: bool) -> None:
+        parsed = fastavro.parse_schema(json.loads(path.read_text()), named_schemas={})
+        header = MAGIC + bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
+        self._writers[header] = (name, parsed)
+        if current:
+            self._current[name] = parsed
+            self._fingerprints[name] = header
+
+    def schema(self, name: SchemaName) -> dict:
+        """The parsed current schema of a record type."""
+        return self._current[name]
+
+    def encode(self, name: SchemaName, record: dict[str, Any]) -> bytes:
+        """Serialize ``record``; raises ValueError/TypeError when it does not fit the schema."""
+        out = io.BytesIO()
+        out.write(self._fingerprints[name])
+        fastavro.schemaless_writer(out, self._current[name], record, strict_allow_default=True)
+        return out.getvalue()
+
+    def decode(self, payload: bytes, expected: SchemaName) -> dict[str, Any]:
+        """Read a payload written with any known version of ``expected`` as the current version."""
+        header = bytes(payload[:HEADER_LEN])
+        writer = self._writers.get(header)
+        if writer is None or writer[0] is not expected:
+            raise UnknownSchemaError(
+                f"not a {expected.value} record: header {header.hex() or '(empty)'} matches no known schema version"
+            )
+        reader_schema = self._current[expected]
+        body = io.BytesIO(payload[HEADER_LEN:])
+        if writer[1] is reader_schema:
+            return fastavro.schemaless_reader(body, reader_schema, None)
+        return fastavro.schemaless_reader(body, writer[1], reader_schema)
+
+
+@cache
+def codec() -> AvroCodec:
+    """The process-wide codec (schemas are parsed once)."""
+    return AvroCodec()

@@ -1,0 +1,181 @@
+"""One typed configuration object: defaults, then a YAML file, then environment variables.
+
+Every scalar setting can be overridden as ``SPENDSTREAM_<SECTION>_<FIELD>`` (for example
+``SPENDSTREAM_INFLUX_MODE=v1``); ``KAFKA_BOOTSTRAP`` is accepted as the usual short form.
+Secrets (``SPENDSTREAM_INFLUX_TOKEN``, ``SPENDSTREAM_INFLUX_PASSWORD``,
+``SPENDSTREAM_KAFKA_SASL_PASSWORD``) are read from the environment only, never from the file.
+An empty endpoint means "the embedded stack": it is filled from the running stack's state file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_ENV = {
+    ("influx", "token"): "SPENDSTREAM_INFLUX_TOKEN",
+    ("influx", "password"): "SPENDSTREAM_INFLUX_PASSWORD",
+    ("kafka", "sasl_password"): "SPENDSTREAM_KAFKA_SASL_PASSWORD",
+}
+ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap")}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int = 3
+    retention_ms: int = 30 * 24 * 3600 * 1000
+
+
+def _topics() -> dict[str, Topic]:
+    return {
+        "raw_cost": Topic("spendstream.cost.raw"),
+        "aggregate": Topic("spendstream.cost.hourly"),
+        "alert": Topic("spendstream.alerts", partitions=1),
+        "dead_letter": Topic("spendstream.dead-letter", partitions=1),
+    }
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = ""
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = field(default="", repr=False)
+    consumer_group: str = "spendstream"
+    topics: dict[str, Topic] = field(default_factory=_topics)
+
+    def topic(self, role: str) -> str:
+        return self.topics[role].name
+
+
+@dataclass(frozen=True)
+class InfluxSettings:
+    mode: str = "v1"
+    url: str = ""
+    org: str = "spendstream"
+    bucket: str = "spendstream"
+    database: str = "spendstream"
+    username: str = ""
+    token: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    batch_size: int = 5000
+
+
+@dataclass(frozen=True)
+class FlinkSettings:
+    rest_url: str = ""
+    parallelism: int = 1
+    checkpoint_interval_s: int = 10
+    checkpoint_dir: str = ""
+    out_of_orderness_s: int = 300
+    restart_attempts: int = 3
+    python_executable: str = ""
+    python_path: str = ""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    state_dir: str = ".spendstream"
+    kafka_port: int = 0
+    s3_port: int = 0
+    influx_port: int = 0
+    flink_rest_port: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    influx: InfluxSettings = field(default_factory=InfluxSettings)
+    flink: FlinkSettings = field(default_factory=FlinkSettings)
+    stack: StackSettings = field(default_factory=StackSettings)
+    accounts_file: str = "accounts.yaml"
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.stack.state_dir).resolve()
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Defaults < file (``path``, ``$SPENDSTREAM_CONFIG`` or ./spendstream.yaml) < environment."""
+    env = dict(os.environ if env is None else env)
+    path = path or env.get("SPENDSTREAM_CONFIG") or ("spendstream.yaml" if Path("spendstream.yaml").exists() else None)
+    document: dict[str, Any] = {}
+    if path:
+        try:
+            document = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"cannot read config file {path}: {error}") from error
+    config = _merge(Config(), document, "")
+    config = _apply_env(config, env)
+    return with_embedded_endpoints(config)
+
+
+def _merge(obj: Any, document: dict[str, Any], where: str) -> Any:
+    changes = {}
+    known = {f.name: f for f in fields(obj)}
+    for key, value in document.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {where}{key}; known: {', '.join(known)}")
+        if (key, where.rstrip(".")) in {(k, s) for s, k in SECRET_ENV}:
+            raise ConfigError(f"{where}{key} is a secret: set it in the environment, not in the file")
+        current = getattr(obj, key)
+        if is_dataclass(current):
+            changes[key] = _merge(current, value or {}, f"{where}{key}.")
+        elif key == "topics":
+            changes[key] = {**current, **{role: Topic(**spec) for role, spec in (value or {}).items()}}
+        else:
+            changes[key] = type(current)(value)
+    return replace(obj, **changes)
+
+
+def _apply_env(config: Config, env: dict[str, str]) -> Config:
+    sections = {}
+    for section in ("kafka", "influx", "flink", "stack"):
+        current = getattr(config, section)
+        changes = {}
+        for f in fields(current):
+            name = SECRET_ENV.get((section, f.name)) or f"SPENDSTREAM_{section.upper()}_{f.name.upper()}"
+            if name in env and f.name != "topics":
+                changes[f.name] = type(getattr(current, f.name))(env[name])
+        for alias, (alias_section, alias_field) in ALIASES.items():
+            if alias_section == section and alias in env:
+                changes[alias_field] = env[alias]
+        sections[section] = replace(current, **changes)
+    accounts = env.get("SPENDSTREAM_ACCOUNTS_FILE", config.accounts_file)
+    return replace(config, accounts_file=accounts, **sections)
+
+
+def stack_file(config: Config) -> Path:
+    return config.state_dir / "stack.json"
+
+
+def with_embedded_endpoints(config: Config) -> Config:
+    """Fill empty endpoints from the running embedded stack, when there is one."""
+    path = stack_file(config)
+    if not path.exists():
+        return config
+    endpoints = json.loads(path.read_text())
+    kafka = config.kafka if config.kafka.bootstrap else replace(config.kafka, bootstrap=endpoints["kafka"])
+    influx = config.influx if config.influx.url else replace(config.influx, url=endpoints["influx"])
+    flink = config.flink if config.flink.rest_url else replace(config.flink, rest_url=endpoints["flink_rest"])
+    return replace(config, kafka=kafka, influx=influx, flink=flink)
+
+
+def require(value: str, what: str, env_name: str) -> str:
+    """An endpoint that must be known; the error says how to provide it."""
+    if not value:
+        raise ConfigError(
+            f"no {what} configured and no embedded stack running: run `spendstream stack up` or set {env_name}"
+        )
+    return value
