@@ -15,8 +15,9 @@ from kafka.errors import TopicAlreadyExistsError
 
 from spendstream.config import Config, require
 
-# Tansu takes about half the session timeout to complete a group join.
-GROUP_TIMEOUTS = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}
+# Tansu takes about half the session timeout to complete a group join, and a rebalance waits up
+# to max.poll.interval for members that left without saying so: keep both short.
+GROUP_TIMEOUTS = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000, "max_poll_interval_ms": 15000}
 
 
 def client_settings(config: Config) -> dict[str, Any]:

@@ -1,0 +1,53 @@
+"""Cost aggregates as InfluxDB points.
+
+A point's identity is measurement + tag set + timestamp, and every aggregate key dimension is a
+tag with the window start as timestamp: a re-delivered aggregate overwrites its own point
+instead of adding to it. ``usd`` is the float users chart; ``usd_micros`` is the exact integer
+(micro-dollars) that sums to the cent in InfluxQL.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from influxdb_client import Point, WritePrecision
+
+MEASUREMENTS = {"account_service": "cost", "cost_center": "cost_by_cost_center"}
+TAGS = {
+    "account_service": (
+        ("account", "account_id"),
+        ("account_name", "account_name"),
+        ("service", "service"),
+        ("region", "region"),
+        ("charge_type", "charge_type"),
+        ("cost_center", "cost_center"),
+        ("project", "project"),
+        ("environment", "environment"),
+        ("team", "team"),
+        ("currency", "currency"),
+    ),
+    "cost_center": (("cost_center", "cost_center"), ("charge_type", "charge_type"), ("currency", "currency")),
+}
+MICRO = Decimal("0.000001")
+
+
+def micros(amount: str) -> int:
+    """Exact decimal string → integer micro-units (half-even rounding below a micro-dollar)."""
+    return int((Decimal(amount) / MICRO).quantize(Decimal(1), ROUND_HALF_EVEN))
+
+
+def aggregate_point(aggregate: dict) -> Point:
+    """An Avro CostAggregate record → its point; unknown scopes raise ValueError."""
+    scope = aggregate["scope"]
+    if scope not in MEASUREMENTS:
+        raise ValueError(f"aggregate scope {scope!r} has no InfluxDB measurement")
+    point = Point(MEASUREMENTS[scope])
+    for tag, column in TAGS[scope]:
+        point.tag(tag, aggregate[column] or "none")
+    return (
+        point.field("usd", float(Decimal(aggregate["unblended_cost"])))
+        .field("usd_micros", micros(aggregate["unblended_cost"]))
+        .field("net_usd", float(Decimal(aggregate["net_cost"])))
+        .field("line_items", int(aggregate["line_items"]))
+        .time(aggregate["window_start_ms"], WritePrecision.MS)
+    )

@@ -1,0 +1,44 @@
+"""Read back from InfluxDB with InfluxQL (``/query``: 1.x, 2.x's v1 API, 3.x)."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from datetime import UTC, datetime
+
+import urllib3
+
+from spendstream.config import InfluxSettings, require
+
+
+def influxql(settings: InfluxSettings, query: str) -> list[dict]:
+    """Run one InfluxQL statement; returns its series (name, tags, columns, values)."""
+    url = require(settings.url, "InfluxDB URL", "SPENDSTREAM_INFLUX_URL").rstrip("/")
+    params = {"db": settings.database if settings.mode == "v1" else settings.bucket, "q": query, "epoch": "ms"}
+    headers = {"Authorization": f"Token {settings.token}"} if settings.token else {}
+    response = urllib3.request("GET", f"{url}/query?{urllib.parse.urlencode(params)}", headers=headers, timeout=30)
+    if response.status != 200:
+        raise RuntimeError(f"InfluxQL query failed (HTTP {response.status}): {response.data[:300]!r}")
+    result = json.loads(response.data)["results"][0]
+    if "error" in result:
+        raise RuntimeError(f"InfluxQL error: {result['error']} in {query!r}")
+    return result.get("series", [])
+
+
+def daily_cost_by_account(settings: InfluxSettings) -> dict[str, dict[str, int]]:
+    """{day: {account_name: micro-dollars}} over everything in measurement ``cost``."""
+    first = influxql(settings, 'SELECT FIRST("usd_micros") FROM "cost"')
+    if not first:
+        return {}
+    last = influxql(settings, 'SELECT LAST("usd_micros") FROM "cost"')
+    series = influxql(
+        settings,
+        f'SELECT SUM("usd_micros") FROM "cost" WHERE time >= {first[0]["values"][0][0]}ms '
+        f'AND time <= {last[0]["values"][0][0]}ms GROUP BY time(1d), "account_name" fill(none)',
+    )
+    table: dict[str, dict[str, int]] = {}
+    for item in series:
+        for moment, total in item["values"]:
+            day = datetime.fromtimestamp(moment / 1000, UTC).strftime("%Y-%m-%d")
+            table.setdefault(day, {})[item["tags"]["account_name"]] = int(total)
+    return dict(sorted(table.items()))

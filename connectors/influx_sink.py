@@ -1,0 +1,120 @@
+"""InfluxDB sink: aggregate topic → InfluxDB, committing offsets only after a successful write.
+
+poll a batch → decode (undecodable → dead letters) → write with back-off until it succeeds →
+commit. A crash between write and commit re-delivers the batch, which overwrites the same
+points (see influx_points), so the totals stay exact.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from influxdb_client import Point
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+
+from connectors.dead_letters import dead_letter
+from connectors.influx_points import aggregate_point
+from connectors.influx_writers import PointWriter, RejectedPointsError, RetryableWriteError, writer_for
+from connectors.kafka_io import consumer, producer
+from schemas import SchemaName, codec
+from spendstream.config import Config
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 8.0  # below max.poll.interval, so a long outage does not cost the group membership
+
+
+@dataclass
+class SinkStats:
+    records: int = 0
+    points: int = 0
+    dead_letters: int = 0
+    retries: int = 0
+
+
+class InfluxSink:
+    """Consumes the aggregate topic in consumer group ``<group>-influx-sink``."""
+
+    def __init__(self, config: Config, writer: PointWriter | None = None) -> None:
+        self.config = config
+        self.writer = writer or writer_for(config.influx)
+        self.source: KafkaConsumer = consumer(config, f"{config.kafka.consumer_group}-influx-sink")
+        self.source.subscribe([config.kafka.topic("aggregate")])
+        self.dead_letters: KafkaProducer = producer(config)
+        self.stats = SinkStats()
+
+    def run(self, until_idle_s: float | None = None, max_records: int | None = None) -> SinkStats:
+        """Process batches until stopped, idle for ``until_idle_s`` or ``max_records`` seen."""
+        idle_since = time.monotonic()
+        try:
+            while max_records is None or self.stats.records < max_records:
+                batches = self.source.poll(timeout_ms=500, max_records=self.config.influx.batch_size)
+                records = [record for batch in batches.values() for record in batch]
+                if records or not self.source.assignment():  # idle counts from the group join on
+                    self.process(records)
+                    idle_since = time.monotonic()
+                elif until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
+                    break
+        finally:
+            self.close()
+        return self.stats
+
+    def process(self, records: list[ConsumerRecord]) -> None:
+        if not records:
+            return
+        pairs = []
+        for record in records:
+            try:
+                pairs.append((record, aggregate_point(codec().decode(record.value, SchemaName.COST_AGGREGATE))))
+            except (ValueError, KeyError, TypeError) as error:
+                self._dead_letter(record, f"undecodable aggregate: {error}")
+        self._write_until_done(pairs)
+        self.dead_letters.flush()
+        self.source.commit()
+        self.stats.records += len(records)
+
+    def _write_until_done(self, pairs: list[tuple[ConsumerRecord, Point]]) -> None:
+        """Back off and retry while InfluxDB is unavailable; the batch's offsets wait meanwhile."""
+        backoff = 0.5
+        while pairs:
+            try:
+                self._write_batch(pairs)
+                return
+            except RetryableWriteError as error:
+                self.stats.retries += 1
+                log.warning("%s; retrying in %.1fs (offsets not committed)", error, backoff)
+                self._wait_keeping_membership(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def _wait_keeping_membership(self, seconds: float) -> None:
+        """Sleep while still polling (with partitions paused) so the group does not evict us."""
+        assigned = list(self.source.assignment())
+        self.source.pause(*assigned)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.source.poll(timeout_ms=200)
+        self.source.resume(*assigned)
+
+    def _write_batch(self, pairs: list[tuple[ConsumerRecord, Point]]) -> None:
+        try:
+            self.writer.write([point for _, point in pairs])
+            self.stats.points += len(pairs)
+        except RejectedPointsError:
+            for record, point in pairs:  # isolate the refused points; the rest are written
+                try:
+                    self.writer.write([point])
+                    self.stats.points += 1
+                except RejectedPointsError as error:
+                    self._dead_letter(record, str(error))
+
+    def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        self.stats.dead_letters += 1
+        letter = dead_letter("sink", record.topic, reason, record.value, record.partition, record.offset)
+        self.dead_letters.send(self.config.kafka.topic("dead_letter"), value=letter)
+
+    def close(self) -> None:
+        self.source.close(autocommit=False)
+        self.dead_letters.close()
+        self.writer.close()

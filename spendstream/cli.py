@@ -1,0 +1,204 @@
+"""The ``spendstream`` command: stack, replay, job, sink, alerts, costs and demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from spendstream.config import ConfigError, load_config
+
+console = Console()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    try:
+        config = load_config(args.config)
+        return args.run(config, args) or 0
+    except (ConfigError, RuntimeError, ValueError, OSError, TimeoutError) as error:
+        console.print(f"[bold red]error:[/] {error}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spendstream", description="Real-time cloud cost pipeline.")
+    parser.add_argument("--config", help="YAML config file (env SPENDSTREAM_CONFIG; default ./spendstream.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    stack = commands.add_parser("stack", help="the embedded local stack (Tansu, SeaweedFS, InfluxDB, Flink)")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.set_defaults(run=cmd_stack)
+
+    replay = commands.add_parser("replay", help="replay a CUR 2.0 export into the raw cost topic")
+    replay.add_argument("path", type=Path, help="a .csv/.csv.gz file or an export folder")
+    replay.add_argument("--speed", type=float, help="event-time seconds per wall second (3600 = 1 h/s); default: max")
+    replay.add_argument("--offsets-file", type=Path, help="write the raw topic's end offsets here (JSON)")
+    replay.add_argument("--no-progress", action="store_true")
+    replay.set_defaults(run=cmd_replay)
+
+    job = commands.add_parser("job", help="Flink jobs")
+    job_commands = job.add_subparsers(required=True, metavar="ACTION")
+    submit = job_commands.add_parser("submit", help="submit the cost aggregation job with `flink run -py`")
+    submit.add_argument("--dry-run", action="store_true", help="print the flink run command and exit")
+    submit.add_argument("--until-offsets", help="backfill: stop at partition:offset,... (see replay --offsets-file)")
+    submit.add_argument("--offsets-file", type=Path, help="backfill: stop at the offsets a replay wrote")
+    submit.add_argument("--from-earliest", action="store_true", help="ignore committed offsets")
+    submit.add_argument("--wait", action="store_true", help="wait until a backfill job has finished")
+    submit.set_defaults(run=cmd_job_submit)
+
+    sink = commands.add_parser("sink", help="write aggregates to InfluxDB")
+    sink.add_argument("target", choices=["influx"])
+    sink.add_argument("--until-idle", type=float, help="stop after this many seconds without records")
+    sink.set_defaults(run=cmd_sink)
+
+    alerts = commands.add_parser("alerts", help="read the alert topic")
+    alerts.add_argument("action", choices=["tail"])
+    alerts.add_argument("--json", action="store_true", help="one JSON object per line")
+    alerts.add_argument("--from-beginning", action="store_true", help="all retained alerts, not only new ones")
+    alerts.add_argument("--group", help="consumer group (commits what was printed); default: none")
+    alerts.add_argument("--until-idle", type=float, help="stop after this many seconds without alerts")
+    alerts.set_defaults(run=cmd_alerts)
+
+    costs = commands.add_parser("costs", help="cost per account per day, read back from InfluxDB")
+    costs.set_defaults(run=cmd_costs)
+
+    demo = commands.add_parser("demo", help="replay the bundled sample through the whole pipeline")
+    demo.add_argument("--sample", type=Path, default=Path(__file__).resolve().parent.parent / "deploy/sample/cur2")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def cmd_stack(config, args) -> int:
+    from spendstream.stack import LocalStack
+
+    stack = LocalStack(config)
+    if args.action == "up":
+        with console.status("starting SeaweedFS, Tansu, InfluxDB and Flink ..."):
+            endpoints = stack.up()
+        console.print(f"stack up, state in {config.state_dir}")
+    if args.action == "down":
+        stopped = stack.down()
+        console.print(f"stopped: {', '.join(stopped) or 'nothing was running'} (data kept in {config.state_dir})")
+        return 0
+    table = Table("component", "address", "healthy")
+    healthy = True
+    for status in stack.status():
+        healthy &= status.healthy
+        table.add_row(status.name, status.address, "[green]yes" if status.healthy else "[red]no")
+    console.print(table)
+    if args.action == "up":
+        console.print(f"export KAFKA_BOOTSTRAP={endpoints['kafka']}")
+    return 0 if healthy else 1
+
+
+def cmd_replay(config, args) -> int:
+    from connectors.replay import replay
+
+    summary = replay(args.path, config, speed=args.speed, show_progress=not args.no_progress)
+    table = Table("account", "cost (unblended)", title=f"replayed {args.path}")
+    for account, cost in sorted(summary.cost_by_account.items()):
+        table.add_row(account, f"{cost:,.10f}")
+    console.print(table)
+    console.print(
+        f"files {summary.files}, rows read {summary.rows_read}, produced {summary.produced}, "
+        f"rejected {summary.rejected} (to {config.kafka.topic('dead_letter')})"
+    )
+    for reason, count in summary.reasons.most_common():
+        console.print(f"  rejected {count}: {reason}")
+    offsets = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
+    console.print(f"end offsets of {config.kafka.topic('raw_cost')}: {offsets}")
+    if args.offsets_file:
+        args.offsets_file.write_text(json.dumps({str(p): o for p, o in summary.end_offsets.items()}))
+    return 0
+
+
+def job_arguments(args) -> list[str]:
+    job_args = []
+    until = args.until_offsets
+    if args.offsets_file:
+        until = ",".join(f"{p}:{o}" for p, o in sorted(json.loads(args.offsets_file.read_text()).items()))
+    if until:
+        job_args += ["--until-offsets", until]
+    if args.from_earliest:
+        job_args.append("--from-earliest")
+    if args.config:
+        job_args += ["--config", str(Path(args.config).resolve())]
+    return job_args
+
+
+def cmd_job_submit(config, args) -> int:
+    from connectors.kafka_io import ensure_topics
+    from spendstream.flink_client import job_failure, run_command, submit, wait_for_job
+
+    job_args = job_arguments(args)
+    if args.dry_run:
+        print(shlex.join(run_command(config, "cost-aggregation", job_args)))
+        return 0
+    ensure_topics(config)
+    with console.status("submitting the cost aggregation job ..."):
+        job_id = submit(config, "cost-aggregation", job_args)
+    console.print(f"submitted job {job_id}; web UI: {config.flink.rest_url}/#/job/running/{job_id}/overview")
+    if args.wait:
+        with console.status(f"waiting for job {job_id} to finish ..."):
+            state = wait_for_job(config, job_id)
+        if state != "FINISHED":
+            raise RuntimeError(f"job {job_id} ended {state}: {job_failure(config, job_id)}")
+        console.print(f"job {job_id} finished")
+    return 0
+
+
+def cmd_sink(config, args) -> int:
+    from connectors.influx_sink import InfluxSink
+
+    with console.status(f"writing aggregates to InfluxDB ({config.influx.mode}) at {config.influx.url} ..."):
+        stats = InfluxSink(config).run(until_idle_s=args.until_idle)
+    console.print(
+        f"sink: {stats.records} aggregates read, {stats.points} points written, "
+        f"{stats.dead_letters} dead letters, {stats.retries} retries"
+    )
+    return 0
+
+
+def cmd_alerts(config, args) -> int:
+    from connectors.alerts import print_alerts
+
+    print_alerts(
+        config,
+        console,
+        as_json=args.json,
+        from_beginning=args.from_beginning,
+        group=args.group,
+        until_idle_s=args.until_idle,
+    )
+    return 0
+
+
+def cmd_costs(config, args) -> int:
+    from connectors.influx_query import daily_cost_by_account
+    from spendstream.tables import print_daily_costs
+
+    print_daily_costs(console, daily_cost_by_account(config.influx))
+    return 0
+
+
+def cmd_demo(config, args) -> int:
+    from spendstream.demo import run_demo
+
+    return run_demo(config, args.sample, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
