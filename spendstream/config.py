@@ -156,6 +156,20 @@ def _apply_env(config: Config, env: dict[str, str]) -> Config:
     return replace(config, accounts_file=accounts, **sections)
 
 
+def to_env(config: Config) -> dict[str, str]:
+    """The settings as environment variables (secrets excluded), for child processes such as
+    ``flink run``, so a job sees exactly the configuration of the command that submitted it.
+    """
+    env = {"SPENDSTREAM_ACCOUNTS_FILE": str(Path(config.accounts_file).resolve())}
+    for section in ("kafka", "influx", "flink", "stack"):
+        current = getattr(config, section)
+        for f in fields(current):
+            if f.name != "topics" and (section, f.name) not in SECRET_ENV:
+                env[f"SPENDSTREAM_{section.upper()}_{f.name.upper()}"] = str(getattr(current, f.name))
+    env["SPENDSTREAM_STACK_STATE_DIR"] = str(config.state_dir)
+    return env
+
+
 def stack_file(config: Config) -> Path:
     return config.state_dir / "stack.json"
 

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from spendstream.config import Config, require
+from spendstream.config import Config, require, to_env
 from spendstream.stack import pyflink_home
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def run_command(config: Config, job: str, job_args: list[str]) -> list[str]:
 def submit(config: Config, job: str, job_args: list[str]) -> str:
     """Run ``flink run``; returns the job id, or raises with Flink's own words."""
     command = run_command(config, job, job_args)
-    env = {**os.environ, "FLINK_CONF_DIR": str(config.state_dir / "flink" / "conf")}
+    env = {**os.environ, **to_env(config), "FLINK_CONF_DIR": str(config.state_dir / "flink" / "conf")}
     if not Path(env["FLINK_CONF_DIR"]).exists():
         env.pop("FLINK_CONF_DIR")
     completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)

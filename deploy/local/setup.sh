@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Prepare a bare Debian machine (root, Python 3.11) for spendstream: system packages from apt
+# when missing, then a virtualenv in .venv with pinned Python packages (constraints.txt).
+# Usage: deploy/local/setup.sh [--test]   (--test also installs victoria-metrics for the v2 tests)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+want=()
+command -v java >/dev/null || want+=(openjdk-17-jre-headless)
+command -v influxd >/dev/null || want+=(influxdb)
+[[ "${1:-}" == "--test" ]] && ! command -v victoria-metrics >/dev/null && want+=(victoria-metrics)
+python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
+command -v gcc >/dev/null || want+=(gcc python3-dev)
+if ((${#want[@]})); then
+  echo "==> apt-get install ${want[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
+# The Debian packages enable system services; spendstream runs its own instances instead.
+for service in influxdb victoria-metrics; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl stop "$service" || true
+  fi
+done
+
+stamp=.venv/.spendstream-installed
+if [[ ! -f $stamp || constraints.txt -nt $stamp || pyproject.toml -nt $stamp ]]; then
+  echo "==> creating .venv and installing Python packages (about a minute)"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
+  touch "$stamp"
+fi

@@ -1,0 +1,261 @@
+"""End to end on real servers: replay → Tansu → Flink session cluster → Kafka → InfluxDB / alerts."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import shutil
+import subprocess
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from connectors.influx_query import influxql
+from connectors.influx_sink import InfluxSink
+from connectors.kafka_io import client_settings, ensure_topics, producer
+from connectors.replay import ReplaySummary, replay
+from pipelines.cur2 import CHARGE_TYPES
+from schemas import SchemaName, codec
+from spendstream.config import Config
+from spendstream.flink_client import job_failure, submit, wait_for_job
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "deploy" / "sample" / "cur2"
+MALFORMED = ROOT / "tests" / "fixtures" / "cur2_malformed.csv"
+POISON = b"\x00\x01 definitely not an avro cost event"
+CENT = Decimal("0.01")
+
+
+@dataclass
+class Run:
+    config: Config
+    export: Path
+    summary: ReplaySummary
+    sink_points: int
+
+
+def read_topic(config: Config, role: str) -> list:
+    topic = config.kafka.topic(role)
+    source = KafkaConsumer(**client_settings(config), enable_auto_commit=False, consumer_timeout_ms=3000)
+    partitions = [TopicPartition(topic, p) for p in sorted(source.partitions_for_topic(topic))]
+    source.assign(partitions)
+    source.seek_to_beginning(*partitions)
+    records = list(source)
+    source.close()
+    return records
+
+
+def input_rows(export: Path) -> list[dict[str, str]]:
+    """The valid rows of the export, read independently of the connector (csv + Decimal)."""
+    rows = []
+    for path in sorted(export.rglob("*.csv*")):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", newline="") as handle:
+            rows.extend(r for r in csv.DictReader(handle) if None not in r and r["identity_line_item_id"])
+    valid = []
+    for row in rows:
+        try:
+            Decimal(row["line_item_unblended_cost"]).is_finite() or 1 / 0
+            start = datetime.fromisoformat(row["line_item_usage_start_date"])
+            end = datetime.fromisoformat(row["line_item_usage_end_date"])
+            json.loads(row["resource_tags"] or "{}")
+        except (ArithmeticError, ValueError):
+            continue
+        if end >= start:
+            valid.append(row)
+    return valid
+
+
+@pytest.fixture(scope="module")
+def run(stack: Config, tmp_path_factory) -> Run:
+    export = tmp_path_factory.mktemp("export")
+    shutil.copytree(SAMPLE, export, dirs_exist_ok=True)
+    shutil.copy(MALFORMED, export / "data" / "BILLING_PERIOD=2026-10" / "late-additions.csv")
+    ensure_topics(stack)
+    poison = producer(stack)
+    poison.send(stack.kafka.topic("raw_cost"), POISON, partition=0, timestamp_ms=1790812800000).get(10)
+    poison.close()
+
+    summary = replay(export, stack, show_progress=False)
+    until = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
+    job_id = submit(stack, "cost-aggregation", ["--from-earliest", "--until-offsets", until])
+    state = wait_for_job(stack, job_id, timeout_s=600)
+    assert state == "FINISHED", job_failure(stack, job_id)
+    stats = InfluxSink(stack).run(until_idle_s=4)
+    return Run(stack, export, summary, stats.points)
+
+
+def test_replay_summary_counts_what_was_read_produced_and_rejected(run: Run):
+    valid = input_rows(run.export)
+    assert run.summary.rows_read == len(valid) + 6
+    assert run.summary.produced == len(valid)
+    assert run.summary.rejected == 6
+    expected = defaultdict(Decimal)
+    for row in valid:
+        expected[row["line_item_usage_account_id"]] += Decimal(row["line_item_unblended_cost"])
+    assert run.summary.cost_by_account == expected
+
+
+def test_malformed_rows_and_poison_messages_land_in_the_dead_letter_topic(run: Run):
+    letters = [codec().decode(r.value, SchemaName.DEAD_LETTER) for r in read_topic(run.config, "dead_letter")]
+    from_replay = sorted((Path(d["source"]).name, d["reason"]) for d in letters if d["stage"] == "replay")
+    reasons = [reason for _, reason in from_replay]
+    assert len(from_replay) == 6
+    assert all(source.startswith("late-additions.csv:") for source, _ in from_replay)
+    for expected in [
+        "line_item_unblended_cost is not a decimal number",
+        "identity_line_item_id is missing",
+        "line_item_usage_start_date is not an ISO-8601 timestamp",
+        "resource_tags is not valid JSON",
+        "line_item_usage_end_date is before",
+        "row has 6 columns",
+    ]:
+        assert sum(expected in reason for reason in reasons) == 1, (expected, reasons)
+    from_job = [d for d in letters if d["stage"] == "job"]
+    assert len(from_job) == 1
+    assert from_job[0]["payload"] == POISON
+    assert "undecodable cost event" in from_job[0]["reason"]
+    assert (from_job[0]["partition"], from_job[0]["offset"]) == (0, 0)
+
+
+def test_influxdb_totals_equal_input_per_account_day_and_charge_type_to_the_cent(run: Run):
+    expected: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for row in input_rows(run.export):
+        charge_type = CHARGE_TYPES.get(row["line_item_line_item_type"]).value
+        day = row["line_item_usage_start_date"][:10]
+        expected[(row["line_item_usage_account_id"], day, charge_type)] += Decimal(row["line_item_unblended_cost"])
+    series = influxql(
+        run.config.influx,
+        "SELECT SUM(usd_micros), SUM(usd) FROM cost WHERE time >= '2026-09-01' AND time < '2026-12-01' "
+        "GROUP BY time(1d), account, charge_type fill(none)",
+    )
+    actual: dict[tuple[str, str, str], tuple[Decimal, float]] = {}
+    for item in series:
+        for moment, micros, usd in item["values"]:
+            day = datetime.fromtimestamp(moment / 1000, UTC).strftime("%Y-%m-%d")
+            actual[(item["tags"]["account"], day, item["tags"]["charge_type"])] = (Decimal(micros) / 10**6, usd)
+    assert set(actual) == set(expected)
+    for key, total in expected.items():
+        exact_from_influx, float_from_influx = actual[key]
+        assert exact_from_influx.quantize(CENT) == total.quantize(CENT), key
+        assert abs(exact_from_influx - total) < Decimal("0.0001"), key
+        assert Decimal(str(round(float_from_influx, 2))) == total.quantize(CENT), key
+
+
+def test_every_aggregate_id_is_unique_and_each_became_one_point(run: Run):
+    aggregates = [codec().decode(r.value, SchemaName.COST_AGGREGATE) for r in read_topic(run.config, "aggregate")]
+    assert len({a["aggregate_id"] for a in aggregates}) == len(aggregates) == run.sink_points
+    rollups = [a for a in aggregates if a["scope"] == "cost_center"]
+    detailed = [a for a in aggregates if a["scope"] == "account_service"]
+    assert sum(Decimal(a["unblended_cost"]) for a in rollups) == sum(Decimal(a["unblended_cost"]) for a in detailed)
+    assert {a["cost_center"] for a in rollups} == {"CC-100-retail", "CC-200-data", "CC-300-research"}
+    teams = {a["team"] for a in detailed if a["account_id"] == "111111111111"}
+    assert teams == {"web", "checkout", "unassigned"}  # from the user_team tag rule; fees/taxes carry no tags
+
+
+def expected_crossings(rows: list[dict[str, str]]) -> set[tuple[str, str, str, int]]:
+    """Budget crossings of accounts.yaml computed from the input rows, hour by hour."""
+    hourly: dict[tuple[str, datetime], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        hour = datetime.fromisoformat(row["line_item_usage_start_date"]).replace(minute=0, second=0, microsecond=0)
+        totals = hourly[(row["line_item_usage_account_id"], hour)]
+        totals["total"] += Decimal(row["line_item_unblended_cost"])
+        if row["line_item_line_item_type"] in ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"):
+            totals["usage"] += Decimal(row["line_item_unblended_cost"])
+    budgets = [
+        ("444444444444", "daily", "usage", Decimal("250"), [Decimal("1.0")]),
+        ("333333333333", "monthly", "total", Decimal("800"), [Decimal("0.8"), Decimal("1.0")]),
+    ]
+    found = set()
+    for account, period, basis, amount, thresholds in budgets:
+        running: dict[str, Decimal] = defaultdict(Decimal)
+        for (acct, hour), totals in sorted(hourly.items()):
+            if acct != account:
+                continue
+            key = hour.strftime("%Y-%m-%d" if period == "daily" else "%Y-%m")
+            before, running[key] = running[key], running[key] + totals[basis]
+            for threshold in thresholds:
+                if before < amount * threshold <= running[key]:
+                    end_ms = int(hour.timestamp() * 1000) + 3600_000
+                    found.add((account, period, str(threshold * 100), end_ms))
+    return found
+
+
+def test_each_budget_crossing_produces_exactly_one_alert(run: Run):
+    alerts = [codec().decode(r.value, SchemaName.ALERT) for r in read_topic(run.config, "alert")]
+    assert len({a["alert_id"] for a in alerts}) == len(alerts)
+    got = {(a["account_id"], a["details"]["period"], a["details"]["threshold_pct"], a["window_end_ms"]) for a in alerts}
+    expected = expected_crossings(input_rows(run.export))
+    assert got == expected
+    ml = [a for a in alerts if a["account_id"] == "444444444444"]
+    assert len(ml) == 1
+    assert ml[0]["details"]["period_start"] == "2026-10-15"
+    assert ml[0]["severity"] == "critical"
+
+
+def test_redelivered_aggregates_overwrite_instead_of_double_counting(run: Run):
+    before = influxql(run.config.influx, "SELECT SUM(usd_micros), COUNT(usd_micros) FROM cost")[0]["values"][0][1:]
+    again = replace(run.config, kafka=replace(run.config.kafka, consumer_group="redelivery-test"))
+    stats = InfluxSink(again).run(until_idle_s=4)
+    assert stats.points == run.sink_points
+    after = influxql(run.config.influx, "SELECT SUM(usd_micros), COUNT(usd_micros) FROM cost")[0]["values"][0][1:]
+    assert after == before
+
+
+def test_v2_write_mode_against_a_server_with_the_v2_api(run: Run, victoria_metrics: str):
+    config = replace(
+        run.config,
+        kafka=replace(run.config.kafka, consumer_group="v2-test"),
+        influx=replace(run.config.influx, mode="v2", url=victoria_metrics, token="unused"),
+    )
+    stats = InfluxSink(config).run(until_idle_s=4)
+    assert stats.points == run.sink_points and stats.retries == 0
+    urllib.request.urlopen(f"{victoria_metrics}/internal/force_flush").read()
+    query = "match[]=cost_usd_micros&start=2026-09-01T00:00:00Z&end=2026-12-01T00:00:00Z"
+    with urllib.request.urlopen(f"{victoria_metrics}/api/v1/export?{query}") as response:
+        series = [json.loads(line) for line in response.read().splitlines()]
+    total_v2 = sum(Decimal(int(v)) for s in series for v in s["values"])
+    total_v1 = Decimal(influxql(run.config.influx, "SELECT SUM(usd_micros) FROM cost")[0]["values"][0][1])
+    assert total_v2 == total_v1
+    assert sum(len(s["values"]) for s in series) == sum(
+        1
+        for r in read_topic(run.config, "aggregate")
+        if codec().decode(r.value, SchemaName.COST_AGGREGATE)["scope"] == "account_service"
+    )
+
+
+def spendstream(stack_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "spendstream"), *args],
+        env=stack_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_alerts_tail_prints_every_alert_as_json(run: Run, stack_env):
+    result = spendstream(stack_env, "alerts", "tail", "--json", "--from-beginning", "--until-idle", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == len(expected_crossings(input_rows(run.export)))
+    assert all(line["kind"] == "budget" and line["window_end"].endswith("Z") for line in lines)
+
+
+def test_stack_status_and_job_dry_run(run: Run, stack_env):
+    status = spendstream(stack_env, "stack", "status")
+    assert status.returncode == 0, status.stdout
+    assert status.stdout.count("yes") == 4
+    dry = spendstream(stack_env, "job", "submit", "--dry-run", "--until-offsets", "0:5")
+    assert dry.returncode == 0, dry.stderr
+    assert "flink run --detached" in dry.stdout
+    assert "--python" in dry.stdout and "jobs/cost_aggregation.py --until-offsets 0:5" in dry.stdout
