@@ -157,8 +157,9 @@ def _apply_env(config: Config, env: dict[str, str]) -> Config:
 
 
 def to_env(config: Config) -> dict[str, str]:
-    """The settings as environment variables (secrets excluded), for child processes such as
-    ``flink run``, so a job sees exactly the configuration of the command that submitted it.
+    """The settings as environment variables (secrets excluded), for child processes.
+
+    ``flink run`` gets them, so a job sees the configuration of the command that submitted it.
     """
     env = {"SPENDSTREAM_ACCOUNTS_FILE": str(Path(config.accounts_file).resolve())}
     for section in ("kafka", "influx", "flink", "stack"):

@@ -1,5 +1,7 @@
-"""Real servers for the integration tests: the embedded stack (SeaweedFS + Tansu, InfluxDB 1.6,
-a Flink session cluster) and Debian's victoria-metrics for the InfluxDB v2 write API.
+"""Real servers for the integration tests.
+
+The embedded stack (SeaweedFS + Tansu, InfluxDB 1.6, a Flink session cluster) and Debian's
+victoria-metrics for the InfluxDB v2 write API.
 """
 
 from __future__ import annotations
