@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,9 @@ def test_empty_endpoints_come_from_the_running_embedded_stack(tmp_path):
         "http://x",
         "http://127.0.0.1:3",
     )
+
+
+def test_example_config_documents_every_setting_and_loads(tmp_path):
+    example = Path(__file__).parents[2] / "deploy" / "local" / "spendstream.example.yaml"
+    config = load_config(example, env={"SPENDSTREAM_STACK_STATE_DIR": str(tmp_path)})
+    assert config == load_config(None, env={"SPENDSTREAM_STACK_STATE_DIR": str(tmp_path)})
