@@ -40,20 +40,25 @@ class ReplaySummary:
 class Pacer:
     """Holds back records so event time advances ``speed`` seconds per wall-clock second."""
 
-    def __init__(self, speed: float | None) -> None:
-        self.speed = speed
+    def __init__(
+        self,
+        speed: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.speed, self.clock, self.sleep = speed, clock, sleep
         self._origin: tuple[int, float] | None = None
 
     def wait_for(self, ts_ms: int) -> None:
         if not self.speed:
             return
         if self._origin is None:
-            self._origin = (ts_ms, time.monotonic())
+            self._origin = (ts_ms, self.clock())
             return
         due = self._origin[1] + (ts_ms - self._origin[0]) / 1000 / self.speed
-        delay = due - time.monotonic()
+        delay = due - self.clock()
         if delay > 0:
-            time.sleep(delay)
+            self.sleep(delay)
 
 
 def check_cur2_header(path: Path) -> Callable[[list[str]], None]:
