@@ -28,7 +28,10 @@ stamp=.venv/.spendstream-installed
 if [[ ! -f $stamp || constraints.txt -nt $stamp || pyproject.toml -nt $stamp ]]; then
   echo "==> creating .venv and installing Python packages (about a minute)"
   python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
+  log=$(mktemp)
+  if ! { .venv/bin/pip install --upgrade pip && .venv/bin/pip install -c constraints.txt -e '.[dev]'; } >"$log" 2>&1; then
+    tail -40 "$log"; echo "pip install failed (full log: $log)" >&2; exit 1
+  fi
+  rm -f "$log"
   touch "$stamp"
 fi
