@@ -1,4 +1,4 @@
-"""Find and read the CSV files of a CUR export as they land: ``data/BILLING_PERIOD=YYYY-MM/*.csv.gz``."""
+"""Find and read the CSV files of an export as they land (CUR: ``data/BILLING_PERIOD=YYYY-MM/*.csv.gz``)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def export_files(path: Path) -> list[Path]:
     """A single file, or every CSV/CSV.gz file below a folder, in a stable order."""
     if path.is_file():
         if not path.name.endswith(SUFFIXES):
-            raise ExportError(f"{path}: expected a .csv or .csv.gz CUR file")
+            raise ExportError(f"{path}: expected a .csv or .csv.gz export file")
         return [path]
     if not path.is_dir():
         raise ExportError(f"{path}: no such file or folder")

@@ -1,4 +1,4 @@
-"""Replay a CUR 2.0 export into the raw cost topic in event-time order, optionally paced.
+"""Replay a cost export (CUR 2.0, CUR 1.0, FOCUS) into the raw cost topic in event-time order, optionally paced.
 
 read files → normalize rows (errors → dead-letter topic) → Avro-encode → sort by usage start
 (bounded memory) → pace → produce keyed by usage account, with the usage start as the Kafka
@@ -18,7 +18,7 @@ from connectors.cur_files import ExportError, SourceRow, export_files, read_rows
 from connectors.dead_letters import dead_letter
 from connectors.kafka_io import ensure_topics, producer
 from pipelines.cost_event import RejectedRow
-from pipelines.cur2 import missing_columns, normalize_cur2_row
+from pipelines.formats import ExportFormat, UnknownFormatError, detect_format
 from pipelines.ordering import TimedRecord, sort_by_event_time
 from schemas import SchemaName, codec
 from spendstream.config import Config
@@ -61,31 +61,46 @@ class Pacer:
             self.sleep(delay)
 
 
-def check_cur2_header(path: Path) -> Callable[[list[str]], None]:
-    def check(header: list[str]) -> None:
-        missing = missing_columns(header)
-        if missing:
-            raise ExportError(
-                f"{path}: not an AWS CUR 2.0 CSV export: missing columns {', '.join(missing)} "
-                f"(found {len(header)} columns starting {', '.join(header[:3])})"
-            )
+class FormatChecker:
+    """Recognises each file's format from its header; every file of one replay must agree."""
 
-    return check
+    def __init__(self, wanted: str = "auto") -> None:
+        self.wanted = wanted
+        self.format: ExportFormat | None = None
+
+    def for_file(self, path: Path) -> Callable[[list[str]], None]:
+        def check(header: list[str]) -> None:
+            try:
+                found = detect_format(header, self.wanted)
+            except UnknownFormatError as error:
+                raise ExportError(f"{path}: {error}") from None
+            if self.format is not None and found is not self.format:
+                raise ExportError(
+                    f"{path}: is {found.description}, but earlier files of this replay are "
+                    f"{self.format.description}; replay one format at a time"
+                )
+            self.format = found
+
+        return check
 
 
 def encoded_events(
-    files: list[Path], summary: ReplaySummary, reject: Callable[[SourceRow, str], None], counter: list[int]
+    files: list[Path],
+    summary: ReplaySummary,
+    reject: Callable[[SourceRow, str], None],
+    counter: list[int],
+    formats: FormatChecker,
 ) -> Iterator[TimedRecord]:
     """Normalize and encode every row; rejected rows go to ``reject`` with their reason."""
     avro = codec()
     for path in files:
         summary.files += 1
-        for row in read_rows(path, check_cur2_header(path), counter):
+        for row in read_rows(path, formats.for_file(path), counter):
             summary.rows_read += 1
             try:
                 if "__error__" in row.values:
                     raise RejectedRow(row.values["__error__"])
-                event = normalize_cur2_row(row.values)
+                event = formats.format.normalize(row.values)
                 value = avro.encode(SchemaName.COST_EVENT, event.to_record())
             except (RejectedRow, ValueError, TypeError) as error:
                 reject(row, str(error))
@@ -97,7 +112,9 @@ def encoded_events(
             yield TimedRecord(event.usage_start_ms, account.encode(), value)
 
 
-def replay(path: Path, config: Config, speed: float | None = None, show_progress: bool = True) -> ReplaySummary:
+def replay(
+    path: Path, config: Config, speed: float | None = None, show_progress: bool = True, export_format: str = "auto"
+) -> ReplaySummary:
     """Replay ``path`` (file or export folder) into the raw cost topic; returns the summary."""
     from connectors.progress import replay_progress
 
@@ -124,7 +141,12 @@ def replay(path: Path, config: Config, speed: float | None = None, show_progress
         counter = [0]
         reading = progress.add_task("read + sort", total=total_bytes(files))
         ordered = sort_by_event_time(
-            _tracking(encoded_events(files, summary, reject, counter), progress, reading, counter)
+            _tracking(
+                encoded_events(files, summary, reject, counter, FormatChecker(export_format)),
+                progress,
+                reading,
+                counter,
+            )
         )
         producing = None
         for record in ordered:

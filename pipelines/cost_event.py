@@ -47,6 +47,8 @@ class CostEvent:
     currency: str
     usage_amount: str
     tags: dict[str, str] = field(default_factory=dict)
+    amortized_cost: str = ""
+    list_cost: str = ""
 
     def to_record(self) -> dict:
         """The Avro record (enum as its symbol)."""

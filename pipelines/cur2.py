@@ -43,14 +43,24 @@ CHARGE_TYPES: dict[str, ChargeType] = {
 }
 
 
+# The column holding a line item's amortized (effective) cost, where it differs from net cost.
+AMORTIZED_COLUMNS = {
+    "DiscountedUsage": "reservation_effective_cost",
+    "SavingsPlanCoveredUsage": "savings_plan_savings_plan_effective_cost",
+}
+
+
 def missing_columns(header: list[str]) -> list[str]:
     """Required CUR 2.0 columns absent from a file's header (empty when the file is CUR 2.0)."""
     present = set(header)
     return [column for column in REQUIRED_COLUMNS if column not in present]
 
 
-def normalize_cur2_row(row: Mapping[str, str]) -> CostEvent:
-    """One CSV row (column → text) to a cost event; raises RejectedRow with the reason."""
+def normalize_cur2_row(row: Mapping[str, str], source_format: str = SOURCE_FORMAT) -> CostEvent:
+    """One CSV row (column → text) to a cost event; raises RejectedRow with the reason.
+
+    ``source_format`` lets CUR 1.0, whose columns map one to one onto CUR 2.0's, reuse this.
+    """
     for column in REQUIRED_COLUMNS:
         if not (row.get(column) or "").strip():
             raise RejectedRow(f"{column} is missing")
@@ -64,8 +74,8 @@ def normalize_cur2_row(row: Mapping[str, str]) -> CostEvent:
     net = exact_decimal(net_text, "line_item_net_unblended_cost") if net_text.strip() else unblended
     line_item_type = row["line_item_line_item_type"].strip()
     return CostEvent(
-        event_id=event_id(SOURCE_FORMAT, line_item_id, start_ms, end_ms),
-        source_format=SOURCE_FORMAT,
+        event_id=event_id(source_format, line_item_id, start_ms, end_ms),
+        source_format=source_format,
         line_item_id=line_item_id,
         billing_period=billing_period(row, start_ms),
         usage_start_ms=start_ms,
@@ -83,7 +93,15 @@ def normalize_cur2_row(row: Mapping[str, str]) -> CostEvent:
         currency=currency(row.get("line_item_currency_code") or "USD"),
         usage_amount=exact_decimal(row.get("line_item_usage_amount") or "", "line_item_usage_amount", required=False),
         tags=resource_tags(row.get("resource_tags") or ""),
+        amortized_cost=optional_decimal(row, AMORTIZED_COLUMNS.get(line_item_type, "")) or net,
+        list_cost=optional_decimal(row, "pricing_public_on_demand_cost"),
     )
+
+
+def optional_decimal(row: Mapping[str, str], column: str) -> str:
+    """An optional money column: its exact value, or "" when the export leaves it out."""
+    text = (row.get(column) or "").strip() if column else ""
+    return exact_decimal(text, column) if text else ""
 
 
 def timestamp_ms(text: str, column: str) -> int:

@@ -42,8 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("action", choices=["up", "down", "status"])
     stack.set_defaults(run=cmd_stack)
 
-    replay = commands.add_parser("replay", help="replay a CUR 2.0 export into the raw cost topic")
+    replay = commands.add_parser("replay", help="replay a cost export (CUR 2.0, CUR 1.0, FOCUS) into the raw topic")
     replay.add_argument("path", type=Path, help="a .csv/.csv.gz file or an export folder")
+    replay.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "cur2", "cur1", "focus"],
+        help="export format (default: recognised from each file's header)",
+    )
     replay.add_argument("--speed", type=float, help="event-time seconds per wall second (3600 = 1 h/s); default: max")
     replay.add_argument("--offsets-file", type=Path, help="write the raw topic's end offsets here (JSON)")
     replay.add_argument("--no-progress", action="store_true")
@@ -107,7 +113,7 @@ def cmd_stack(config, args) -> int:
 def cmd_replay(config, args) -> int:
     from connectors.replay import replay
 
-    summary = replay(args.path, config, speed=args.speed, show_progress=not args.no_progress)
+    summary = replay(args.path, config, speed=args.speed, show_progress=not args.no_progress, export_format=args.format)
     table = Table("account", "cost (unblended)", title=f"replayed {args.path}")
     for account, cost in sorted(summary.cost_by_account.items()):
         table.add_row(account, f"{cost:,.10f}")
