@@ -5,13 +5,18 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-SUFFIXES = (".csv", ".csv.gz")
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
 class ExportError(ValueError):
@@ -32,13 +37,15 @@ def export_files(path: Path) -> list[Path]:
     """A single file, or every CSV/CSV.gz file below a folder, in a stable order."""
     if path.is_file():
         if not path.name.endswith(SUFFIXES):
-            raise ExportError(f"{path}: expected a .csv or .csv.gz export file")
+            raise ExportError(f"{path}: expected a .csv, .csv.gz or .parquet export file")
         return [path]
     if not path.is_dir():
         raise ExportError(f"{path}: no such file or folder")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
     if not files:
-        raise ExportError(f"{path}: no .csv or .csv.gz files found (expected data/BILLING_PERIOD=YYYY-MM/*.csv.gz)")
+        raise ExportError(
+            f"{path}: no .csv, .csv.gz or .parquet files found (expected data/BILLING_PERIOD=YYYY-MM/*.csv.gz)"
+        )
     return files
 
 
@@ -65,11 +72,14 @@ class _CountingReader(io.RawIOBase):
 def read_rows(
     path: Path, check_header: Callable[[list[str]], None], counter: list[int] | None = None
 ) -> Iterator[SourceRow]:
-    """Rows of one CSV file as column → text; ``counter[0]`` tracks file bytes consumed.
+    """Rows of one export file as column → text; ``counter[0]`` tracks file bytes consumed.
 
     ``check_header`` raises ExportError when the file is not of the expected format, so a wrong
     file is refused before any of its rows is produced.
     """
+    if path.name.endswith(".parquet"):
+        yield from read_parquet_rows(path, check_header, counter)
+        return
     with path.open("rb") as raw_file:
         counting = _CountingReader(raw_file)
         binary: IO[bytes] = io.BufferedReader(counting, 1 << 20)
@@ -103,3 +113,41 @@ def _csv_line(cells: list[str]) -> bytes:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(cells)
     return out.getvalue().encode()
+
+
+def read_parquet_rows(
+    path: Path, check_header: Callable[[list[str]], None], counter: list[int] | None = None
+) -> Iterator[SourceRow]:
+    """Rows of a Parquet export, read in record batches so memory stays bounded.
+
+    Values become the text a CSV export would carry: map columns (``resource_tags``) as JSON
+    objects, timestamps as ISO-8601 UTC, doubles in their shortest exact representation.
+    """
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as error:
+        raise ExportError(f"{path}: not a readable Parquet file: {error}") from None
+    check_header(parquet.schema_arrow.names)
+    total_rows = max(parquet.metadata.num_rows, 1)
+    size = os.path.getsize(path)
+    line = 1
+    for batch in parquet.iter_batches(batch_size=8192):
+        if counter is not None:
+            counter[0] += size * batch.num_rows // total_rows
+        for record in batch.to_pylist():
+            line += 1
+            values = {column: _text(value) for column, value in record.items()}
+            yield SourceRow(path, line, values, json.dumps(values).encode())
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.isoformat().replace("+00:00", "Z")
+    if isinstance(value, list):  # Arrow map → list of (key, value) pairs
+        return json.dumps(dict(value))
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)

@@ -10,7 +10,7 @@ from pipelines.cost_event import ChargeType, RejectedRow
 from pipelines.cur1 import cur2_name, normalize_cur1_row
 from pipelines.focus import normalize_focus_row
 from pipelines.formats import FORMATS, UnknownFormatError, detect_format
-from tests.conformance.bill import SERVICES, WRITERS, charges
+from tests.conformance.bill import SERVICES, WRITERS, charges, write_cur2_parquet
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -162,3 +162,15 @@ def test_one_bill_in_every_format_gives_the_same_usage_totals(tmp_path):
     expected = sum(c.cost for c in bill if c.line_item_type == "Usage")
     assert sum(totals["focus"].values()) == expected
     assert len(totals["cur2"]) == 3 * 3 * 3  # accounts x services x days
+
+
+def test_cur2_parquet_gives_the_same_events_as_cur2_csv(tmp_path):
+    bill = charges(days=2)
+    WRITERS["cur2"](bill, tmp_path / "cur2.csv")
+    write_cur2_parquet(bill, tmp_path / "cur2.parquet")
+    parquet_format, parquet_rows = normalized(tmp_path / "cur2.parquet")
+    assert parquet_format.name == "cur2"
+    tags = {e.line_item_id: e.tags for e in (parquet_format.normalize(r.values) for r in parquet_rows)}
+    for charge in bill:
+        assert tags[charge.line_item_id] == ({"user_team": charge.team} if charge.team else {})
+    assert usage_totals(tmp_path / "cur2.parquet") == usage_totals(tmp_path / "cur2.csv")
