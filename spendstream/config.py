@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,11 @@ def _apply_env(config: Config, env: dict[str, str]) -> Config:
         changes = {}
         for f in fields(current):
             name = SECRET_ENV.get((section, f.name)) or f"SPENDSTREAM_{section.upper()}_{f.name.upper()}"
-            if name in env and f.name != "topics":
+            if name not in env:
+                continue
+            if f.name == "topics":  # JSON: {"raw_cost": {"name": ..., "partitions": ...}, ...}
+                changes[f.name] = {**current.topics, **{r: Topic(**t) for r, t in json.loads(env[name]).items()}}
+            else:
                 changes[f.name] = type(getattr(current, f.name))(env[name])
         for alias, (alias_section, alias_field) in ALIASES.items():
             if alias_section == section and alias in env:
@@ -165,8 +169,11 @@ def to_env(config: Config) -> dict[str, str]:
     for section in ("kafka", "influx", "flink", "stack"):
         current = getattr(config, section)
         for f in fields(current):
-            if f.name != "topics" and (section, f.name) not in SECRET_ENV:
-                env[f"SPENDSTREAM_{section.upper()}_{f.name.upper()}"] = str(getattr(current, f.name))
+            if (section, f.name) in SECRET_ENV:
+                continue
+            value = getattr(current, f.name)
+            text = json.dumps({r: asdict(t) for r, t in value.items()}) if f.name == "topics" else str(value)
+            env[f"SPENDSTREAM_{section.upper()}_{f.name.upper()}"] = text
     env["SPENDSTREAM_STACK_STATE_DIR"] = str(config.state_dir)
     return env
 

@@ -80,7 +80,10 @@ def wait_for_job(config: Config, job_id: str, timeout_s: float = 600) -> str:
 
 
 def job_failure(config: Config, job_id: str) -> str:
-    """The root exception Flink recorded for a failed job, in one line."""
-    exceptions = rest(config, f"/jobs/{job_id}/exceptions")
-    root = (exceptions.get("rootException") or "").strip().splitlines()
-    return root[0] if root else "no exception recorded"
+    """The root cause Flink recorded for a failed job, in one line."""
+    history = rest(config, f"/jobs/{job_id}/exceptions").get("exceptionHistory") or {}
+    entries = history.get("entries") or []
+    if not entries:
+        return "no exception recorded"
+    causes = [line for line in entries[0].get("stacktrace", "").splitlines() if line.startswith("Caused by")]
+    return (causes[-1] if causes else entries[0].get("exceptionName", "unknown error")).strip()

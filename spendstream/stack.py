@@ -244,11 +244,27 @@ class LocalStack:
             "FLINK_LOG_DIR": str(flink / "log"),
             "FLINK_PID_DIR": str(flink),
             "FLINK_HOME": str(pyflink_home()),
+            "FLINK_LIB_DIR": str(flink / "lib"),
         }
+
+    def _link_flink_lib(self) -> None:
+        """Link PyFlink's lib/ plus flink-python from opt/ into the cluster's lib folder.
+
+        Thread-mode Python (pemja) is then loaded once per TaskManager by the parent class loader,
+        so a second job in the session can start its interpreter too.
+        """
+        lib = self.state / "flink" / "lib"
+        lib.mkdir(parents=True, exist_ok=True)
+        home = pyflink_home()
+        for jar in [*home.glob("lib/*.jar"), *home.glob("opt/flink-python-*.jar")]:
+            link = lib / jar.name
+            if not link.exists():
+                link.symlink_to(jar)
 
     def _write_flink_conf(self) -> None:
         import site
 
+        self._link_flink_lib()
         bundled = pyflink_home() / "conf"
         conf_dir = self.flink_conf_dir()
         shutil.copytree(bundled, conf_dir, dirs_exist_ok=True)

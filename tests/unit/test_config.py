@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,13 @@ def test_example_config_documents_every_setting_and_loads(tmp_path):
     example = Path(__file__).parents[2] / "deploy" / "local" / "spendstream.example.yaml"
     config = load_config(example, env={"SPENDSTREAM_STACK_STATE_DIR": str(tmp_path)})
     assert config == load_config(None, env={"SPENDSTREAM_STACK_STATE_DIR": str(tmp_path)})
+
+
+def test_config_round_trips_through_the_environment(tmp_path):
+    path = tmp_path / "spendstream.yaml"
+    path.write_text("kafka:\n  bootstrap: b:1\n  topics:\n    alert: {name: a.b, partitions: 2}\ninflux:\n  mode: v2\n")
+    config = load_config(path, env={"SPENDSTREAM_STACK_STATE_DIR": str(tmp_path)})
+    from spendstream.config import to_env
+
+    # the accounts file travels as an absolute path, so a job started elsewhere finds it
+    assert load_config(None, env=to_env(config)) == replace(config, accounts_file=str(Path("accounts.yaml").resolve()))
