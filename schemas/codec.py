@@ -30,6 +30,7 @@ class SchemaName(StrEnum):
     COST_AGGREGATE = "cost_aggregate"
     ALERT = "alert"
     DEAD_LETTER = "dead_letter"
+    METRIC_EVENT = "metric_event"
 
 
 class UnknownSchemaError(ValueError):

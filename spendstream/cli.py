@@ -78,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--until-idle", type=float, help="stop after this many seconds without alerts")
     alerts.set_defaults(run=cmd_alerts)
 
+    metrics = commands.add_parser("metrics", help="utilization metrics")
+    metrics.add_argument("action", choices=["replay"])
+    metrics.add_argument("path", type=Path, help="a timestamp,value CSV (e.g. an NAB AWS CloudWatch series)")
+    metrics.add_argument("--resource-id", required=True, help="the resource the series measures, e.g. i-0abc")
+    metrics.add_argument("--metric", required=True, help="metric name, e.g. CPUUtilization")
+    metrics.add_argument("--namespace", default="AWS/EC2")
+    metrics.add_argument("--unit", default="Percent")
+    metrics.add_argument("--account-id", default="")
+    metrics.add_argument("--region", default="")
+    metrics.set_defaults(run=cmd_metrics)
+
+    ingest = commands.add_parser("ingest", help="HTTP ingest of custom JSON cost and metric events")
+    ingest.add_argument("action", choices=["serve"])
+    ingest.add_argument("--port", type=int, help="default: ingest.port (SPENDSTREAM_INGEST_PORT)")
+    ingest.set_defaults(run=cmd_ingest)
+
     costs = commands.add_parser("costs", help="cost per account per day, read back from InfluxDB")
     costs.set_defaults(run=cmd_costs)
 
@@ -189,6 +205,39 @@ def cmd_alerts(config, args) -> int:
         group=args.group,
         until_idle_s=args.until_idle,
     )
+    return 0
+
+
+def cmd_metrics(config, args) -> int:
+    from connectors.metric_replay import replay_metrics
+    from pipelines.metrics import MetricSeries
+
+    series = MetricSeries(args.resource_id, args.metric, args.namespace, args.unit, args.account_id, args.region)
+    with console.status(f"replaying {args.path} into {config.kafka.topic('metrics')} ..."):
+        summary = replay_metrics(args.path, series, config)
+    console.print(f"rows read {summary.rows_read}, produced {summary.produced}, rejected {summary.rejected}")
+    for reason, count in summary.reasons.items():
+        console.print(f"  rejected {count}: {reason}")
+    return 0
+
+
+def cmd_ingest(config, args) -> int:
+    from dataclasses import replace
+
+    from connectors.ingest import ROUTES, IngestServer
+
+    if args.port:
+        config = replace(config, ingest=replace(config.ingest, port=args.port))
+    server = IngestServer(config)
+    auth = "bearer token required" if config.ingest.token else "no token configured (SPENDSTREAM_INGEST_TOKEN)"
+    console.print(
+        f"ingest listening on http://{config.ingest.host}:{config.ingest.port} ({auth}); "
+        f"POST JSON to {', '.join(ROUTES)}"
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 

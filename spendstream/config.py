@@ -21,8 +21,10 @@ SECRET_ENV = {
     ("influx", "token"): "SPENDSTREAM_INFLUX_TOKEN",
     ("influx", "password"): "SPENDSTREAM_INFLUX_PASSWORD",
     ("kafka", "sasl_password"): "SPENDSTREAM_KAFKA_SASL_PASSWORD",
+    ("ingest", "token"): "SPENDSTREAM_INGEST_TOKEN",
 }
 ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap")}
+SECTIONS = ("kafka", "influx", "flink", "ingest", "stack")
 
 
 class ConfigError(ValueError):
@@ -42,6 +44,7 @@ def _topics() -> dict[str, Topic]:
         "aggregate": Topic("spendstream.cost.hourly"),
         "alert": Topic("spendstream.alerts", partitions=1),
         "dead_letter": Topic("spendstream.dead-letter", partitions=1),
+        "metrics": Topic("spendstream.metrics"),
     }
 
 
@@ -85,6 +88,14 @@ class FlinkSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    host: str = "127.0.0.1"
+    port: int = 8087
+    max_body_bytes: int = 1_000_000
+    token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class StackSettings:
     state_dir: str = ".spendstream"
     kafka_port: int = 0
@@ -98,6 +109,7 @@ class Config:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     influx: InfluxSettings = field(default_factory=InfluxSettings)
     flink: FlinkSettings = field(default_factory=FlinkSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     stack: StackSettings = field(default_factory=StackSettings)
     accounts_file: str = "accounts.yaml"
 
@@ -141,7 +153,7 @@ def _merge(obj: Any, document: dict[str, Any], where: str) -> Any:
 
 def _apply_env(config: Config, env: dict[str, str]) -> Config:
     sections = {}
-    for section in ("kafka", "influx", "flink", "stack"):
+    for section in SECTIONS:
         current = getattr(config, section)
         changes = {}
         for f in fields(current):
@@ -166,7 +178,7 @@ def to_env(config: Config) -> dict[str, str]:
     ``flink run`` gets them, so a job sees the configuration of the command that submitted it.
     """
     env = {"SPENDSTREAM_ACCOUNTS_FILE": str(Path(config.accounts_file).resolve())}
-    for section in ("kafka", "influx", "flink", "stack"):
+    for section in SECTIONS:
         current = getattr(config, section)
         for f in fields(current):
             if (section, f.name) in SECRET_ENV:

@@ -1,0 +1,178 @@
+"""HTTP ingest of custom JSON cost and metric events (``spendstream ingest serve``).
+
+POST a JSON object or array to ``/v1/cost-events`` or ``/v1/metric-events``. A batch is taken
+whole or not at all: 202 with counts once every record is on Kafka (acknowledged by the broker),
+400 with one error per invalid record and nothing produced, 413 for a body over the limit,
+401 without the configured bearer token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from kafka import KafkaProducer
+
+from connectors.kafka_io import ensure_topics, producer
+from pipelines.cost_event import ChargeType, RejectedRow, event_id, exact_decimal
+from pipelines.metrics import metric_id, sample_value
+from schemas import SchemaName, codec
+from spendstream.config import Config
+
+Validator = Callable[[dict[str, Any]], tuple[bytes, bytes, int]]
+
+
+def cost_record(item: dict[str, Any]) -> tuple[bytes, bytes, int]:
+    """A JSON cost event → (key, Avro value, timestamp); costs must be exact decimal strings."""
+    record = {
+        "source_format": "ingest",
+        "payer_account_id": "",
+        "resource_id": "",
+        "usage_type": "",
+        "region": "global",
+        "currency": "USD",
+        "usage_amount": "0",
+        "tags": {},
+        "amortized_cost": "",
+        "list_cost": "",
+        "billing_period": "",
+        **item,
+    }
+    for money in ("unblended_cost", "net_cost", "usage_amount"):
+        if money in record and not isinstance(record[money], str):
+            raise RejectedRow(f"{money} must be a decimal string (exact money), not {type(record[money]).__name__}")
+    record.setdefault("net_cost", record.get("unblended_cost", ""))
+    for money in ("unblended_cost", "net_cost", "usage_amount"):
+        record[money] = exact_decimal(str(record.get(money, "")), money)
+    if record.get("charge_type", "usage") not in {c.value for c in ChargeType}:
+        raise RejectedRow(f"charge_type must be one of {', '.join(c.value for c in ChargeType)}")
+    record.setdefault("charge_type", "usage")
+    record.setdefault("line_item_type", record["charge_type"])
+    if "line_item_id" in record and "usage_start_ms" in record and "usage_end_ms" in record:
+        record.setdefault(
+            "event_id",
+            event_id("ingest", str(record["line_item_id"]), record["usage_start_ms"], record["usage_end_ms"]),
+        )
+    value = _encode(SchemaName.COST_EVENT, record)
+    return str(record["usage_account_id"]).encode(), value, int(record["usage_start_ms"])
+
+
+def metric_record(item: dict[str, Any]) -> tuple[bytes, bytes, int]:
+    record = {
+        "source": "ingest",
+        "namespace": "custom",
+        "unit": "",
+        "account_id": "",
+        "region": "",
+        "dimensions": {},
+        **item,
+    }
+    record["value"] = sample_value(record.get("value"))
+    if {"resource_id", "metric", "timestamp_ms"} <= record.keys():
+        record.setdefault(
+            "metric_id", metric_id(record["resource_id"], record["namespace"], record["metric"], record["timestamp_ms"])
+        )
+    value = _encode(SchemaName.METRIC_EVENT, record)
+    return str(record["resource_id"]).encode(), value, int(record["timestamp_ms"])
+
+
+def _encode(name: SchemaName, record: dict[str, Any]) -> bytes:
+    fields = {f["name"] for f in codec().schema(name)["fields"]}
+    unknown = sorted(set(record) - fields)
+    if unknown:
+        raise RejectedRow(f"unknown field(s) {', '.join(unknown)}")
+    missing = sorted(
+        f["name"] for f in codec().schema(name)["fields"] if f["name"] not in record and "default" not in f
+    )
+    if missing:
+        raise RejectedRow(f"missing field(s) {', '.join(missing)}")
+    try:
+        return codec().encode(name, record)
+    except (ValueError, TypeError) as error:
+        raise RejectedRow(f"does not fit schema {name.value}: {error}") from None
+
+
+ROUTES: dict[str, tuple[str, Validator]] = {
+    "/v1/cost-events": ("raw_cost", cost_record),
+    "/v1/metric-events": ("metrics", metric_record),
+}
+
+
+class IngestHandler(BaseHTTPRequestHandler):
+    server: IngestServer
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        route = ROUTES.get(self.path.split("?")[0])
+        if route is None:
+            return self._answer(HTTPStatus.NOT_FOUND, {"error": f"POST to one of {', '.join(ROUTES)}"})
+        if not self._authorized():
+            return self._answer(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > self.server.settings.max_body_bytes:
+            return self._answer(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                {"error": f"body of {length} bytes is over {self.server.settings.max_body_bytes}"},
+            )
+        try:
+            body = json.loads(self.rfile.read(length) or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            return self._answer(
+                HTTPStatus.BAD_REQUEST, {"accepted": 0, "errors": [{"index": None, "error": str(error)}]}
+            )
+        items = body if isinstance(body, list) else [body]
+        role, validate = route
+        records, errors = [], []
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, dict):
+                    raise RejectedRow("each event must be a JSON object")
+                records.append(validate(item))
+            except (RejectedRow, KeyError, TypeError, ValueError) as error:
+                errors.append({"index": index, "error": str(error)})
+        if errors:
+            return self._answer(HTTPStatus.BAD_REQUEST, {"accepted": 0, "rejected": len(errors), "errors": errors})
+        self.server.publish(role, records)
+        self._answer(HTTPStatus.ACCEPTED, {"accepted": len(records)})
+
+    def _authorized(self) -> bool:
+        token = self.server.settings.token
+        if not token:
+            return True
+        given = self.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+    def _answer(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+        pass
+
+
+class IngestServer(ThreadingHTTPServer):
+    """HTTP server owning one Kafka producer shared by its request threads."""
+
+    def __init__(self, config: Config) -> None:
+        self.config, self.settings = config, config.ingest
+        ensure_topics(config)
+        self.out: KafkaProducer = producer(config)
+        super().__init__((self.settings.host, self.settings.port), IngestHandler)
+
+    def publish(self, role: str, records: list[tuple[bytes, bytes, int]]) -> None:
+        """Send a validated batch and wait for the broker's acknowledgement of every record."""
+        topic = self.config.kafka.topic(role)
+        futures = [self.out.send(topic, key=k, value=v, timestamp_ms=ts) for k, v, ts in records]
+        for future in futures:
+            future.get(timeout=30)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.out.close()

@@ -1,0 +1,98 @@
+"""Metric replay and HTTP ingest against the real broker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from connectors.ingest import IngestServer
+from connectors.metric_replay import replay_metrics
+from pipelines.metrics import MetricSeries
+from schemas import SchemaName, codec
+from spendstream.config import Config, IngestSettings, Topic
+from spendstream.processes import free_port
+from tests.integration.test_pipeline import read_topic
+
+pytestmark = pytest.mark.integration
+NAB = Path(__file__).parents[1] / "fixtures" / "nab" / "ec2_cpu_utilization_5f5533.csv"
+
+
+def own_topics(config: Config, name: str) -> Config:
+    topics = {role: Topic(f"{name}.{role}", 1) for role in config.kafka.topics}
+    return replace(config, kafka=replace(config.kafka, topics=topics))
+
+
+def test_nab_cloudwatch_series_replays_into_the_metrics_topic(stack: Config):
+    config = own_topics(stack, "nab")
+    summary = replay_metrics(NAB, MetricSeries("i-5f5533", "CPUUtilization"), config)
+    assert (summary.rows_read, summary.produced, summary.rejected) == (4032, 4032, 0)
+    events = [codec().decode(r.value, SchemaName.METRIC_EVENT) for r in read_topic(config, "metrics")]
+    assert len(events) == 4032
+    assert [e["timestamp_ms"] for e in events] == sorted(e["timestamp_ms"] for e in events)
+    assert events[0]["value"] == 51.846000000000004 and events[0]["resource_id"] == "i-5f5533"
+
+
+@pytest.fixture
+def ingest(stack: Config):
+    config = replace(
+        own_topics(stack, "ingest"), ingest=IngestSettings(port=free_port(), max_body_bytes=4096, token="s3cret")
+    )
+    server = IngestServer(config)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield config, f"http://127.0.0.1:{config.ingest.port}"
+    server.shutdown()
+    server.server_close()
+
+
+def post(url: str, body: object, token: str | None = "s3cret", raw: bytes | None = None) -> tuple[int, dict]:
+    data = raw if raw is not None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+COST = {
+    "usage_account_id": "111111111111",
+    "line_item_id": "job-1",
+    "usage_start_ms": 1790776800000,
+    "usage_end_ms": 1790780400000,
+    "service": "Snowflake",
+    "unblended_cost": "12.50",
+}
+
+
+def test_ingest_accepts_batches_refuses_bad_ones_whole_and_guards_its_door(ingest):
+    config, url = ingest
+    status, body = post(f"{url}/v1/cost-events", [COST, {**COST, "line_item_id": "job-2", "unblended_cost": "0.5"}])
+    assert (status, body) == (202, {"accepted": 2})
+    status, body = post(
+        f"{url}/v1/metric-events",
+        {"resource_id": "i-1", "metric": "CPUUtilization", "timestamp_ms": 1790776800000, "value": 12.5},
+    )
+    assert (status, body) == (202, {"accepted": 1})
+
+    status, body = post(f"{url}/v1/cost-events", [COST, {**COST, "unblended_cost": "lots"}, {"x": 1}])
+    assert status == 400 and body["accepted"] == 0
+    assert [e["index"] for e in body["errors"]] == [1, 2]
+    assert "not a decimal number" in body["errors"][0]["error"]
+
+    assert post(f"{url}/v1/cost-events", [COST] * 200)[0] == 413
+    assert post(f"{url}/v1/cost-events", COST, token=None)[0] == 401
+    assert post(f"{url}/v1/cost-events", COST, token="wrong")[0] == 401
+    assert post(f"{url}/v1/cost-events", None, raw=b"{not json")[0] == 400
+
+    costs = [codec().decode(r.value, SchemaName.COST_EVENT) for r in read_topic(config, "raw_cost")]
+    assert sorted(c["unblended_cost"] for c in costs) == ["0.5", "12.50"]  # nothing of the refused batch
+    assert [r.timestamp for r in read_topic(config, "raw_cost")] == [1790776800000] * 2
+    assert len(read_topic(config, "metrics")) == 1
