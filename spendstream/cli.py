@@ -79,15 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.set_defaults(run=cmd_alerts)
 
     metrics = commands.add_parser("metrics", help="utilization metrics")
-    metrics.add_argument("action", choices=["replay"])
-    metrics.add_argument("path", type=Path, help="a timestamp,value CSV (e.g. an NAB AWS CloudWatch series)")
-    metrics.add_argument("--resource-id", required=True, help="the resource the series measures, e.g. i-0abc")
-    metrics.add_argument("--metric", required=True, help="metric name, e.g. CPUUtilization")
-    metrics.add_argument("--namespace", default="AWS/EC2")
-    metrics.add_argument("--unit", default="Percent")
-    metrics.add_argument("--account-id", default="")
-    metrics.add_argument("--region", default="")
-    metrics.set_defaults(run=cmd_metrics)
+    metric_commands = metrics.add_subparsers(required=True, metavar="ACTION")
+    metric_replay = metric_commands.add_parser("replay", help="a timestamp,value CSV → metrics topic")
+    metric_replay.add_argument("path", type=Path, help="e.g. an NAB AWS CloudWatch series")
+    metric_replay.add_argument("--resource-id", required=True, help="the resource the series measures, e.g. i-0abc")
+    metric_replay.add_argument("--metric", required=True, help="metric name, e.g. CPUUtilization")
+    metric_replay.add_argument("--namespace", default="AWS/EC2")
+    metric_replay.add_argument("--unit", default="Percent")
+    metric_replay.add_argument("--account-id", default="")
+    metric_replay.add_argument("--region", default="")
+    metric_replay.set_defaults(run=cmd_metrics_replay)
+    poll = metric_commands.add_parser("poll-cloudwatch", help="CloudWatch GetMetricData → metrics topic")
+    poll.add_argument("--once", action="store_true", help="poll the periods due now and exit")
+    poll.set_defaults(run=cmd_metrics_poll)
 
     ingest = commands.add_parser("ingest", help="HTTP ingest of custom JSON cost and metric events")
     ingest.add_argument("action", choices=["serve"])
@@ -208,7 +212,19 @@ def cmd_alerts(config, args) -> int:
     return 0
 
 
-def cmd_metrics(config, args) -> int:
+def cmd_metrics_poll(config, args) -> int:
+    from connectors.cloudwatch import CloudWatchPoller
+
+    poller = CloudWatchPoller(config)
+    if not args.once:
+        console.print(f"polling CloudWatch ({config.cloudwatch.region}) every {config.cloudwatch.period_s}s ...")
+        poller.run()
+    result = poller.poll_once()
+    console.print(f"{result.produced} datapoints from {result.resources} resources, {result.periods} periods")
+    return 0
+
+
+def cmd_metrics_replay(config, args) -> int:
     from connectors.metric_replay import replay_metrics
     from pipelines.metrics import MetricSeries
 

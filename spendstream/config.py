@@ -24,7 +24,7 @@ SECRET_ENV = {
     ("ingest", "token"): "SPENDSTREAM_INGEST_TOKEN",
 }
 ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap")}
-SECTIONS = ("kafka", "influx", "flink", "ingest", "stack")
+SECTIONS = ("kafka", "influx", "flink", "ingest", "cloudwatch", "stack")
 
 
 class ConfigError(ValueError):
@@ -88,6 +88,37 @@ class FlinkSettings:
 
 
 @dataclass(frozen=True)
+class CloudWatchQuery:
+    """One metric to poll for every resource that reports it, e.g. AWS/EC2 CPUUtilization by InstanceId."""
+
+    namespace: str
+    metric: str
+    dimension: str
+    stat: str = "Average"
+    unit: str = ""
+
+
+def _cloudwatch_queries() -> tuple[CloudWatchQuery, ...]:
+    return (
+        CloudWatchQuery("AWS/EC2", "CPUUtilization", "InstanceId", unit="Percent"),
+        CloudWatchQuery("AWS/EC2", "NetworkIn", "InstanceId", stat="Sum", unit="Bytes"),
+        CloudWatchQuery("AWS/EC2", "NetworkOut", "InstanceId", stat="Sum", unit="Bytes"),
+        CloudWatchQuery("AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", unit="Percent"),
+    )
+
+
+@dataclass(frozen=True)
+class CloudWatchSettings:
+    region: str = "us-east-1"
+    endpoint_url: str = ""
+    account_id: str = ""
+    period_s: int = 300
+    lag_s: int = 600
+    lookback_s: int = 3600
+    queries: tuple[CloudWatchQuery, ...] = field(default_factory=_cloudwatch_queries)
+
+
+@dataclass(frozen=True)
 class IngestSettings:
     host: str = "127.0.0.1"
     port: int = 8087
@@ -110,6 +141,7 @@ class Config:
     influx: InfluxSettings = field(default_factory=InfluxSettings)
     flink: FlinkSettings = field(default_factory=FlinkSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    cloudwatch: CloudWatchSettings = field(default_factory=CloudWatchSettings)
     stack: StackSettings = field(default_factory=StackSettings)
     accounts_file: str = "accounts.yaml"
 
@@ -144,8 +176,8 @@ def _merge(obj: Any, document: dict[str, Any], where: str) -> Any:
         current = getattr(obj, key)
         if is_dataclass(current):
             changes[key] = _merge(current, value or {}, f"{where}{key}.")
-        elif key == "topics":
-            changes[key] = {**current, **{role: Topic(**spec) for role, spec in (value or {}).items()}}
+        elif key in STRUCTURED:
+            changes[key] = _structured(key, current, value)
         else:
             changes[key] = type(current)(value)
     return replace(obj, **changes)
@@ -160,8 +192,8 @@ def _apply_env(config: Config, env: dict[str, str]) -> Config:
             name = SECRET_ENV.get((section, f.name)) or f"SPENDSTREAM_{section.upper()}_{f.name.upper()}"
             if name not in env:
                 continue
-            if f.name == "topics":  # JSON: {"raw_cost": {"name": ..., "partitions": ...}, ...}
-                changes[f.name] = {**current.topics, **{r: Topic(**t) for r, t in json.loads(env[name]).items()}}
+            if f.name in STRUCTURED:  # JSON, e.g. {"raw_cost": {"name": ..., "partitions": ...}}
+                changes[f.name] = _structured(f.name, getattr(current, f.name), json.loads(env[name]))
             else:
                 changes[f.name] = type(getattr(current, f.name))(env[name])
         for alias, (alias_section, alias_field) in ALIASES.items():
@@ -184,10 +216,29 @@ def to_env(config: Config) -> dict[str, str]:
             if (section, f.name) in SECRET_ENV:
                 continue
             value = getattr(current, f.name)
-            text = json.dumps({r: asdict(t) for r, t in value.items()}) if f.name == "topics" else str(value)
+            text = json.dumps(_plain(value)) if f.name in STRUCTURED else str(value)
             env[f"SPENDSTREAM_{section.upper()}_{f.name.upper()}"] = text
     env["SPENDSTREAM_STACK_STATE_DIR"] = str(config.state_dir)
     return env
+
+
+STRUCTURED = ("topics", "queries")
+
+
+def _structured(key: str, current: Any, value: Any) -> Any:
+    """Topics merge into the defaults by role; CloudWatch queries replace the default list."""
+    try:
+        if key == "topics":
+            return {**current, **{role: Topic(**spec) for role, spec in (value or {}).items()}}
+        return tuple(CloudWatchQuery(**query) for query in value or ())
+    except TypeError as error:
+        raise ConfigError(f"{key}: {error}") from None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: asdict(v) for k, v in value.items()}
+    return [asdict(v) for v in value]
 
 
 def stack_file(config: Config) -> Path:

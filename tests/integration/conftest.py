@@ -62,3 +62,22 @@ def victoria_metrics(tmp_path_factory) -> str:
     yield url
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def cloudwatch_server() -> str:
+    """moto's server mode: a real HTTP endpoint speaking the CloudWatch API."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not http_ok(f"{url}/moto-api/"):
+        assert time.monotonic() < deadline, "moto server did not start"
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(10)
