@@ -1,4 +1,4 @@
-"""Cost aggregates as InfluxDB points.
+"""Cost aggregates and resource utilization as InfluxDB points.
 
 A point's identity is measurement + tag set + timestamp, and every aggregate key dimension is a
 tag with the window start as timestamp: a re-delivered aggregate overwrites its own point
@@ -50,4 +50,22 @@ def aggregate_point(aggregate: dict) -> Point:
         .field("net_usd", float(Decimal(aggregate["net_cost"])))
         .field("line_items", int(aggregate["line_items"]))
         .time(aggregate["window_start_ms"], WritePrecision.MS)
+    )
+
+
+def utilization_point(utilization: dict) -> Point:
+    """A ResourceUtilization record → measurement ``utilization``: cost and load of one resource-hour."""
+    return (
+        Point("utilization")
+        .tag("resource_id", utilization["resource_id"] or "none")
+        .tag("account", utilization["account_id"] or "none")
+        .tag("service", utilization["service"] or "none")
+        .tag("region", utilization["region"] or "none")
+        .tag("metric", utilization["metric"] or "none")
+        .field("cost_usd", float(Decimal(utilization["cost"])))
+        .field("cost_usd_micros", micros(utilization["cost"]))
+        .field("avg", float(utilization["avg_value"]))
+        .field("max", float(utilization["max_value"]))
+        .field("samples", int(utilization["samples"]))
+        .time(utilization["window_start_ms"], WritePrecision.MS)
     )

@@ -1,4 +1,4 @@
-"""InfluxDB sink: aggregate topic → InfluxDB, committing offsets only after a successful write.
+"""InfluxDB sink: aggregate and utilization topics → InfluxDB, committing offsets only after a write.
 
 poll a batch → decode (undecodable → dead letters) → write with back-off until it succeeds →
 commit. A crash between write and commit re-delivers the batch, which overwrites the same
@@ -16,7 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from connectors.dead_letters import dead_letter
-from connectors.influx_points import aggregate_point
+from connectors.influx_points import aggregate_point, utilization_point
 from connectors.influx_writers import PointWriter, RejectedPointsError, RetryableWriteError, writer_for
 from connectors.kafka_io import consumer, producer
 from schemas import SchemaName, codec
@@ -35,13 +35,17 @@ class SinkStats:
 
 
 class InfluxSink:
-    """Consumes the aggregate topic in consumer group ``<group>-influx-sink``."""
+    """Consumes the aggregate and utilization topics in consumer group ``<group>-influx-sink``."""
 
     def __init__(self, config: Config, writer: PointWriter | None = None) -> None:
         self.config = config
         self.writer = writer or writer_for(config.influx)
         self.source: KafkaConsumer = consumer(config, f"{config.kafka.consumer_group}-influx-sink")
-        self.source.subscribe([config.kafka.topic("aggregate")])
+        self.decoders = {
+            config.kafka.topic("aggregate"): (SchemaName.COST_AGGREGATE, aggregate_point),
+            config.kafka.topic("utilization"): (SchemaName.RESOURCE_UTILIZATION, utilization_point),
+        }
+        self.source.subscribe(list(self.decoders))
         self.dead_letters: KafkaProducer = producer(config)
         self.stats = SinkStats()
 
@@ -67,9 +71,10 @@ class InfluxSink:
         pairs = []
         for record in records:
             try:
-                pairs.append((record, aggregate_point(codec().decode(record.value, SchemaName.COST_AGGREGATE))))
+                schema, to_point = self.decoders[record.topic]
+                pairs.append((record, to_point(codec().decode(record.value, schema))))
             except (ValueError, KeyError, TypeError) as error:
-                self._dead_letter(record, f"undecodable aggregate: {error}")
+                self._dead_letter(record, f"undecodable record: {error}")
         self._write_until_done(pairs)
         self.dead_letters.flush()
         self.source.commit()

@@ -25,6 +25,7 @@ class MetricReplaySummary:
     produced: int = 0
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    end_offsets: dict[int, int] = field(default_factory=dict)
 
 
 def check_metric_header(path: Path):
@@ -59,9 +60,16 @@ def replay_metrics(path: Path, series: MetricSeries, config: Config) -> MetricRe
             value = avro.encode(SchemaName.METRIC_EVENT, event.to_record())
             yield TimedRecord(event.timestamp_ms, event.resource_id.encode(), value)
 
+    def delivered(metadata) -> None:
+        offsets = summary.end_offsets
+        offsets[metadata.partition] = max(offsets.get(metadata.partition, 0), metadata.offset + 1)
+
+    topic = config.kafka.topic("metrics")
     for record in sort_by_event_time(samples()):
-        out.send(config.kafka.topic("metrics"), key=record.key, value=record.value, timestamp_ms=record.ts_ms)
+        out.send(topic, key=record.key, value=record.value, timestamp_ms=record.ts_ms).add_callback(delivered)
         summary.produced += 1
     out.flush()
+    for partition in out.partitions_for(topic) or ():
+        summary.end_offsets.setdefault(partition, 0)
     out.close()
     return summary

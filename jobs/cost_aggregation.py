@@ -1,4 +1,4 @@
-"""Cost aggregation job: raw cost events → hourly aggregates, cost-center rollups, budget alerts.
+"""Cost aggregation job: cost events → hourly aggregates, cost-center rollups, budget alerts, utilization.
 
     flink run -py jobs/cost_aggregation.py [--config spendstream.yaml] [--until-offsets 0:120,1:98,2:0]
 
@@ -17,7 +17,9 @@ from pathlib import Path
 
 from pyflink.table import EnvironmentSettings, StatementSet, Table, TableEnvironment
 
+from jobs.sql import LATE, dead_letters_sql
 from jobs.udfs import budget_alerts, decode_cost_event, encode_aggregate, encode_dead_letter
+from jobs.utilization import build_utilization
 from pipelines.enrichment import AccountDirectory, load_directory
 from spendstream.config import Config, load_config, require
 
@@ -27,8 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
 
 
-def build(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str) -> dict[str, Table]:
-    """The topology over source table ``raw_cost``; returns the tables each sink writes."""
+def build(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str, metrics_topic: str) -> dict[str, Table]:
+    """The topology over source tables ``raw_cost`` and ``metric_events``; returns what each sink writes."""
+    outputs = build_costs(t_env, directory, raw_topic)
+    utilization, metric_dead_letters = build_utilization(t_env, metrics_topic)
+    outputs["utilization"] = utilization
+    outputs["dead_letters"] = outputs["dead_letters"].union_all(metric_dead_letters)
+    return outputs
+
+
+def build_costs(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str) -> dict[str, Table]:
+    """Aggregates, budget alerts and dead letters over source table ``raw_cost``."""
     t_env.create_temporary_function("decode_cost_event", decode_cost_event(directory))
     t_env.create_temporary_function("encode_aggregate", encode_aggregate)
     t_env.create_temporary_function("encode_dead_letter", encode_dead_letter)
@@ -38,9 +49,7 @@ def build(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str) 
     view(
         "decoded",
         sql(
-            "SELECT event_time, kafka_partition, kafka_offset, payload, decode_cost_event(payload) AS e, "
-            "  CURRENT_WATERMARK(event_time) >= FLOOR(event_time TO HOUR) + INTERVAL '1' HOUR - INTERVAL '0.001' SECOND"
-            "  AS late "
+            f"SELECT event_time, kafka_partition, kafka_offset, payload, decode_cost_event(payload) AS e, {LATE} "
             "FROM raw_cost"
         ),
     )
@@ -48,7 +57,7 @@ def build(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str) 
         "costs",
         sql(
             "SELECT event_time, e.account_id, e.account_name, e.service, e.region, e.charge_type, e.cost_center, "
-            "  e.project, e.environment, e.team, e.currency, "
+            "  e.project, e.environment, e.team, e.currency, e.resource_id, "
             "  CAST(e.unblended_cost AS DECIMAL(38, 18)) AS unblended_cost, "
             "  CAST(e.net_cost AS DECIMAL(38, 18)) AS net_cost "
             "FROM decoded WHERE e.error IS NULL AND late IS NOT TRUE"
@@ -95,12 +104,7 @@ def build(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str) 
         "alerts": _running_budget(t_env, "daily", "DATE_FORMAT(window_start, 'yyyy-MM-dd')").union_all(
             _running_budget(t_env, "monthly", "DATE_FORMAT(window_start, 'yyyy-MM')")
         ),
-        "dead_letters": sql(
-            f"SELECT CAST(NULL AS BYTES) AS k, encode_dead_letter('{raw_topic}', kafka_partition, kafka_offset, "
-            "  payload, COALESCE(e.error, 'late: event time ' || CAST(event_time AS STRING) || "
-            "  ' is behind the watermark of its hour; raise flink.out_of_orderness_s')) AS v "
-            "FROM decoded WHERE e.error IS NOT NULL OR late"
-        ),
+        "dead_letters": sql(dead_letters_sql("decoded", "e", raw_topic, "event")),
     }
 
 
@@ -137,21 +141,29 @@ def kafka_properties(config: Config) -> str:
     return ", ".join(f"'{k}' = '{v}'" for k, v in props.items())
 
 
-def source_ddl(config: Config, until_offsets: dict[int, int] | None, from_earliest: bool) -> str:
+def source_ddl(
+    table: str, topic: str, config: Config, until_offsets: dict[int, int] | None, from_earliest: bool
+) -> str:
+    """A raw-bytes Kafka source with event time from the record timestamp and per-partition watermarks.
+
+    ``until_offsets`` bounds a backfill: None reads on forever, an empty dict reads nothing.
+    """
     bounded = ""
-    if until_offsets is not None:
+    if until_offsets:
         spec = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(until_offsets.items()))
         bounded = f", 'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{spec}'"
+    elif until_offsets is not None:
+        bounded = ", 'scan.bounded.mode' = 'timestamp', 'scan.bounded.timestamp-millis' = '0'"
     startup = "earliest-offset" if from_earliest else "group-offsets"
     return (
-        "CREATE TEMPORARY TABLE raw_cost ("
+        f"CREATE TEMPORARY TABLE {table} ("
         "  payload BYTES,"
         "  event_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',"
         "  kafka_partition INT METADATA FROM 'partition' VIRTUAL,"
         "  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,"
         f"  WATERMARK FOR event_time AS event_time - {interval(config.flink.out_of_orderness_s)}"
         ") WITH ('connector' = 'kafka', 'format' = 'raw', "
-        f"'topic' = '{config.kafka.topic('raw_cost')}', {kafka_properties(config)}, "
+        f"'topic' = '{topic}', {kafka_properties(config)}, "
         f"'properties.group.id' = '{config.kafka.consumer_group}-cost-aggregation', "
         f"'scan.startup.mode' = '{startup}', 'properties.auto.offset.reset' = 'earliest'{bounded})"
     )
@@ -199,7 +211,7 @@ def create_environment(config: Config) -> TableEnvironment:
 
 
 def statements(t_env: TableEnvironment, config: Config, outputs: dict[str, Table]) -> StatementSet:
-    topics = {"aggregates": "aggregate", "alerts": "alert", "dead_letters": "dead_letter"}
+    topics = {"aggregates": "aggregate", "alerts": "alert", "dead_letters": "dead_letter", "utilization": "utilization"}
     statement_set = t_env.create_statement_set()
     for output, role in topics.items():
         t_env.execute_sql(sink_ddl(f"{output}_sink", config.kafka.topic(role), config))
@@ -222,17 +234,26 @@ def main(argv: list[str] | None = None) -> None:
         help="backfill: stop at these offsets of the raw topic (partition:offset,...); "
         "`spendstream replay` prints them",
     )
+    parser.add_argument(
+        "--metrics-until-offsets",
+        type=parse_offsets,
+        help="backfill: stop at these offsets of the metrics topic (default with --until-offsets: read no metrics)",
+    )
     parser.add_argument("--from-earliest", action="store_true", help="ignore committed offsets, start at earliest")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     directory = load_directory(Path(config.accounts_file))
     t_env = create_environment(config)
-    t_env.execute_sql(source_ddl(config, args.until_offsets, args.from_earliest))
-    outputs = build(t_env, directory, config.kafka.topic("raw_cost"))
+    bounded = args.until_offsets is not None
+    metrics_until = args.metrics_until_offsets if args.metrics_until_offsets is not None else ({} if bounded else None)
+    raw_topic, metrics_topic = config.kafka.topic("raw_cost"), config.kafka.topic("metrics")
+    t_env.execute_sql(source_ddl("raw_cost", raw_topic, config, args.until_offsets, args.from_earliest))
+    t_env.execute_sql(source_ddl("metric_events", metrics_topic, config, metrics_until, args.from_earliest))
+    outputs = build(t_env, directory, raw_topic, metrics_topic)
     result = statements(t_env, config, outputs).execute()
     job = result.get_job_client()
     print(f"submitted {JOB_NAME}: job id {job.get_job_id() if job else '?'}", flush=True)
-    if args.until_offsets is not None:
+    if bounded:
         result.wait()
 
 

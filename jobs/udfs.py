@@ -36,6 +36,7 @@ EVENT_FIELDS = [
     ("currency", DataTypes.STRING()),
     ("unblended_cost", DataTypes.STRING()),
     ("net_cost", DataTypes.STRING()),
+    ("resource_id", DataTypes.STRING()),
 ]
 EVENT_ROW = DataTypes.ROW([DataTypes.FIELD(name, kind) for name, kind in EVENT_FIELDS])
 KEY_VALUE_ROW = DataTypes.ROW([DataTypes.FIELD("k", DataTypes.BYTES()), DataTypes.FIELD("v", DataTypes.BYTES())])
@@ -68,6 +69,7 @@ class DecodeCostEvent(ScalarFunction):
             event["currency"],
             event["unblended_cost"],
             event["net_cost"],
+            event["resource_id"],
         )
 
 

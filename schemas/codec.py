@@ -31,6 +31,7 @@ class SchemaName(StrEnum):
     ALERT = "alert"
     DEAD_LETTER = "dead_letter"
     METRIC_EVENT = "metric_event"
+    RESOURCE_UTILIZATION = "resource_utilization"
 
 
 class UnknownSchemaError(ValueError):

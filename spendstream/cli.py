@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--dry-run", action="store_true", help="print the flink run command and exit")
     submit.add_argument("--until-offsets", help="backfill: stop at partition:offset,... (see replay --offsets-file)")
     submit.add_argument("--offsets-file", type=Path, help="backfill: stop at the offsets a replay wrote")
+    submit.add_argument("--metrics-until-offsets", help="backfill: stop the metrics topic at partition:offset,...")
     submit.add_argument("--from-earliest", action="store_true", help="ignore committed offsets")
     submit.add_argument("--wait", action="store_true", help="wait until a backfill job has finished")
     submit.set_defaults(run=cmd_job_submit)
@@ -158,6 +159,8 @@ def job_arguments(args) -> list[str]:
         until = ",".join(f"{p}:{o}" for p, o in sorted(json.loads(args.offsets_file.read_text()).items()))
     if until:
         job_args += ["--until-offsets", until]
+    if args.metrics_until_offsets:
+        job_args += ["--metrics-until-offsets", args.metrics_until_offsets]
     if args.from_earliest:
         job_args.append("--from-earliest")
     if args.config:
@@ -192,7 +195,7 @@ def cmd_sink(config, args) -> int:
     with console.status(f"writing aggregates to InfluxDB ({config.influx.mode}) at {config.influx.url} ..."):
         stats = InfluxSink(config).run(until_idle_s=args.until_idle)
     console.print(
-        f"sink: {stats.records} aggregates read, {stats.points} points written, "
+        f"sink: {stats.records} records read, {stats.points} points written, "
         f"{stats.dead_letters} dead letters, {stats.retries} retries"
     )
     return 0
@@ -232,6 +235,8 @@ def cmd_metrics_replay(config, args) -> int:
     with console.status(f"replaying {args.path} into {config.kafka.topic('metrics')} ..."):
         summary = replay_metrics(args.path, series, config)
     console.print(f"rows read {summary.rows_read}, produced {summary.produced}, rejected {summary.rejected}")
+    offsets = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
+    console.print(f"end offsets of {config.kafka.topic('metrics')}: {offsets}")
     for reason, count in summary.reasons.items():
         console.print(f"  rejected {count}: {reason}")
     return 0

@@ -45,6 +45,7 @@ def _topics() -> dict[str, Topic]:
         "alert": Topic("spendstream.alerts", partitions=1),
         "dead_letter": Topic("spendstream.dead-letter", partitions=1),
         "metrics": Topic("spendstream.metrics"),
+        "utilization": Topic("spendstream.utilization.hourly"),
     }
 
 

@@ -144,7 +144,7 @@ def usage_rows(rng: random.Random, days: int) -> list[dict[str, str]]:
         for service, (usage_type, rate, units, prefix) in SERVICES.items():
             for region in REGIONS:
                 for n in range(2):
-                    resource = f"{prefix}{account[-4:]}{region[-1]}{n:02d}{service[-3:].lower()}"
+                    resource = f"{prefix}{account[-4:]}{region[:2]}{n:02d}{service[-3:].lower()}"
                     tags = {
                         "user_team": teams[n % len(teams)],
                         "user_environment": environment,

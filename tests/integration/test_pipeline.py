@@ -19,6 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
+from connectors.ingest import metric_record
 from connectors.kafka_io import client_settings, ensure_topics, producer
 from connectors.replay import ReplaySummary, replay
 from pipelines.cur2 import CHARGE_TYPES
@@ -34,12 +35,54 @@ POISON = b"\x00\x01 definitely not an avro cost event"
 CENT = Decimal("0.01")
 
 
+CPU_RESOURCE = "i-1111us00ec2"  # an EC2 instance of the bundled sample (retail-prod, us-east-1)
+CPU_DAY = datetime(2026, 10, 2, tzinfo=UTC)
+
+
 @dataclass
 class Run:
     config: Config
     export: Path
     summary: ReplaySummary
     sink_points: int
+    cpu_samples: dict[int, list[float]]
+
+
+def cpu_samples() -> list[tuple[int, float]]:
+    """Five-minute CPU samples of one sample instance over one day (ms, percent)."""
+    start = int(CPU_DAY.timestamp() * 1000)
+    return [(start + minute * 60_000, 20 + (minute // 60) + (minute % 60) / 100) for minute in range(0, 24 * 60, 5)]
+
+
+def produce_metrics(config: Config) -> dict[int, int]:
+    """The CPU samples plus one poison message on the metrics topic; returns its end offsets."""
+    out, ends = producer(config), {}
+    topic = config.kafka.topic("metrics")
+    futures = [
+        out.send(
+            topic,
+            key=CPU_RESOURCE.encode(),
+            timestamp_ms=ts,
+            value=metric_record(
+                {
+                    "resource_id": CPU_RESOURCE,
+                    "metric": "CPUUtilization",
+                    "namespace": "AWS/EC2",
+                    "timestamp_ms": ts,
+                    "value": value,
+                }
+            )[1],
+        )
+        for ts, value in cpu_samples()
+    ]
+    futures.append(out.send(topic, key=CPU_RESOURCE.encode(), value=POISON, timestamp_ms=cpu_samples()[-1][0]))
+    for future in futures:
+        metadata = future.get(10)
+        ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
+    for partition in out.partitions_for(topic):
+        ends.setdefault(partition, 0)
+    out.close()
+    return ends
 
 
 def read_topic(config: Config, role: str) -> list:
@@ -86,11 +129,16 @@ def run(stack: Config, tmp_path_factory) -> Run:
 
     summary = replay(export, stack, show_progress=False)
     until = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
-    job_id = submit(stack, "cost-aggregation", ["--from-earliest", "--until-offsets", until])
+    metrics_until = ",".join(f"{p}:{o}" for p, o in sorted(produce_metrics(stack).items()))
+    job_args = ["--from-earliest", "--until-offsets", until, "--metrics-until-offsets", metrics_until]
+    job_id = submit(stack, "cost-aggregation", job_args)
     state = wait_for_job(stack, job_id, timeout_s=600)
     assert state == "FINISHED", job_failure(stack, job_id)
     stats = InfluxSink(stack).run(until_idle_s=4)
-    return Run(stack, export, summary, stats.points)
+    samples: dict[int, list[float]] = defaultdict(list)
+    for ts, value in cpu_samples():
+        samples[ts - ts % 3_600_000].append(value)
+    return Run(stack, export, summary, stats.points, dict(samples))
 
 
 def test_replay_summary_counts_what_was_read_produced_and_rejected(run: Run):
@@ -120,10 +168,14 @@ def test_malformed_rows_and_poison_messages_land_in_the_dead_letter_topic(run: R
     ]:
         assert sum(expected in reason for reason in reasons) == 1, (expected, reasons)
     from_job = [d for d in letters if d["stage"] == "job"]
-    assert len(from_job) == 1
-    assert from_job[0]["payload"] == POISON
-    assert "undecodable cost event" in from_job[0]["reason"]
-    assert (from_job[0]["partition"], from_job[0]["offset"]) == (0, 0)
+    assert len(from_job) == 2 and all(d["payload"] == POISON for d in from_job)
+    by_topic = {d["source"]: d for d in from_job}
+    assert "undecodable cost event" in by_topic[run.config.kafka.topic("raw_cost")]["reason"]
+    assert (
+        by_topic[run.config.kafka.topic("raw_cost")]["partition"],
+        by_topic[run.config.kafka.topic("raw_cost")]["offset"],
+    ) == (0, 0)
+    assert "undecodable metric event" in by_topic[run.config.kafka.topic("metrics")]["reason"]
 
 
 def test_influxdb_totals_equal_input_per_account_day_and_charge_type_to_the_cent(run: Run):
@@ -152,7 +204,8 @@ def test_influxdb_totals_equal_input_per_account_day_and_charge_type_to_the_cent
 
 def test_every_aggregate_id_is_unique_and_each_became_one_point(run: Run):
     aggregates = [codec().decode(r.value, SchemaName.COST_AGGREGATE) for r in read_topic(run.config, "aggregate")]
-    assert len({a["aggregate_id"] for a in aggregates}) == len(aggregates) == run.sink_points
+    utilization = read_topic(run.config, "utilization")
+    assert len({a["aggregate_id"] for a in aggregates}) == len(aggregates) == run.sink_points - len(utilization)
     rollups = [a for a in aggregates if a["scope"] == "cost_center"]
     detailed = [a for a in aggregates if a["scope"] == "account_service"]
     assert sum(Decimal(a["unblended_cost"]) for a in rollups) == sum(Decimal(a["unblended_cost"]) for a in detailed)
@@ -259,3 +312,34 @@ def test_stack_status_and_job_dry_run(run: Run, stack_env):
     assert dry.returncode == 0, dry.stderr
     assert "flink run --detached" in dry.stdout
     assert "--python" in dry.stdout and "jobs/cost_aggregation.py --until-offsets 0:5" in dry.stdout
+
+
+def test_utilization_joins_each_resource_hours_cost_and_cpu(run: Run):
+    expected_cost: dict[int, Decimal] = defaultdict(Decimal)
+    for row in input_rows(run.export):
+        if row["line_item_resource_id"] == CPU_RESOURCE and row["line_item_line_item_type"] == "Usage":
+            expected_cost[int(datetime.fromisoformat(row["line_item_usage_start_date"]).timestamp() * 1000)] += Decimal(
+                row["line_item_unblended_cost"]
+            )
+    records = [codec().decode(r.value, SchemaName.RESOURCE_UTILIZATION) for r in read_topic(run.config, "utilization")]
+    assert {r["window_start_ms"] for r in records} == set(run.cpu_samples)  # the 24 hours that have both
+    for record in records:
+        samples = run.cpu_samples[record["window_start_ms"]]
+        assert (record["resource_id"], record["account_id"], record["service"], record["metric"]) == (
+            CPU_RESOURCE,
+            "111111111111",
+            "AmazonEC2",
+            "CPUUtilization",
+        )
+        assert Decimal(record["cost"]) == expected_cost[record["window_start_ms"]]
+        assert record["avg_value"] == pytest.approx(sum(samples) / len(samples))
+        assert (record["max_value"], record["samples"]) == (max(samples), 12)
+    series = influxql(
+        run.config.influx,
+        f"SELECT SUM(cost_usd_micros), COUNT(avg) FROM utilization WHERE resource_id = '{CPU_RESOURCE}'",
+    )
+    micros, points = series[0]["values"][0][1:]
+    assert points == 24
+    total = sum(expected_cost[h] for h in run.cpu_samples)
+    assert (Decimal(micros) / 10**6).quantize(CENT) == total.quantize(CENT)
+    assert abs(Decimal(micros) / 10**6 - total) <= points * Decimal("0.0000005")  # half a micro-dollar per point
