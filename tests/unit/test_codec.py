@@ -23,3 +23,41 @@ def test_record_of_another_kind_or_garbage_is_refused():
 def test_record_that_does_not_fit_the_schema_is_refused():
     with pytest.raises((ValueError, TypeError)):
         codec().encode(SchemaName.DEAD_LETTER, {**LETTER, "failed_at_ms": "soon"})
+
+
+def test_events_written_with_the_previous_cost_event_schema_still_decode():
+    import io
+    import json
+    from pathlib import Path
+
+    import fastavro
+    from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+    history = Path(__file__).parents[2] / "schemas" / "history" / "cost_event@1.avsc"
+    old = fastavro.parse_schema(json.loads(history.read_text()), named_schemas={})
+    record = {
+        "event_id": "e",
+        "source_format": "cur2",
+        "line_item_id": "l",
+        "billing_period": "2026-10",
+        "usage_start_ms": 1,
+        "usage_end_ms": 2,
+        "payer_account_id": "p",
+        "usage_account_id": "a",
+        "service": "s",
+        "region": "r",
+        "resource_id": "",
+        "line_item_type": "Usage",
+        "charge_type": "usage",
+        "usage_type": "u",
+        "unblended_cost": "1.5",
+        "net_cost": "1.5",
+        "currency": "USD",
+        "usage_amount": "1",
+        "tags": {},
+    }
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, old, record)
+    header = b"\xc3\x01" + bytes.fromhex(fingerprint(to_parsing_canonical_form(old), "CRC-64-AVRO"))
+    decoded = codec().decode(header + body.getvalue(), SchemaName.COST_EVENT)
+    assert decoded == {**record, "amortized_cost": "", "list_cost": ""}
