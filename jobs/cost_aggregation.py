@@ -146,14 +146,12 @@ def source_ddl(
 ) -> str:
     """A raw-bytes Kafka source with event time from the record timestamp and per-partition watermarks.
 
-    ``until_offsets`` bounds a backfill: None reads on forever, an empty dict reads nothing.
+    ``until_offsets`` bounds a backfill (partition → offset to stop at); None reads on forever.
     """
     bounded = ""
-    if until_offsets:
+    if until_offsets is not None:
         spec = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(until_offsets.items()))
         bounded = f", 'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{spec}'"
-    elif until_offsets is not None:
-        bounded = ", 'scan.bounded.mode' = 'timestamp', 'scan.bounded.timestamp-millis' = '0'"
     startup = "earliest-offset" if from_earliest else "group-offsets"
     return (
         f"CREATE TEMPORARY TABLE {table} ("
@@ -245,7 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     directory = load_directory(Path(config.accounts_file))
     t_env = create_environment(config)
     bounded = args.until_offsets is not None
-    metrics_until = args.metrics_until_offsets if args.metrics_until_offsets is not None else ({} if bounded else None)
+    metrics_until = args.metrics_until_offsets
+    if bounded and metrics_until is None:  # a cost backfill without metrics: stop the metrics topic at offset 0
+        metrics_until = dict.fromkeys(range(config.kafka.topics["metrics"].partitions), 0)
     raw_topic, metrics_topic = config.kafka.topic("raw_cost"), config.kafka.topic("metrics")
     t_env.execute_sql(source_ddl("raw_cost", raw_topic, config, args.until_offsets, args.from_earliest))
     t_env.execute_sql(source_ddl("metric_events", metrics_topic, config, metrics_until, args.from_earliest))
