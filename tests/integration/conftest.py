@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,42 +43,39 @@ def stack(stack_env) -> Config:
         local.down()
 
 
+@contextmanager
+def serve(argv: list[str], health_url: str, name: str):
+    """Run a server process; enter once ``health_url`` answers, stop it on exit."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not http_ok(health_url):
+            assert proc.poll() is None and time.monotonic() < deadline, f"{name} did not start"
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 @pytest.fixture(scope="session")
 def victoria_metrics(tmp_path_factory) -> str:
+    """Debian's victoria-metrics: a real server with InfluxDB's /api/v2/write."""
     binary = shutil.which("victoria-metrics")
     if binary is None:
         pytest.fail("victoria-metrics is not installed: run `make test` (it installs it with apt)")
-    port = free_port()
-    data = tmp_path_factory.mktemp("victoria-metrics")
-    proc = subprocess.Popen(
-        [binary, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={data}", "-retentionPeriod=100y"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port, data = free_port(), tmp_path_factory.mktemp("victoria-metrics")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not http_ok(f"{url}/health"):
-        assert time.monotonic() < deadline, "victoria-metrics did not start"
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    argv = [binary, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={data}", "-retentionPeriod=100y"]
+    with serve(argv, f"{url}/health", "victoria-metrics"):
+        yield url
 
 
 @pytest.fixture(scope="session")
 def cloudwatch_server() -> str:
     """moto's server mode: a real HTTP endpoint speaking the CloudWatch API."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not http_ok(f"{url}/moto-api/"):
-        assert time.monotonic() < deadline, "moto server did not start"
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    argv = [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    with serve(argv, f"{url}/moto-api/", "moto server"):
+        yield url

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from connectors.cur_files import read_rows
+from pipelines import cur2
 from pipelines.cost_event import ChargeType, RejectedRow
 from pipelines.cur1 import cur2_name, normalize_cur1_row
 from pipelines.focus import normalize_focus_row
@@ -100,19 +101,7 @@ def test_focus_unknown_charge_category_is_rejected_by_name():
 
 
 def test_detect_format_names_what_was_expected_and_found():
-    assert (
-        detect_format(
-            [
-                "identity_line_item_id",
-                "line_item_usage_start_date",
-                "line_item_usage_end_date",
-                "line_item_usage_account_id",
-                "line_item_line_item_type",
-                "line_item_unblended_cost",
-            ]
-        ).name
-        == "cur2"
-    )
+    assert detect_format(list(cur2.REQUIRED_COLUMNS)).name == "cur2"
     with pytest.raises(UnknownFormatError, match="found columns date, amount .*FinOps FOCUS 1.x needs BilledCost"):
         detect_format(["date", "amount"])
     with pytest.raises(UnknownFormatError, match="not AWS CUR 1.0"):
