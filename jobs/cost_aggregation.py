@@ -253,8 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     result = statements(t_env, config, outputs).execute()
     job = result.get_job_client()
     print(f"submitted {JOB_NAME}: job id {job.get_job_id() if job else '?'}", flush=True)
-    if bounded:
-        result.wait()
+    if bounded and t_env.get_config().get("execution.attached", "true") == "true":
+        result.wait()  # a local or attached backfill; `flink run --detached` returns at once
 
 
 if __name__ == "__main__":

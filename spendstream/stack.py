@@ -8,6 +8,7 @@ at the same addresses with its data. ``stack.json`` holds the endpoints while th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import string
 import subprocess
@@ -219,6 +220,20 @@ class LocalStack:
             )
         wait_until(self._flink_has_taskmanager, "Flink session cluster", 90, self.state / "flink" / "log")
 
+    def taskmanager_pids(self) -> list[int]:
+        """The pids of this cluster's TaskManagers (from Flink's own pid file)."""
+        files = (self.state / "flink").glob("flink-*-taskexecutor.pid")
+        return [int(pid) for path in files for pid in path.read_text().split()]
+
+    def start_taskmanager(self) -> None:
+        """Add a TaskManager to the running session cluster (after one was lost)."""
+        subprocess.run(
+            [str(pyflink_home() / "bin" / "taskmanager.sh"), "start"],
+            env=self._flink_env(),
+            capture_output=True,
+            check=True,
+        )
+
     def _flink_running(self) -> bool:
         return http_ok(f"{self.endpoints['flink_rest']}/overview")
 
@@ -234,8 +249,6 @@ class LocalStack:
         return self.state / "flink" / "conf"
 
     def _flink_env(self) -> dict[str, str]:
-        import os
-
         flink = self.state / "flink"
         (flink / "log").mkdir(parents=True, exist_ok=True)
         return {
