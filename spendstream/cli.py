@@ -66,6 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--wait", action="store_true", help="wait until a backfill job has finished")
     submit.set_defaults(run=cmd_job_submit)
 
+    listing = job_commands.add_parser("list", help="jobs of the cluster: state, uptime, checkpoint, records")
+    listing.set_defaults(run=cmd_job_list)
+    stop = job_commands.add_parser("stop", help="stop a job with a savepoint (the upgrade path)")
+    stop.add_argument("job_id")
+    stop.add_argument("--savepoint", required=True, help="directory for the savepoint, e.g. file:///var/savepoints")
+    stop.set_defaults(run=cmd_job_stop)
+    resume = job_commands.add_parser("resume", help="submit the job again from a savepoint")
+    resume.add_argument("--from", dest="savepoint", required=True, help="the savepoint `job stop` printed")
+    for option in ("--until-offsets", "--metrics-until-offsets"):
+        resume.add_argument(option)
+    resume.add_argument("--offsets-file", type=Path)
+    resume.add_argument("--from-earliest", action="store_true")
+    resume.add_argument("--wait", action="store_true")
+    resume.add_argument("--dry-run", action="store_true")
+    resume.set_defaults(run=cmd_job_submit)
+    cancel = job_commands.add_parser("cancel", help="cancel a job (no savepoint)")
+    cancel.add_argument("job_id")
+    cancel.set_defaults(run=cmd_job_cancel)
+
     sink = commands.add_parser("sink", help="write aggregates to InfluxDB")
     sink.add_argument("target", choices=["influx"])
     sink.add_argument("--until-idle", type=float, help="stop after this many seconds without records")
@@ -173,12 +192,13 @@ def cmd_job_submit(config, args) -> int:
     from spendstream.flink_client import job_failure, run_command, submit, wait_for_job
 
     job_args = job_arguments(args)
+    savepoint = getattr(args, "savepoint", None)
     if args.dry_run:
-        print(shlex.join(run_command(config, "cost-aggregation", job_args)))
+        print(shlex.join(run_command(config, "cost-aggregation", job_args, savepoint)))
         return 0
     ensure_topics(config)
     with console.status("submitting the cost aggregation job ..."):
-        job_id = submit(config, "cost-aggregation", job_args)
+        job_id = submit(config, "cost-aggregation", job_args, savepoint)
     console.print(f"submitted job {job_id}; web UI: {config.flink.rest_url}/#/job/running/{job_id}/overview")
     if args.wait:
         with console.status(f"waiting for job {job_id} to finish ..."):
@@ -186,6 +206,42 @@ def cmd_job_submit(config, args) -> int:
         if state != "FINISHED":
             raise RuntimeError(f"job {job_id} ended {state}: {job_failure(config, job_id)}")
         console.print(f"job {job_id} finished")
+    return 0
+
+
+def cmd_job_list(config, args) -> int:
+    from spendstream.flink_client import list_jobs
+
+    table = Table("id", "name", "state", "uptime", "last checkpoint", "records in", "records out")
+    for job in list_jobs(config):
+        table.add_row(
+            job["id"],
+            job["name"],
+            job["state"],
+            f"{job['uptime_s']}s",
+            job["last_checkpoint"] or "-",
+            f"{job['records_in']:,}",
+            f"{job['records_out']:,}",
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_job_stop(config, args) -> int:
+    from spendstream.flink_client import stop_with_savepoint
+
+    with console.status(f"stopping job {args.job_id} with a savepoint ..."):
+        location = stop_with_savepoint(config, args.job_id, args.savepoint)
+    console.print(f"job {args.job_id} stopped; savepoint: {location}")
+    console.print(f"resume with: spendstream job resume --from {location}")
+    return 0
+
+
+def cmd_job_cancel(config, args) -> int:
+    from spendstream.flink_client import cancel
+
+    cancel(config, args.job_id)
+    console.print(f"job {args.job_id} cancelled")
     return 0
 
 

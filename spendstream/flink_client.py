@@ -42,9 +42,9 @@ def run_command(config: Config, job: str, job_args: list[str]) -> list[str]:
     ]
 
 
-def submit(config: Config, job: str, job_args: list[str]) -> str:
-    """Run ``flink run``; returns the job id, or raises with Flink's own words."""
-    command = run_command(config, job, job_args)
+def submit(config: Config, job: str, job_args: list[str], savepoint: str | None = None) -> str:
+    """Run ``flink run`` (from ``savepoint`` when given); returns the job id, or raises with Flink's words."""
+    command = run_command(config, job, job_args, savepoint)
     env = {**os.environ, **to_env(config), "FLINK_CONF_DIR": str(config.state_dir / "flink" / "conf")}
     if not Path(env["FLINK_CONF_DIR"]).exists():
         env.pop("FLINK_CONF_DIR")
@@ -59,11 +59,18 @@ def submit(config: Config, job: str, job_args: list[str]) -> str:
     )
 
 
-def rest(config: Config, path: str) -> dict:
+def rest(config: Config, path: str, method: str = "GET", body: dict | None = None) -> dict:
+    """Call the Flink REST API; errors are raised with the cluster's own message."""
     url = require(config.flink.rest_url, "Flink REST URL", "SPENDSTREAM_FLINK_REST_URL").rstrip("/") + path
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return json.load(response)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            payload = response.read()
+            return json.loads(payload) if payload else {}
+    except urllib.error.HTTPError as error:
+        reasons = json.loads(error.read() or b"{}").get("errors", [str(error)])
+        raise RuntimeError(f"Flink refused {method} {path}: {reasons[0].splitlines()[0]}") from error
     except urllib.error.URLError as error:
         raise RuntimeError(f"Flink REST API at {url} does not answer ({error}); is the cluster up?") from error
 
@@ -87,3 +94,46 @@ def job_failure(config: Config, job_id: str) -> str:
         return "no exception recorded"
     causes = [line for line in entries[0].get("stacktrace", "").splitlines() if line.startswith("Caused by")]
     return (causes[-1] if causes else entries[0].get("exceptionName", "unknown error")).strip()
+
+
+def list_jobs(config: Config) -> list[dict]:
+    """Every job the cluster knows: id, name, state, uptime, last checkpoint, records in and out."""
+    jobs = []
+    for job in rest(config, "/jobs/overview")["jobs"]:
+        vertices = rest(config, f"/jobs/{job['jid']}").get("vertices", [])
+        latest = (rest(config, f"/jobs/{job['jid']}/checkpoints").get("latest") or {}).get("completed") or {}
+        jobs.append(
+            {
+                "id": job["jid"],
+                "name": job["name"],
+                "state": job["state"],
+                "uptime_s": job["duration"] // 1000,
+                "last_checkpoint": latest.get("external_path", ""),
+                # what left the source vertices and what reached the sink vertices (Flink's task metrics)
+                "records_in": sum(
+                    v["metrics"].get("write-records", 0) for v in vertices if v["name"].startswith("Source")
+                ),
+                "records_out": sum(v["metrics"].get("read-records", 0) for v in vertices if "Sink" in v["name"]),
+            }
+        )
+    return jobs
+
+
+def stop_with_savepoint(config: Config, job_id: str, directory: str, timeout_s: float = 120) -> str:
+    """Stop a job with a savepoint (the upgrade path); returns the savepoint's location."""
+    trigger = rest(config, f"/jobs/{job_id}/stop", "POST", {"targetDirectory": directory, "drain": False})
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = rest(config, f"/jobs/{job_id}/savepoints/{trigger['request-id']}")
+        if status["status"]["id"] == "COMPLETED":
+            operation = status["operation"]
+            if "failure-cause" in operation:
+                cause = operation["failure-cause"].get("stack-trace", "").splitlines()
+                raise RuntimeError(f"savepoint of job {job_id} failed: {cause[0] if cause else 'unknown'}")
+            return operation["location"]
+        time.sleep(0.5)
+    raise TimeoutError(f"savepoint of job {job_id} not done after {timeout_s:.0f}s")
+
+
+def cancel(config: Config, job_id: str) -> None:
+    rest(config, f"/jobs/{job_id}?mode=cancel", "PATCH")

@@ -1,0 +1,95 @@
+"""Jobs that lose a TaskManager, or are stopped with a savepoint and resumed, keep exact totals.
+
+A TaskManager killed with SIGKILL mid-job: the job restarts from its last checkpoint on a new
+TaskManager. A job stopped with a savepoint (an operator's upgrade path) resumes from it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connectors.influx_query import influxql
+from connectors.influx_sink import InfluxSink
+from connectors.replay import replay
+from spendstream.config import Config
+from spendstream.flink_client import job_failure, list_jobs, rest, stop_with_savepoint, submit, wait_for_job
+from spendstream.stack import LocalStack
+from tests.integration.test_formats_pipeline import isolated
+from tests.integration.test_pipeline import ROOT, input_rows
+
+pytestmark = pytest.mark.integration
+
+
+def backfill(stack: Config, tmp_path, name: str) -> tuple[Config, Path, str, str]:
+    """A 45-day export replayed into topics of its own and a backfill job running on it."""
+    export = tmp_path / "export"
+    subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "sample" / "generate_cur2.py"), "--out", str(export), "--days", "45"],
+        check=True,
+        capture_output=True,
+    )
+    config = isolated(stack, name)
+    config = replace(config, flink=replace(config.flink, checkpoint_interval_s=1, restart_attempts=5))
+    summary = replay(export, config, show_progress=False)
+    until = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
+    job_args = ["--from-earliest", "--until-offsets", until]
+    job_id = submit(config, "cost-aggregation", job_args)
+    deadline = time.monotonic() + 120
+    while rest(config, f"/jobs/{job_id}/checkpoints")["counts"]["completed"] < 1:
+        assert time.monotonic() < deadline, "no checkpoint completed"
+        assert rest(config, f"/jobs/{job_id}")["state"] == "RUNNING", "the job ended before the test could act"
+        time.sleep(0.1)
+    return config, export, job_id, job_args
+
+
+def assert_daily_totals_exact(config: Config, export: Path) -> None:
+    InfluxSink(config).run(until_idle_s=4)
+    expected: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for row in input_rows(export):
+        day = row["line_item_usage_start_date"][:10]
+        expected[(row["line_item_usage_account_id"], day)] += Decimal(row["line_item_unblended_cost"])
+    series = influxql(
+        config.influx,
+        "SELECT SUM(usd_micros) FROM cost WHERE time >= '2026-09-01' AND "
+        "time < '2027-01-01' GROUP BY time(1d), account fill(none)",
+    )
+    actual = {
+        (s["tags"]["account"], datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d")): Decimal(v) / 10**6
+        for s in series
+        for t, v in s["values"]
+    }
+    assert set(actual) == set(expected)
+    for key, total in expected.items():
+        assert actual[key].quantize(Decimal("0.01")) == total.quantize(Decimal("0.01")), key
+
+
+def test_job_survives_a_killed_taskmanager_with_exact_totals(stack: Config, tmp_path):
+    config, export, job_id, _ = backfill(stack, tmp_path, "tm-kill")
+    local = LocalStack(config)
+    for pid in local.taskmanager_pids():
+        os.kill(pid, signal.SIGKILL)
+    local.start_taskmanager()
+    assert wait_for_job(config, job_id, timeout_s=600) == "FINISHED", job_failure(config, job_id)
+    assert rest(config, f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"], "the job saw no failure"
+    assert_daily_totals_exact(config, export)
+
+
+def test_stop_with_savepoint_and_resume_keeps_totals_exact(stack: Config, tmp_path):
+    config, export, job_id, job_args = backfill(stack, tmp_path, "savepoint")
+    location = stop_with_savepoint(config, job_id, f"file://{tmp_path}/savepoints")
+    listed = {job["id"]: job for job in list_jobs(config)}
+    assert listed[job_id]["state"] == "FINISHED" and listed[job_id]["records_in"] > 0
+    resumed = submit(config, "cost-aggregation", job_args, savepoint=location)
+    assert wait_for_job(config, resumed, timeout_s=600) == "FINISHED", job_failure(config, resumed)
+    assert_daily_totals_exact(config, export)
