@@ -21,13 +21,14 @@ JOB_FILES = {"cost-aggregation": ROOT / "jobs" / "cost_aggregation.py"}
 PYTHON_PACKAGES = ("connectors", "jobs", "pipelines", "schemas", "spendstream")
 
 
-def run_command(config: Config, job: str, job_args: list[str]) -> list[str]:
+def run_command(config: Config, job: str, job_args: list[str], savepoint: str | None = None) -> list[str]:
     """The exact ``flink run`` command operators use (detached; jars come from pyflink/lib)."""
     rest = urlparse(require(config.flink.rest_url, "Flink REST URL", "SPENDSTREAM_FLINK_REST_URL"))
     return [
         str(pyflink_home() / "bin" / "flink"),
         "run",
         "--detached",
+        *(["--fromSavepoint", savepoint] if savepoint else []),
         "--jobmanager",
         f"{rest.hostname}:{rest.port}",
         "--pyExecutable",
