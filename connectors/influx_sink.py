@@ -56,8 +56,9 @@ class InfluxSink:
             while max_records is None or self.stats.records < max_records:
                 batches = self.source.poll(timeout_ms=500, max_records=self.config.influx.batch_size)
                 records = [record for batch in batches.values() for record in batch]
-                if records or not self.source.assignment():  # idle counts from the group join on
+                if records:
                     self.process(records)
+                if records or not self.source.assignment():  # idle time counts from the group join on
                     idle_since = time.monotonic()
                 elif until_idle_s is not None and time.monotonic() - idle_since >= until_idle_s:
                     break
@@ -66,8 +67,6 @@ class InfluxSink:
         return self.stats
 
     def process(self, records: list[ConsumerRecord]) -> None:
-        if not records:
-            return
         pairs = []
         for record in records:
             try:

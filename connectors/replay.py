@@ -15,8 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from connectors.cur_files import ExportError, SourceRow, export_files, read_rows, total_bytes
-from connectors.dead_letters import dead_letter
-from connectors.kafka_io import ensure_topics, producer
+from connectors.kafka_io import ensure_topics
+from connectors.publisher import Publisher
 from pipelines.cost_event import RejectedRow
 from pipelines.formats import ExportFormat, UnknownFormatError, detect_format
 from pipelines.ordering import TimedRecord, sort_by_event_time
@@ -121,49 +121,21 @@ def replay(
     files = export_files(path)
     ensure_topics(config)
     summary = ReplaySummary()
-    raw_topic, dlq_topic = config.kafka.topic("raw_cost"), config.kafka.topic("dead_letter")
-    out = producer(config)
-    failures: list[BaseException] = []
+    publisher = Publisher(config, "replay", config.kafka.topic("raw_cost"), summary)
     pacer = Pacer(speed)
-
-    def reject(row: SourceRow, reason: str) -> None:
-        summary.rejected += 1
-        summary.reasons[reason.split(":")[0]] += 1
-        letter = dead_letter("replay", f"{row.file}:{row.line}", reason, row.raw)
-        out.send(dlq_topic, key=row.file.name.encode(), value=letter).add_errback(failures.append)
-
-    def delivered(metadata) -> None:
-        summary.end_offsets[metadata.partition] = max(
-            summary.end_offsets.get(metadata.partition, 0), metadata.offset + 1
-        )
-
     with replay_progress(show_progress) as progress:
         counter = [0]
         reading = progress.add_task("read + sort", total=total_bytes(files))
-        ordered = sort_by_event_time(
-            _tracking(
-                encoded_events(files, summary, reject, counter, FormatChecker(export_format)),
-                progress,
-                reading,
-                counter,
-            )
-        )
+        events = encoded_events(files, summary, publisher.reject, counter, FormatChecker(export_format))
         producing = None
-        for record in ordered:
+        for record in sort_by_event_time(_tracking(events, progress, reading, counter)):
             if producing is None:
                 progress.update(reading, completed=progress.tasks[reading].total)
                 producing = progress.add_task("produce", total=summary.rows_read - summary.rejected)
             pacer.wait_for(record.ts_ms)
-            future = out.send(raw_topic, key=record.key, value=record.value, timestamp_ms=record.ts_ms)
-            future.add_callback(delivered).add_errback(failures.append)
-            summary.produced += 1
+            publisher.send(record)
             progress.advance(producing)
-        out.flush()
-    for partition in out.partitions_for(raw_topic) or ():
-        summary.end_offsets.setdefault(partition, 0)
-    out.close()
-    if failures:
-        raise RuntimeError(f"{len(failures)} records were not acknowledged by the broker: {failures[0]!r}")
+        publisher.close()
     return summary
 
 

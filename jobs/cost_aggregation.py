@@ -21,11 +21,10 @@ from jobs.sql import LATE, dead_letters_sql
 from jobs.udfs import budget_alerts, decode_cost_event, encode_aggregate, encode_dead_letter
 from jobs.utilization import build_utilization
 from pipelines.enrichment import AccountDirectory, load_directory
+from spendstream import PACKAGES, SOURCE_ROOT
 from spendstream.config import Config, load_config, require
 
 JOB_NAME = "spendstream-cost-aggregation"
-PACKAGES = ("connectors", "jobs", "pipelines", "schemas", "spendstream")
-ROOT = Path(__file__).resolve().parent.parent
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
 
 
@@ -204,7 +203,7 @@ def create_environment(config: Config) -> TableEnvironment:
     for key, value in settings.items():
         t_env.get_config().set(key, value)
     for package in PACKAGES:
-        t_env.add_python_file(str(ROOT / package))
+        t_env.add_python_file(str(SOURCE_ROOT / package))
     return t_env
 
 

@@ -13,12 +13,11 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from spendstream import PACKAGES, SOURCE_ROOT
 from spendstream.config import Config, require, to_env
 from spendstream.stack import pyflink_home
 
-ROOT = Path(__file__).resolve().parent.parent
-JOB_FILES = {"cost-aggregation": ROOT / "jobs" / "cost_aggregation.py"}
-PYTHON_PACKAGES = ("connectors", "jobs", "pipelines", "schemas", "spendstream")
+JOB_FILES = {"cost-aggregation": SOURCE_ROOT / "jobs" / "cost_aggregation.py"}
 
 
 def run_command(config: Config, job: str, job_args: list[str], savepoint: str | None = None) -> list[str]:
@@ -36,7 +35,7 @@ def run_command(config: Config, job: str, job_args: list[str], savepoint: str | 
         "--pyClientExecutable",
         sys.executable,
         "--pyFiles",
-        ",".join(str(ROOT / package) for package in PYTHON_PACKAGES),
+        ",".join(str(SOURCE_ROOT / package) for package in PACKAGES),
         "--python",
         str(JOB_FILES[job]),
         *job_args,
@@ -49,7 +48,7 @@ def submit(config: Config, job: str, job_args: list[str], savepoint: str | None 
     env = {**os.environ, **to_env(config), "FLINK_CONF_DIR": str(config.state_dir / "flink" / "conf")}
     if not Path(env["FLINK_CONF_DIR"]).exists():
         env.pop("FLINK_CONF_DIR")
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=SOURCE_ROOT)
     output = completed.stdout + completed.stderr
     for line in output.splitlines():
         if "JobID" in line or "job id" in line:

@@ -103,18 +103,18 @@ def input_rows(export: Path) -> list[dict[str, str]]:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", newline="") as handle:
             rows.extend(r for r in csv.DictReader(handle) if None not in r and r["identity_line_item_id"])
-    valid = []
-    for row in rows:
-        try:
-            Decimal(row["line_item_unblended_cost"]).is_finite() or 1 / 0
-            start = datetime.fromisoformat(row["line_item_usage_start_date"])
-            end = datetime.fromisoformat(row["line_item_usage_end_date"])
-            json.loads(row["resource_tags"] or "{}")
-        except (ArithmeticError, ValueError):
-            continue
-        if end >= start:
-            valid.append(row)
-    return valid
+    return [row for row in rows if _valid(row)]
+
+
+def _valid(row: dict[str, str]) -> bool:
+    try:
+        cost = Decimal(row["line_item_unblended_cost"])
+        start = datetime.fromisoformat(row["line_item_usage_start_date"])
+        end = datetime.fromisoformat(row["line_item_usage_end_date"])
+        json.loads(row["resource_tags"] or "{}")
+    except (ArithmeticError, ValueError):
+        return False
+    return cost.is_finite() and end >= start
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,3 @@ def test_micros_are_exact_integers_with_half_even_rounding():
     assert micros("0.0000005") == 0
     assert micros("0.0000015") == 2
     assert micros("123456789.123456") == 123_456_789_123_456
-
-
-def test_same_aggregate_gives_the_same_point_so_redelivery_overwrites():
-    assert aggregate_point(aggregate()).to_line_protocol() == aggregate_point(aggregate()).to_line_protocol()

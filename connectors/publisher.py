@@ -1,0 +1,59 @@
+"""Producing a replay: records in, dead letters for rejects, end offsets and failures accounted for."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Protocol
+
+from connectors.cur_files import SourceRow
+from connectors.dead_letters import dead_letter
+from connectors.kafka_io import producer
+from pipelines.ordering import TimedRecord
+from spendstream.config import Config
+
+
+class Tally(Protocol):
+    """The counters a replay summary keeps."""
+
+    produced: int
+    rejected: int
+    reasons: Counter
+    end_offsets: dict[int, int]
+
+
+class Publisher:
+    """One producer per replay; ``close`` raises if the broker did not acknowledge every record."""
+
+    def __init__(self, config: Config, stage: str, topic: str, tally: Tally) -> None:
+        self.out, self.stage, self.topic, self.tally = producer(config), stage, topic, tally
+        self.dead_letter_topic = config.kafka.topic("dead_letter")
+        self.failures: list[BaseException] = []
+
+    def send(self, record: TimedRecord) -> None:
+        future = self.out.send(self.topic, key=record.key, value=record.value, timestamp_ms=record.ts_ms)
+        future.add_callback(self._delivered).add_errback(self.failures.append)
+        self.tally.produced += 1
+
+    def reject(self, row: SourceRow, reason: str) -> None:
+        """A row that cannot be an event: counted by reason and kept, raw, in the dead-letter topic."""
+        self.tally.rejected += 1
+        self.tally.reasons[reason.split(":")[0]] += 1
+        letter = dead_letter(self.stage, f"{row.file}:{row.line}", reason, row.raw)
+        self.out.send(self.dead_letter_topic, key=row.file.name.encode(), value=letter).add_errback(
+            self.failures.append
+        )
+
+    def close(self) -> None:
+        """Wait for every acknowledgement; partitions that got nothing end at offset 0."""
+        self.out.flush()
+        for partition in self.out.partitions_for(self.topic) or ():
+            self.tally.end_offsets.setdefault(partition, 0)
+        self.out.close()
+        if self.failures:
+            raise RuntimeError(
+                f"{len(self.failures)} records were not acknowledged by the broker: {self.failures[0]!r}"
+            )
+
+    def _delivered(self, metadata) -> None:
+        offsets = self.tally.end_offsets
+        offsets[metadata.partition] = max(offsets.get(metadata.partition, 0), metadata.offset + 1)
