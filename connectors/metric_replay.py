@@ -26,6 +26,7 @@ class MetricReplaySummary:
     produced: int = 0
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
+    start_offsets: dict[int, int] = field(default_factory=dict)
     end_offsets: dict[int, int] = field(default_factory=dict)
 
 

@@ -18,6 +18,7 @@ class Tally(Protocol):
     produced: int
     rejected: int
     reasons: Counter
+    start_offsets: dict[int, int]
     end_offsets: dict[int, int]
 
 
@@ -44,10 +45,11 @@ class Publisher:
         )
 
     def close(self) -> None:
-        """Wait for every acknowledgement; partitions that got nothing end at offset 0."""
+        """Wait for every acknowledgement; partitions that got nothing start and end at offset 0."""
         self.out.flush()
         for partition in self.out.partitions_for(self.topic) or ():
             self.tally.end_offsets.setdefault(partition, 0)
+            self.tally.start_offsets.setdefault(partition, self.tally.end_offsets[partition])
         self.out.close()
         if self.failures:
             raise RuntimeError(
@@ -55,5 +57,6 @@ class Publisher:
             )
 
     def _delivered(self, metadata) -> None:
-        offsets = self.tally.end_offsets
-        offsets[metadata.partition] = max(offsets.get(metadata.partition, 0), metadata.offset + 1)
+        starts, ends, partition = self.tally.start_offsets, self.tally.end_offsets, metadata.partition
+        starts[partition] = min(starts.get(partition, metadata.offset), metadata.offset)
+        ends[partition] = max(ends.get(partition, 0), metadata.offset + 1)

@@ -12,9 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 
 from connectors.cur_files import ExportError, SourceRow, export_files, read_rows, total_bytes
+from connectors.deliveries import DeliveryLedger, DeliveryPlan, DeliveryTracker
 from connectors.kafka_io import ensure_topics
 from connectors.publisher import Publisher
 from pipelines.cost_event import RejectedRow
@@ -26,7 +28,7 @@ from spendstream.config import Config
 
 @dataclass
 class ReplaySummary:
-    """What a replay read, produced and rejected; ``end_offsets`` bound a backfill job's input."""
+    """What a replay read, produced and rejected; its offsets bound the backfill job of exactly this replay."""
 
     files: int = 0
     rows_read: int = 0
@@ -34,7 +36,19 @@ class ReplaySummary:
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
     cost_by_account: dict[str, Decimal] = field(default_factory=dict)
+    start_offsets: dict[int, int] = field(default_factory=dict)
     end_offsets: dict[int, int] = field(default_factory=dict)
+    deliveries: DeliveryPlan = field(default_factory=DeliveryPlan)
+
+    def backfill_args(self) -> list[str]:
+        """The cost aggregation job's arguments that process what this replay produced, and only that."""
+        start, end = format_offsets(self.start_offsets), format_offsets(self.end_offsets)
+        return ["--from-offsets", start, "--until-offsets", end]
+
+
+def format_offsets(offsets: dict[int, int]) -> str:
+    """{0: 120, 1: 98} → ``0:120,1:98`` (the job's --from-offsets / --until-offsets syntax)."""
+    return ",".join(f"{partition}:{offset}" for partition, offset in sorted(offsets.items()))
 
 
 class Pacer:
@@ -90,6 +104,7 @@ def encoded_events(
     reject: Callable[[SourceRow, str], None],
     counter: list[int],
     formats: FormatChecker,
+    deliveries: DeliveryTracker,
 ) -> Iterator[TimedRecord]:
     """Normalize and encode every row; rejected rows go to ``reject`` with their reason."""
     avro = codec()
@@ -105,37 +120,52 @@ def encoded_events(
             except (RejectedRow, ValueError, TypeError) as error:
                 reject(row, str(error))
                 continue
+            deliveries.observe(path, event)
             account = event.usage_account_id
             summary.cost_by_account[account] = summary.cost_by_account.get(account, Decimal(0)) + Decimal(
                 event.unblended_cost
             )
-            yield TimedRecord(event.usage_start_ms, account.encode(), value)
+            yield TimedRecord(event.usage_start_ms, account.encode(), value, event.billing_period)
 
 
 def replay(
-    path: Path, config: Config, speed: float | None = None, show_progress: bool = True, export_format: str = "auto"
+    path: Path,
+    config: Config,
+    speed: float | None = None,
+    show_progress: bool = True,
+    export_format: str = "auto",
+    force: bool = False,
 ) -> ReplaySummary:
-    """Replay ``path`` (file or export folder) into the raw cost topic; returns the summary."""
+    """Replay ``path`` (file or export folder) into the raw cost topic; returns the summary.
+
+    Billing periods whose delivery was already published are left out unless ``force``; a newer
+    delivery replaces the older one (see connectors/deliveries.py).
+    """
     from connectors.progress import replay_progress
 
     files = export_files(path)
     ensure_topics(config)
+    topic = config.kafka.topic("raw_cost")
     summary = ReplaySummary()
-    publisher = Publisher(config, "replay", config.kafka.topic("raw_cost"), summary)
+    publisher = Publisher(config, "replay", topic, summary)
+    deliveries = DeliveryTracker(DeliveryLedger(config.state_dir / "deliveries"), topic, force)
     pacer = Pacer(speed)
     with replay_progress(show_progress) as progress:
         counter = [0]
         reading = progress.add_task("read + sort", total=total_bytes(files))
-        events = encoded_events(files, summary, publisher.reject, counter, FormatChecker(export_format))
+        events = encoded_events(files, summary, publisher.reject, counter, FormatChecker(export_format), deliveries)
         producing = None
-        for record in sort_by_event_time(_tracking(events, progress, reading, counter)):
+        for record in sort_by_event_time(chain(_tracking(events, progress, reading, counter), deliveries.removals())):
             if producing is None:
                 progress.update(reading, completed=progress.tasks[reading].total)
-                producing = progress.add_task("produce", total=summary.rows_read - summary.rejected)
-            pacer.wait_for(record.ts_ms)
-            publisher.send(record)
-            progress.advance(producing)
+                producing = progress.add_task("produce", total=deliveries.plan.records)
+            if deliveries.publishes(record):
+                pacer.wait_for(record.ts_ms)
+                publisher.send(record)
+                progress.advance(producing)
         publisher.close()
+    deliveries.commit()
+    summary.deliveries = deliveries.plan
     return summary
 
 

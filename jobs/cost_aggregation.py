@@ -1,6 +1,7 @@
 """Cost aggregation job: cost events → hourly aggregates, cost-center rollups, budget alerts, utilization.
 
-    flink run -py jobs/cost_aggregation.py [--config spendstream.yaml] [--until-offsets 0:120,1:98,2:0]
+    flink run -py jobs/cost_aggregation.py [--config spendstream.yaml] [--from-offsets 0:0,1:0,2:0]
+        [--until-offsets 0:120,1:98,2:0]
 
 Event time is the Kafka record timestamp (replay sets it to the line item's usage start), with
 watermarks generated in the source per partition and bounded out-of-orderness from config.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from pyflink.table import EnvironmentSettings, StatementSet, Table, TableEnvironment
 
+from connectors.deliveries import REMOVED
 from jobs.sql import LATE, dead_letters_sql
 from jobs.udfs import budget_alerts, decode_cost_event, encode_aggregate, encode_dead_letter
 from jobs.utilization import build_utilization
@@ -58,7 +60,8 @@ def build_costs(t_env: TableEnvironment, directory: AccountDirectory, raw_topic:
             "SELECT event_time, e.account_id, e.account_name, e.service, e.region, e.charge_type, e.cost_center, "
             "  e.project, e.environment, e.team, e.currency, e.resource_id, "
             "  CAST(e.unblended_cost AS DECIMAL(38, 18)) AS unblended_cost, "
-            "  CAST(e.net_cost AS DECIMAL(38, 18)) AS net_cost "
+            "  CAST(e.net_cost AS DECIMAL(38, 18)) AS net_cost, "
+            f"  CAST(CASE WHEN e.line_item_type = '{REMOVED}' THEN 0 ELSE 1 END AS BIGINT) AS line_item "
             "FROM decoded WHERE e.error IS NULL AND late IS NOT TRUE"
         ),
     )
@@ -66,7 +69,7 @@ def build_costs(t_env: TableEnvironment, directory: AccountDirectory, raw_topic:
         "hourly",
         sql(
             f"SELECT window_start, window_end, window_time, {DIMENSIONS}, "
-            "  SUM(unblended_cost) AS unblended_cost, SUM(net_cost) AS net_cost, COUNT(*) AS line_items "
+            "  SUM(unblended_cost) AS unblended_cost, SUM(net_cost) AS net_cost, SUM(line_item) AS line_items "
             "FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
             f"GROUP BY window_start, window_end, window_time, {DIMENSIONS}"
         ),
@@ -75,7 +78,7 @@ def build_costs(t_env: TableEnvironment, directory: AccountDirectory, raw_topic:
         "cost_center_hourly",
         sql(
             "SELECT window_start, window_end, cost_center, charge_type, currency, "
-            "  SUM(unblended_cost) AS unblended_cost, SUM(net_cost) AS net_cost, COUNT(*) AS line_items "
+            "  SUM(unblended_cost) AS unblended_cost, SUM(net_cost) AS net_cost, SUM(line_item) AS line_items "
             "FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
             "GROUP BY window_start, window_end, cost_center, charge_type, currency"
         ),
@@ -141,17 +144,30 @@ def kafka_properties(config: Config) -> str:
 
 
 def source_ddl(
-    table: str, topic: str, config: Config, until_offsets: dict[int, int] | None, from_earliest: bool
+    table: str,
+    topic: str,
+    config: Config,
+    until_offsets: dict[int, int] | None,
+    from_earliest: bool,
+    from_offsets: dict[int, int] | None = None,
 ) -> str:
     """A raw-bytes Kafka source with event time from the record timestamp and per-partition watermarks.
 
     ``until_offsets`` bounds a backfill (partition → offset to stop at); None reads on forever.
+    ``from_offsets`` starts exactly there (a replay's first records), else earliest or the group's offsets.
     """
     bounded = ""
     if until_offsets is not None:
-        spec = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(until_offsets.items()))
-        bounded = f", 'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{spec}'"
-    startup = "earliest-offset" if from_earliest else "group-offsets"
+        bounded = (
+            ", 'scan.bounded.mode' = 'specific-offsets', "
+            f"'scan.bounded.specific-offsets' = '{offsets_spec(until_offsets)}'"
+        )
+    startup = "'scan.startup.mode' = '" + ("earliest-offset" if from_earliest else "group-offsets") + "'"
+    if from_offsets is not None:
+        startup = (
+            "'scan.startup.mode' = 'specific-offsets', "
+            f"'scan.startup.specific-offsets' = '{offsets_spec(from_offsets)}'"
+        )
     return (
         f"CREATE TEMPORARY TABLE {table} ("
         "  payload BYTES,"
@@ -162,8 +178,12 @@ def source_ddl(
         ") WITH ('connector' = 'kafka', 'format' = 'raw', "
         f"'topic' = '{topic}', {kafka_properties(config)}, "
         f"'properties.group.id' = '{config.kafka.consumer_group}-cost-aggregation', "
-        f"'scan.startup.mode' = '{startup}', 'properties.auto.offset.reset' = 'earliest'{bounded})"
+        f"{startup}, 'properties.auto.offset.reset' = 'earliest'{bounded})"
     )
+
+
+def offsets_spec(offsets: dict[int, int]) -> str:
+    return ";".join(f"partition:{p},offset:{o}" for p, o in sorted(offsets.items()))
 
 
 def interval(seconds: int) -> str:
@@ -237,6 +257,9 @@ def main(argv: list[str] | None = None) -> None:
         help="backfill: stop at these offsets of the metrics topic (default with --until-offsets: read no metrics)",
     )
     parser.add_argument("--from-earliest", action="store_true", help="ignore committed offsets, start at earliest")
+    parser.add_argument(
+        "--from-offsets", type=parse_offsets, help="start the raw topic at these offsets (a replay's first records)"
+    )
     args = parser.parse_args(argv)
     config = load_config(args.config)
     directory = load_directory(Path(config.accounts_file))
@@ -246,7 +269,9 @@ def main(argv: list[str] | None = None) -> None:
     if bounded and metrics_until is None:  # a cost backfill without metrics: stop the metrics topic at offset 0
         metrics_until = dict.fromkeys(range(config.kafka.topics["metrics"].partitions), 0)
     raw_topic, metrics_topic = config.kafka.topic("raw_cost"), config.kafka.topic("metrics")
-    t_env.execute_sql(source_ddl("raw_cost", raw_topic, config, args.until_offsets, args.from_earliest))
+    t_env.execute_sql(
+        source_ddl("raw_cost", raw_topic, config, args.until_offsets, args.from_earliest, args.from_offsets)
+    )
     t_env.execute_sql(source_ddl("metric_events", metrics_topic, config, metrics_until, args.from_earliest))
     outputs = build(t_env, directory, raw_topic, metrics_topic)
     result = statements(t_env, config, outputs).execute()

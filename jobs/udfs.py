@@ -37,6 +37,7 @@ EVENT_FIELDS = [
     ("unblended_cost", DataTypes.STRING()),
     ("net_cost", DataTypes.STRING()),
     ("resource_id", DataTypes.STRING()),
+    ("line_item_type", DataTypes.STRING()),
 ]
 EVENT_ROW = DataTypes.ROW([DataTypes.FIELD(name, kind) for name, kind in EVENT_FIELDS])
 KEY_VALUE_ROW = DataTypes.ROW([DataTypes.FIELD("k", DataTypes.BYTES()), DataTypes.FIELD("v", DataTypes.BYTES())])
@@ -70,6 +71,7 @@ class DecodeCostEvent(ScalarFunction):
             event["unblended_cost"],
             event["net_cost"],
             event["resource_id"],
+            event["line_item_type"],
         )
 
 

@@ -14,15 +14,20 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-_FRAME = struct.Struct(">qII")
+_FRAME = struct.Struct(">qIII")
 
 
 class TimedRecord(NamedTuple):
-    """A record to emit at event time ``ts_ms``: Kafka key and value, already encoded."""
+    """A record to emit at event time ``ts_ms``: Kafka key and value, already encoded.
+
+    ``group`` says which unit of delivery (a billing period) the record belongs to, so a replay
+    can still leave out a group it decides, after reading everything, not to publish.
+    """
 
     ts_ms: int
     key: bytes
     value: bytes
+    group: str = ""
 
 
 def sort_by_event_time(
@@ -49,9 +54,11 @@ def _order(item: tuple[int, int, TimedRecord]) -> tuple[int, int]:
 def _spill(chunk: list[tuple[int, int, TimedRecord]], path: Path) -> Iterator[tuple[int, int, TimedRecord]]:
     with path.open("wb") as out:
         for ts_ms, seq, record in chunk:
-            out.write(_FRAME.pack(ts_ms, len(record.key), len(record.value)))
+            group = record.group.encode()
+            out.write(_FRAME.pack(ts_ms, len(record.key), len(record.value), len(group)))
             out.write(record.key)
             out.write(record.value)
+            out.write(group)
             out.write(struct.pack(">q", seq))
     return _read_run(path)
 
@@ -59,8 +66,9 @@ def _spill(chunk: list[tuple[int, int, TimedRecord]], path: Path) -> Iterator[tu
 def _read_run(path: Path) -> Iterator[tuple[int, int, TimedRecord]]:
     with path.open("rb") as run:
         while header := run.read(_FRAME.size):
-            ts_ms, key_len, value_len = _FRAME.unpack(header)
-            record = TimedRecord(ts_ms, _read(run, key_len), _read(run, value_len))
+            ts_ms, key_len, value_len, group_len = _FRAME.unpack(header)
+            key, value, group = _read(run, key_len), _read(run, value_len), _read(run, group_len)
+            record = TimedRecord(ts_ms, key, value, group.decode())
             (seq,) = struct.unpack(">q", _read(run, 8))
             yield ts_ms, seq, record
 

@@ -2,8 +2,10 @@
 
 Each message is ``C3 01`` + the writer schema's 8-byte CRC-64-AVRO fingerprint + the Avro body
 (Avro specification, "Single-object encoding"). The fingerprint lets any reader pick the writer
-schema it was written with, so consumers keep reading older and newer versions of a schema
-(see schemas/README.md). Schemas are parsed once, here, and used only at connector boundaries.
+schema it was written with, so consumers keep reading older versions of a schema. A *newer*
+version (unknown fingerprint) is read under the evolution rules of schemas/README.md: fields are
+only appended, enum symbols only appended, so the current schema reads the known prefix and an
+unknown symbol becomes the enum's default. Schemas are parsed once, here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10
 SCHEMA_DIR = Path(__file__).resolve().parent
+UNKNOWN_SYMBOLS = 64  # enum symbols a newer writer may have appended that this reader can absorb
 
 
 class SchemaName(StrEnum):
@@ -45,8 +48,11 @@ class AvroCodec:
         self._current: dict[SchemaName, dict] = {}
         self._fingerprints: dict[SchemaName, bytes] = {}
         self._writers: dict[bytes, tuple[SchemaName, dict]] = {}
+        self._newer: dict[SchemaName, dict] = {}
         for name in SchemaName:
             self._register(name, schema_dir / f"{name.value}.avsc", current=True)
+            newer = _with_unknown_symbols(json.loads((schema_dir / f"{name.value}.avsc").read_text()))
+            self._newer[name] = fastavro.parse_schema(newer, named_schemas={})
         for path in sorted((schema_dir / "history").glob("*.avsc")):
             name = SchemaName(path.stem.split("@")[0])
             self._register(name, path, current=False)
@@ -74,15 +80,35 @@ class AvroCodec:
         """Read a payload written with any known version of ``expected`` as the current version."""
         header = bytes(payload[:HEADER_LEN])
         writer = self._writers.get(header)
-        if writer is None or writer[0] is not expected:
+        if (writer is not None and writer[0] is not expected) or len(header) < HEADER_LEN or header[:2] != MAGIC:
             raise UnknownSchemaError(
                 f"not a {expected.value} record: header {header.hex() or '(empty)'} matches no known schema version"
             )
         reader_schema = self._current[expected]
         body = io.BytesIO(payload[HEADER_LEN:])
+        if writer is None:  # written by a newer version: read the fields we know (see module docstring)
+            try:
+                return fastavro.schemaless_reader(body, self._newer[expected], reader_schema)
+            except (ValueError, EOFError, IndexError, UnicodeDecodeError) as error:
+                raise UnknownSchemaError(
+                    f"not a {expected.value} record: unknown schema version {header[2:].hex()} "
+                    f"and its body does not read as a newer {expected.value} ({error})"
+                ) from None
         if writer[1] is reader_schema:
             return fastavro.schemaless_reader(body, reader_schema, None)
         return fastavro.schemaless_reader(body, writer[1], reader_schema)
+
+
+def _with_unknown_symbols(schema: Any) -> Any:
+    """The schema as a newer writer may have written it: room for appended enum symbols."""
+    if isinstance(schema, list):
+        return [_with_unknown_symbols(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    widened = {key: _with_unknown_symbols(value) for key, value in schema.items()}
+    if schema.get("type") == "enum":
+        widened["symbols"] = schema["symbols"] + [f"unknown_symbol_{i}" for i in range(UNKNOWN_SYMBOLS)]
+    return widened
 
 
 @cache

@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     job_commands = job.add_subparsers(required=True, metavar="ACTION")
     submit = job_commands.add_parser("submit", help="submit the cost aggregation job with `flink run -py`")
     submit.add_argument("--dry-run", action="store_true", help="print the flink run command and exit")
+    submit.add_argument("--from-offsets", help="start the raw topic at partition:offset,... (see replay)")
     submit.add_argument("--until-offsets", help="backfill: stop at partition:offset,... (see replay --offsets-file)")
-    submit.add_argument("--offsets-file", type=Path, help="backfill: stop at the offsets a replay wrote")
+    submit.add_argument("--offsets-file", type=Path, help="backfill exactly the records a replay wrote")
     submit.add_argument("--metrics-until-offsets", help="backfill: stop the metrics topic at partition:offset,...")
     submit.add_argument("--from-earliest", action="store_true", help="ignore committed offsets")
     submit.add_argument("--wait", action="store_true", help="wait until a backfill job has finished")
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     stop.set_defaults(run=cmd_job_stop)
     resume = job_commands.add_parser("resume", help="submit the job again from a savepoint")
     resume.add_argument("--from", dest="savepoint", required=True, help="the savepoint `job stop` printed")
-    for option in ("--until-offsets", "--metrics-until-offsets"):
+    for option in ("--from-offsets", "--until-offsets", "--metrics-until-offsets"):
         resume.add_argument(option)
     resume.add_argument("--offsets-file", type=Path)
     resume.add_argument("--from-earliest", action="store_true")
@@ -153,7 +154,14 @@ def cmd_stack(config, args) -> int:
 def cmd_replay(config, args) -> int:
     from connectors.replay import replay
 
-    summary = replay(args.path, config, speed=args.speed, show_progress=not args.no_progress, export_format=args.format)
+    summary = replay(
+        args.path,
+        config,
+        speed=args.speed,
+        show_progress=not args.no_progress,
+        export_format=args.format,
+        force=args.force,
+    )
     table = Table("account", "cost (unblended)", title=f"replayed {args.path}")
     for account, cost in sorted(summary.cost_by_account.items()):
         table.add_row(account, f"{cost:,.10f}")
@@ -164,18 +172,27 @@ def cmd_replay(config, args) -> int:
     )
     for reason, count in summary.reasons.most_common():
         console.print(f"  rejected {count}: {reason}")
-    offsets = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
-    console.print(f"end offsets of {config.kafka.topic('raw_cost')}: {offsets}")
+    plan = summary.deliveries
+    for period, delivery in sorted(plan.published.items()):
+        console.print(f"  billing period {period}: published delivery {delivery}")
+    for period, delivery in sorted(plan.unchanged.items()):
+        console.print(f"  billing period {period}: delivery {delivery} was already published; left out (--force)")
+    if plan.removed_key_hours:
+        console.print(f"  {plan.removed_key_hours} key-hours of earlier deliveries are gone: zeroed by removal events")
+    console.print(f"backfill this replay: spendstream job submit {shlex.join(summary.backfill_args())}")
     if args.offsets_file:
-        args.offsets_file.write_text(json.dumps({str(p): o for p, o in summary.end_offsets.items()}))
+        args.offsets_file.write_text(json.dumps({"from": summary.start_offsets, "until": summary.end_offsets}))
     return 0
 
 
 def job_arguments(args) -> list[str]:
     job_args = []
-    until = args.until_offsets
+    start, until = args.from_offsets, args.until_offsets
     if args.offsets_file:
-        until = ",".join(f"{p}:{o}" for p, o in sorted(json.loads(args.offsets_file.read_text()).items()))
+        written = json.loads(args.offsets_file.read_text())
+        start, until = (",".join(f"{p}:{o}" for p, o in sorted(written[bound].items())) for bound in ("from", "until"))
+    if start:
+        job_args += ["--from-offsets", start]
     if until:
         job_args += ["--until-offsets", until]
     if args.metrics_until_offsets:
@@ -285,14 +302,14 @@ def cmd_metrics_poll(config, args) -> int:
 
 def cmd_metrics_replay(config, args) -> int:
     from connectors.metric_replay import replay_metrics
+    from connectors.replay import format_offsets
     from pipelines.metrics import MetricSeries
 
     series = MetricSeries(args.resource_id, args.metric, args.namespace, args.unit, args.account_id, args.region)
     with console.status(f"replaying {args.path} into {config.kafka.topic('metrics')} ..."):
         summary = replay_metrics(args.path, series, config)
     console.print(f"rows read {summary.rows_read}, produced {summary.produced}, rejected {summary.rejected}")
-    offsets = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
-    console.print(f"end offsets of {config.kafka.topic('metrics')}: {offsets}")
+    console.print(f"end offsets of {config.kafka.topic('metrics')}: {format_offsets(summary.end_offsets)}")
     for reason, count in summary.reasons.items():
         console.print(f"  rejected {count}: {reason}")
     return 0

@@ -27,10 +27,11 @@ def run_demo(config: Config, sample: Path, console: Console) -> int:
     console.rule(f"2/5  replay {sample}")
     summary = replay(sample, config)
     console.print(f"rows read {summary.rows_read}, produced {summary.produced}, rejected {summary.rejected}")
-    until = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
+    for period in summary.deliveries.unchanged:
+        console.print(f"billing period {period}: this delivery was already published (demo ran before); nothing new")
 
     console.rule("3/5  run the cost aggregation job on the Flink session cluster")
-    job_args = ["--from-earliest", "--until-offsets", until]
+    job_args = summary.backfill_args()
     console.print("[dim]$ " + shlex.join(run_command(config, "cost-aggregation", job_args)))
     with console.status("submitting ..."):
         job_id = submit(config, "cost-aggregation", job_args)

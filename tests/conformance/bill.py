@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -80,6 +80,26 @@ def charges(days: int = 3, seed: int = 11) -> list[Charge]:
         add(account, "AmazonEC2", "us-east-1", START, START + timedelta(days=1), "Credit", Decimal("-1.50"))
     rng.shuffle(out)
     return out
+
+
+def restate(bill: list[Charge], seed: int = 5) -> list[Charge]:
+    """A restated delivery of ``bill``: the corrections AWS makes, as the newer delivery of the period.
+
+    Same line item ids with ~10% of costs corrected, ~5% of rows gone, every line item of one
+    account × service × region × hour gone, and a few new rows.
+    """
+    rng = random.Random(seed)
+    usage = [c for c in bill if c.line_item_type == "Usage"]
+    gone = usage[0]
+    kept = [
+        c
+        for c in bill
+        if rng.random() > 0.05
+        and (c.account, c.service, c.region, c.start) != (gone.account, gone.service, gone.region, gone.start)
+    ]
+    restated = [replace(c, cost=c.cost * Decimal("1.1")) if rng.random() < 0.1 else c for c in kept]
+    added = [replace(c, line_item_id=f"{c.line_item_id}-new", cost=c.cost + 1) for c in rng.sample(usage, 20)]
+    return restated + added
 
 
 def iso(moment: datetime) -> str:

@@ -66,8 +66,7 @@ def test_every_format_gives_the_same_usage_totals_after_the_pipeline(stack: Conf
         write(bill, tmp_path / filename)
         summary = replay(tmp_path / filename, config, show_progress=False)
         assert (summary.rows_read, summary.rejected) == (len(bill), 0), name
-        until = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
-        job_id = submit(config, "cost-aggregation", ["--from-earliest", "--until-offsets", until])
+        job_id = submit(config, "cost-aggregation", summary.backfill_args())
         assert wait_for_job(config, job_id) == "FINISHED", job_failure(config, job_id)
         InfluxSink(config).run(until_idle_s=3)
         results[name] = usage_per_account_service_day(config)

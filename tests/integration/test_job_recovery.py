@@ -51,8 +51,7 @@ def backfill(stack: Config, tmp_path, name: str) -> tuple[Config, Path, str, str
     config = isolated(stack, name)
     config = replace(config, flink=replace(config.flink, checkpoint_interval_s=1, restart_attempts=5))
     summary = replay(export, config, show_progress=False)
-    until = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
-    job_args = ["--from-earliest", "--until-offsets", until]
+    job_args = summary.backfill_args()
     job_id = submit(config, "cost-aggregation", job_args)
     deadline = time.monotonic() + 120
     while rest(config, f"/jobs/{job_id}/checkpoints")["counts"]["completed"] < 1:

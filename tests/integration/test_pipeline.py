@@ -21,7 +21,7 @@ from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
 from connectors.ingest import metric_record
 from connectors.kafka_io import client_settings, ensure_topics, producer
-from connectors.replay import ReplaySummary, replay
+from connectors.replay import ReplaySummary, format_offsets, replay
 from pipelines.cur2 import CHARGE_TYPES
 from schemas import SchemaName, codec
 from spendstream.config import Config
@@ -128,9 +128,9 @@ def run(stack: Config, tmp_path_factory) -> Run:
     poison.close()
 
     summary = replay(export, stack, show_progress=False)
-    until = ",".join(f"{p}:{o}" for p, o in sorted(summary.end_offsets.items()))
-    metrics_until = ",".join(f"{p}:{o}" for p, o in sorted(produce_metrics(stack).items()))
-    job_args = ["--from-earliest", "--until-offsets", until, "--metrics-until-offsets", metrics_until]
+    metrics_until = format_offsets(produce_metrics(stack))
+    job_args = ["--from-earliest", "--until-offsets", format_offsets(summary.end_offsets)]
+    job_args += ["--metrics-until-offsets", metrics_until]
     job_id = submit(stack, "cost-aggregation", job_args)
     state = wait_for_job(stack, job_id, timeout_s=600)
     assert state == "FINISHED", job_failure(stack, job_id)

@@ -61,3 +61,67 @@ def test_events_written_with_the_previous_cost_event_schema_still_decode():
     header = b"\xc3\x01" + bytes.fromhex(fingerprint(to_parsing_canonical_form(old), "CRC-64-AVRO"))
     decoded = codec().decode(header + body.getvalue(), SchemaName.COST_EVENT)
     assert decoded == {**record, "amortized_cost": "", "list_cost": ""}
+
+
+def next_version(schema: dict) -> dict:
+    """What the next version may add under schemas/README.md: an optional field, an enum symbol."""
+    if isinstance(schema, list):
+        return [next_version(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    newer = {key: next_version(value) for key, value in schema.items()}
+    if schema.get("type") == "enum":
+        newer["symbols"] = [*schema["symbols"], "added_in_next_version"]
+    if schema.get("type") == "record" and "fields" in schema:
+        newer["fields"] = [*newer["fields"], {"name": "added_field", "type": ["null", "string"], "default": None}]
+    return newer
+
+
+def encode_as(schema_json: dict, record: dict) -> bytes:
+    import io
+
+    import fastavro
+    from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+    schema = fastavro.parse_schema(schema_json, named_schemas={})
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, schema, record)
+    return b"\xc3\x01" + bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO")) + body.getvalue()
+
+
+@pytest.mark.parametrize("name", list(SchemaName))
+def test_every_schema_reads_records_of_its_next_version(name):
+    """A newer producer's records (appended optional field, appended enum symbol) read as the current version."""
+    import json
+
+    from schemas.codec import SCHEMA_DIR
+
+    current = json.loads((SCHEMA_DIR / f"{name.value}.avsc").read_text())
+    sample = sample_record(codec().schema(name))
+    assert codec().decode(encode_as(next_version(current), {**sample, "added_field": "x"}), name) == sample
+    enums = [f for f in current["fields"] if isinstance(f["type"], dict) and f["type"]["type"] == "enum"]
+    for field in enums:
+        record = {**sample, field["name"]: "added_in_next_version", "added_field": None}
+        decoded = codec().decode(encode_as(next_version(current), record), name)
+        assert decoded == {**sample, field["name"]: field["type"]["default"]}, field["name"]
+
+
+def sample_record(schema: dict) -> dict:
+    """A valid record of ``schema`` with a value in every field."""
+    values = {"string": "s", "long": 7, "int": 3, "double": 1.5, "bytes": b"\x01", "boolean": True}
+    record = {}
+    for field in schema["fields"]:
+        kind = field["type"]
+        if isinstance(kind, list):
+            kind = next(k for k in kind if k != "null")
+        if isinstance(kind, dict):
+            kind = {"enum": lambda t: t["symbols"][0], "map": lambda t: {"k": "v"}}[kind["type"]](kind)
+            record[field["name"]] = kind
+        else:
+            record[field["name"]] = values[kind]
+    return record
+
+
+def test_a_newer_looking_header_with_a_body_that_does_not_read_is_refused():
+    with pytest.raises(UnknownSchemaError, match="unknown schema version"):
+        codec().decode(b"\xc3\x01" + b"\x00" * 8 + b"\xff", SchemaName.DEAD_LETTER)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors.cur_files import ExportError, export_files
+from connectors.deliveries import DeliveryLedger, DeliveryTracker
 from connectors.replay import FormatChecker, ReplaySummary, encoded_events
 from tests.conformance.bill import charges, write_cur1, write_cur2
 
@@ -15,9 +16,9 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 def events(*files: Path, wanted: str = "auto") -> tuple[list, ReplaySummary, list[str]]:
     summary, rejected = ReplaySummary(), []
-    out = list(
-        encoded_events(list(files), summary, lambda row, reason: rejected.append(reason), [0], FormatChecker(wanted))
-    )
+    tracker = DeliveryTracker(DeliveryLedger(FIXTURES / "never-written"), "topic")  # nothing is published here
+    reject = lambda row, reason: rejected.append(reason)  # noqa: E731
+    out = list(encoded_events(list(files), summary, reject, [0], FormatChecker(wanted), tracker))
     return out, summary, rejected
 
 

@@ -5,7 +5,10 @@ from pipelines.ordering import TimedRecord, sort_by_event_time
 
 def shuffled(n: int, seed: int = 7) -> list[TimedRecord]:
     rng = random.Random(seed)
-    records = [TimedRecord(rng.randrange(0, 10_000) * 1000, f"k{i}".encode(), f"v{i}".encode()) for i in range(n)]
+    records = [
+        TimedRecord(rng.randrange(0, 10_000) * 1000, f"k{i}".encode(), f"v{i}".encode(), f"2026-{i % 12 + 1:02d}")
+        for i in range(n)
+    ]
     rng.shuffle(records)
     return records
 
