@@ -2,6 +2,7 @@ import pytest
 
 from schemas import SchemaName, codec
 from schemas.codec import UnknownSchemaError
+from tests.schema_versions import encode_as, next_version
 
 LETTER = {"stage": "replay", "source": "f.csv:3", "reason": "bad", "payload": b"\x00\xff", "failed_at_ms": 5}
 
@@ -61,32 +62,6 @@ def test_events_written_with_the_previous_cost_event_schema_still_decode():
     header = b"\xc3\x01" + bytes.fromhex(fingerprint(to_parsing_canonical_form(old), "CRC-64-AVRO"))
     decoded = codec().decode(header + body.getvalue(), SchemaName.COST_EVENT)
     assert decoded == {**record, "amortized_cost": "", "list_cost": ""}
-
-
-def next_version(schema: dict) -> dict:
-    """What the next version may add under schemas/README.md: an optional field, an enum symbol."""
-    if isinstance(schema, list):
-        return [next_version(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    newer = {key: next_version(value) for key, value in schema.items()}
-    if schema.get("type") == "enum":
-        newer["symbols"] = [*schema["symbols"], "added_in_next_version"]
-    if schema.get("type") == "record" and "fields" in schema:
-        newer["fields"] = [*newer["fields"], {"name": "added_field", "type": ["null", "string"], "default": None}]
-    return newer
-
-
-def encode_as(schema_json: dict, record: dict) -> bytes:
-    import io
-
-    import fastavro
-    from fastavro.schema import fingerprint, to_parsing_canonical_form
-
-    schema = fastavro.parse_schema(schema_json, named_schemas={})
-    body = io.BytesIO()
-    fastavro.schemaless_writer(body, schema, record)
-    return b"\xc3\x01" + bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO")) + body.getvalue()
 
 
 @pytest.mark.parametrize("name", list(SchemaName))
