@@ -16,7 +16,7 @@ from itertools import chain
 from pathlib import Path
 
 from connectors.cur_files import ExportError, SourceRow, export_files, read_rows, total_bytes
-from connectors.deliveries import DeliveryLedger, DeliveryPlan, DeliveryTracker
+from connectors.deliveries import HOUR_MS, DeliveryLedger, DeliveryPlan, DeliveryTracker
 from connectors.kafka_io import ensure_topics
 from connectors.publisher import Publisher
 from pipelines.cost_event import RejectedRow
@@ -135,11 +135,13 @@ def replay(
     show_progress: bool = True,
     export_format: str = "auto",
     force: bool = False,
+    heartbeat: bool = False,
 ) -> ReplaySummary:
     """Replay ``path`` (file or export folder) into the raw cost topic; returns the summary.
 
     Billing periods whose delivery was already published are left out unless ``force``; a newer
-    delivery replaces the older one (see connectors/deliveries.py).
+    delivery replaces the older one (see connectors/deliveries.py). ``heartbeat`` ends the replay
+    with a heartbeat past its last hour, so a continuously running job closes that hour too.
     """
     from connectors.progress import replay_progress
 
@@ -154,7 +156,7 @@ def replay(
         counter = [0]
         reading = progress.add_task("read + sort", total=total_bytes(files))
         events = encoded_events(files, summary, publisher.reject, counter, FormatChecker(export_format), deliveries)
-        producing = None
+        producing, last_ms = None, None
         for record in sort_by_event_time(chain(_tracking(events, progress, reading, counter), deliveries.removals())):
             if producing is None:
                 progress.update(reading, completed=progress.tasks[reading].total)
@@ -163,6 +165,9 @@ def replay(
                 pacer.wait_for(record.ts_ms)
                 publisher.send(record)
                 progress.advance(producing)
+                last_ms = record.ts_ms
+        if heartbeat and last_ms is not None:
+            publisher.heartbeat(last_ms - last_ms % HOUR_MS + HOUR_MS + config.flink.out_of_orderness_s * 1000)
         publisher.close()
     deliveries.commit()
     summary.deliveries = deliveries.plan

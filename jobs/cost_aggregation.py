@@ -6,6 +6,8 @@
 Event time is the Kafka record timestamp (replay sets it to the line item's usage start), with
 watermarks generated in the source per partition and bounded out-of-orderness from config.
 Events behind the watermark of their hour are not dropped: they go to the dead-letter topic.
+Records with a null value are heartbeats (``replay --heartbeat``): they advance the watermark of
+their partition, so a continuously running job closes the last hours of a replay.
 Delivery is at-least-once; every output carries a deterministic id so sinks are idempotent.
 """
 
@@ -51,7 +53,7 @@ def build_costs(t_env: TableEnvironment, directory: AccountDirectory, raw_topic:
         "decoded",
         sql(
             f"SELECT event_time, kafka_partition, kafka_offset, payload, decode_cost_event(payload) AS e, {LATE} "
-            "FROM raw_cost"
+            "FROM raw_cost WHERE payload IS NOT NULL"  # a null value is a heartbeat: it only moves event time
         ),
     )
     view(

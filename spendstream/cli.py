@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--speed", type=float, help="event-time seconds per wall second (3600 = 1 h/s); default: max")
     replay.add_argument("--offsets-file", type=Path, help="write the raw topic's end offsets here (JSON)")
+    replay.add_argument(
+        "--force", action="store_true", help="publish billing periods whose delivery was already published"
+    )
+    replay.add_argument(
+        "--heartbeat", action="store_true", help="end with a heartbeat so a running job closes the last hour"
+    )
     replay.add_argument("--no-progress", action="store_true")
     replay.set_defaults(run=cmd_replay)
 
@@ -161,6 +167,7 @@ def cmd_replay(config, args) -> int:
         show_progress=not args.no_progress,
         export_format=args.format,
         force=args.force,
+        heartbeat=args.heartbeat,
     )
     table = Table("account", "cost (unblended)", title=f"replayed {args.path}")
     for account, cost in sorted(summary.cost_by_account.items()):
