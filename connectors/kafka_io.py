@@ -33,6 +33,8 @@ def client_settings(config: Config) -> dict[str, Any]:
             sasl_plain_username=kafka.sasl_username,
             sasl_plain_password=kafka.sasl_password,
         )
+    if kafka.ssl_cafile:
+        settings["ssl_cafile"] = kafka.ssl_cafile  # kafka-python verifies the broker's certificate and hostname
     return settings
 
 

@@ -38,7 +38,7 @@ class Publisher:
     def heartbeat(self, ts_ms: int) -> None:
         """A null-value record on every partition at ``ts_ms``: moves the job's watermarks, adds no cost."""
         for partition in sorted(self.out.partitions_for(self.topic) or ()):
-            future = self.out.send(self.topic, value=None, partition=partition, timestamp_ms=ts_ms)
+            future = self.out.send(self.topic, key=b"heartbeat", value=None, partition=partition, timestamp_ms=ts_ms)
             future.add_callback(self._delivered).add_errback(self.failures.append)
 
     def reject(self, row: SourceRow, reason: str) -> None:

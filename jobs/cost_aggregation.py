@@ -142,6 +142,9 @@ def kafka_properties(config: Config) -> str:
             f"org.apache.kafka.common.security.{module} required "
             f'username="{kafka.sasl_username}" password="{kafka.sasl_password}";'
         )
+    if kafka.ssl_cafile:  # Kafka clients read a PEM trust store directly (KIP-651)
+        props["properties.ssl.truststore.type"] = "PEM"
+        props["properties.ssl.truststore.location"] = str(Path(kafka.ssl_cafile).resolve())
     return ", ".join(f"'{k}' = '{v}'" for k, v in props.items())
 
 

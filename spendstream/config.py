@@ -56,6 +56,7 @@ class KafkaSettings:
     sasl_mechanism: str = ""
     sasl_username: str = ""
     sasl_password: str = field(default="", repr=False)
+    ssl_cafile: str = ""  # PEM bundle of the CA that signed the brokers' certificates (SSL, SASL_SSL)
     consumer_group: str = "spendstream"
     topics: dict[str, Topic] = field(default_factory=_topics)
 
@@ -163,7 +164,40 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
             raise ConfigError(f"cannot read config file {path}: {error}") from error
     config = _merge(Config(), document, "")
     config = _apply_env(config, env)
+    validate(config)
     return with_embedded_endpoints(config)
+
+
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def validate(config: Config) -> None:
+    """Refuse settings that cannot work, naming the key and what is wrong with it."""
+    kafka = config.kafka
+    if kafka.security_protocol not in PROTOCOLS:
+        raise ConfigError(f"kafka.security_protocol: {kafka.security_protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if kafka.security_protocol.startswith("SASL_"):
+        if kafka.sasl_mechanism not in SASL_MECHANISMS:
+            raise ConfigError(
+                f"kafka.sasl_mechanism: {kafka.sasl_mechanism!r} is not one of {', '.join(SASL_MECHANISMS)} "
+                f"(needed with security_protocol {kafka.security_protocol})"
+            )
+        if not kafka.sasl_username or not kafka.sasl_password:
+            raise ConfigError(
+                "kafka.sasl_username and the environment variable SPENDSTREAM_KAFKA_SASL_PASSWORD are required "
+                f"with security_protocol {kafka.security_protocol}"
+            )
+    if kafka.ssl_cafile and not Path(kafka.ssl_cafile).is_file():
+        raise ConfigError(f"kafka.ssl_cafile: {kafka.ssl_cafile} is not a readable file (a PEM CA bundle)")
+    for key, value in {
+        "flink.parallelism": config.flink.parallelism,
+        "flink.checkpoint_interval_s": config.flink.checkpoint_interval_s,
+        "influx.batch_size": config.influx.batch_size,
+        **{f"kafka.topics.{role}.partitions": topic.partitions for role, topic in kafka.topics.items()},
+    }.items():
+        if value < 1:
+            raise ConfigError(f"{key}: must be at least 1, is {value}")
 
 
 def _merge(obj: Any, document: dict[str, Any], where: str) -> Any:
@@ -180,8 +214,16 @@ def _merge(obj: Any, document: dict[str, Any], where: str) -> Any:
         elif key in STRUCTURED:
             changes[key] = _structured(key, current, value)
         else:
-            changes[key] = type(current)(value)
+            changes[key] = _typed(f"{where}{key}", current, value)
     return replace(obj, **changes)
+
+
+def _typed(key: str, current: Any, value: Any) -> Any:
+    """``value`` as the type of the setting's default; the error names the key."""
+    try:
+        return type(current)(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: {value!r} is not a valid {type(current).__name__}") from None
 
 
 def _apply_env(config: Config, env: dict[str, str]) -> Config:
@@ -196,7 +238,7 @@ def _apply_env(config: Config, env: dict[str, str]) -> Config:
             if f.name in STRUCTURED:  # JSON, e.g. {"raw_cost": {"name": ..., "partitions": ...}}
                 changes[f.name] = _structured(f.name, getattr(current, f.name), json.loads(env[name]))
             else:
-                changes[f.name] = type(getattr(current, f.name))(env[name])
+                changes[f.name] = _typed(name, getattr(current, f.name), env[name])
         for alias, (alias_section, alias_field) in ALIASES.items():
             if alias_section == section and alias in env:
                 changes[alias_field] = env[alias]

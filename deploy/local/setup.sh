@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a bare Debian machine (root, Python 3.11) for spendstream: system packages from apt
 # when missing, then a virtualenv in .venv with pinned Python packages (constraints.txt).
-# Usage: deploy/local/setup.sh [--test]   (--test also installs victoria-metrics for the v2 tests)
+# Usage: deploy/local/setup.sh [--test]   (--test also installs victoria-metrics and stunnel4 for the tests)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -9,6 +9,7 @@ want=()
 command -v java >/dev/null || want+=(openjdk-17-jre-headless)
 command -v influxd >/dev/null || want+=(influxdb)
 [[ "${1:-}" == "--test" ]] && ! command -v victoria-metrics >/dev/null && want+=(victoria-metrics)
+[[ "${1:-}" == "--test" ]] && ! command -v stunnel4 >/dev/null && want+=(stunnel4)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
 command -v gcc >/dev/null || want+=(gcc python3-dev)
 if ((${#want[@]})); then
@@ -18,7 +19,7 @@ if ((${#want[@]})); then
   apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 fi
 # The Debian packages enable system services; spendstream runs its own instances instead.
-for service in influxdb victoria-metrics; do
+for service in influxdb victoria-metrics stunnel4; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     systemctl stop "$service" || true
   fi

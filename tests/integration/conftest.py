@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,12 +45,12 @@ def stack(stack_env) -> Config:
 
 
 @contextmanager
-def serve(argv: list[str], health_url: str, name: str):
-    """Run a server process; enter once ``health_url`` answers, stop it on exit."""
+def serve(argv: list[str], ready: Callable[[], bool], name: str):
+    """Run a server process; enter once ``ready()`` holds, stop it on exit."""
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not http_ok(health_url):
+        while not ready():
             assert proc.poll() is None and time.monotonic() < deadline, f"{name} did not start"
             time.sleep(0.2)
         yield
@@ -67,7 +68,7 @@ def victoria_metrics(tmp_path_factory) -> str:
     port, data = free_port(), tmp_path_factory.mktemp("victoria-metrics")
     url = f"http://127.0.0.1:{port}"
     argv = [binary, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={data}", "-retentionPeriod=100y"]
-    with serve(argv, f"{url}/health", "victoria-metrics"):
+    with serve(argv, lambda: http_ok(f"{url}/health"), "victoria-metrics"):
         yield url
 
 
@@ -77,5 +78,5 @@ def cloudwatch_server() -> str:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    with serve(argv, f"{url}/moto-api/", "moto server"):
+    with serve(argv, lambda: http_ok(f"{url}/moto-api/"), "moto server"):
         yield url
