@@ -19,7 +19,7 @@ from connectors.cur_files import ExportError, SourceRow, export_files, read_rows
 from connectors.deliveries import HOUR_MS, DeliveryLedger, DeliveryPlan, DeliveryTracker
 from connectors.kafka_io import ensure_topics
 from connectors.publisher import Publisher
-from pipelines.cost_event import RejectedRow
+from pipelines.cost_event import CostEvent, RejectedRow
 from pipelines.formats import ExportFormat, UnknownFormatError, detect_format
 from pipelines.ordering import TimedRecord, sort_by_event_time
 from schemas import SchemaName, codec
@@ -98,6 +98,28 @@ class FormatChecker:
         return check
 
 
+def normalized_events(
+    files: list[Path],
+    summary: ReplaySummary,
+    reject: Callable[[SourceRow, str], None],
+    counter: list[int],
+    formats: FormatChecker,
+) -> Iterator[tuple[SourceRow, CostEvent]]:
+    """Normalize every row of every file; rejected rows go to ``reject`` with their reason."""
+    for path in files:
+        summary.files += 1
+        for row in read_rows(path, formats.for_file(path), counter):
+            summary.rows_read += 1
+            try:
+                if "__error__" in row.values:
+                    raise RejectedRow(row.values["__error__"])
+                event = formats.format.normalize(row.values)
+            except (RejectedRow, ValueError, TypeError) as error:
+                reject(row, str(error))
+                continue
+            yield row, event
+
+
 def encoded_events(
     files: list[Path],
     summary: ReplaySummary,
@@ -108,24 +130,18 @@ def encoded_events(
 ) -> Iterator[TimedRecord]:
     """Normalize and encode every row; rejected rows go to ``reject`` with their reason."""
     avro = codec()
-    for path in files:
-        summary.files += 1
-        for row in read_rows(path, formats.for_file(path), counter):
-            summary.rows_read += 1
-            try:
-                if "__error__" in row.values:
-                    raise RejectedRow(row.values["__error__"])
-                event = formats.format.normalize(row.values)
-                value = avro.encode(SchemaName.COST_EVENT, event.to_record())
-            except (RejectedRow, ValueError, TypeError) as error:
-                reject(row, str(error))
-                continue
-            deliveries.observe(path, event)
-            account = event.usage_account_id
-            summary.cost_by_account[account] = summary.cost_by_account.get(account, Decimal(0)) + Decimal(
-                event.unblended_cost
-            )
-            yield TimedRecord(event.usage_start_ms, account.encode(), value, event.billing_period)
+    for row, event in normalized_events(files, summary, reject, counter, formats):
+        try:
+            value = avro.encode(SchemaName.COST_EVENT, event.to_record())
+        except (ValueError, TypeError) as error:
+            reject(row, str(error))
+            continue
+        deliveries.observe(row.file, event)
+        account = event.usage_account_id
+        summary.cost_by_account[account] = summary.cost_by_account.get(account, Decimal(0)) + Decimal(
+            event.unblended_cost
+        )
+        yield TimedRecord(event.usage_start_ms, account.encode(), value, event.billing_period)
 
 
 def replay(

@@ -7,12 +7,13 @@ lookup per event, not a call to anything remote.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pipelines.anomaly import DetectorSettings
 from pipelines.budgets import Budget
 
 DIMENSIONS = ("cost_center", "project", "environment", "team")
@@ -38,6 +39,7 @@ class Account:
     name: str
     dimensions: dict[str, str]
     budgets: tuple[Budget, ...] = ()
+    anomaly: DetectorSettings = field(default_factory=DetectorSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,13 @@ class AccountDirectory:
         account = self.accounts.get(account_id)
         return account.budgets if account else ()
 
+    def monthly_budget(self, account_id: str) -> Budget | None:
+        return next((b for b in self.budgets(account_id) if b.period == "monthly"), None)
+
+    def anomaly_settings(self, account_id: str) -> DetectorSettings:
+        account = self.accounts.get(account_id)
+        return account.anomaly if account else DetectorSettings()
+
 
 def load_directory(path: Path) -> AccountDirectory:
     """Read accounts.yaml; errors name the file and the entry at fault."""
@@ -116,7 +125,23 @@ def _account(account_id: str, entry: Mapping[str, Any], source: str) -> Account:
         name=str(entry.get("name") or account_id),
         dimensions={dim: str(entry[dim]) for dim in DIMENSIONS if entry.get(dim)},
         budgets=budgets,
+        anomaly=_anomaly_settings(entry.get("anomaly") or {}, f"{source}: account {account_id}"),
     )
+
+
+def _anomaly_settings(entry: Mapping[str, Any], where: str) -> DetectorSettings:
+    """``anomaly: {relative_threshold: 0.5, dollar_threshold: 10, warmup_days: 7}``."""
+    known = {f.name: f.type for f in fields(DetectorSettings)}
+    unknown = set(entry) - set(known)
+    if unknown:
+        raise ValueError(f"{where}: unknown anomaly setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    try:
+        settings = DetectorSettings(**{key: float(value) for key, value in entry.items()})
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: anomaly settings must be numbers (got {dict(entry)})") from None
+    if not 1 <= settings.warmup_days <= 14:
+        raise ValueError(f"{where}: anomaly warmup_days must be between 1 and 14")
+    return settings
 
 
 def _tag_rule(entry: Mapping[str, Any], source: str) -> TagRule:

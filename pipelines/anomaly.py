@@ -1,0 +1,156 @@
+"""Online anomaly detection for one hourly cost series (account × service usage cost).
+
+A river-style estimator (``learn_one`` / ``score_one``) composed of river's exponentially
+weighted means:
+
+- an hour-of-week profile (168 slots; hour-of-day until a slot has been seen), so daily cycles
+  and planned weekly batch bursts are expected, not anomalous;
+- a month-start memory (days 1-3 × hour), so month-start runs are learned; the first month start
+  a series meets is learned, not alerted (it cannot be told from an anomaly);
+- a level (actual ÷ profile, half-life 24 h) that follows a lasting level shift within about two
+  days, and a fast level (half-life 6 h) whose lead over it reveals cost that keeps growing (a
+  leak): a step stops leading within hours, a leak keeps leading.
+
+A score counts only when the excess over the expectation also passes a relative and a dollar
+threshold, because cost alerts are about money, not statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from river import stats
+
+HOUR_MS = 3_600_000
+
+
+def fading(half_life_h: float) -> float:
+    """River's fading factor (weight of the newest value) for a half-life in hours."""
+    return 1 - 0.5 ** (1 / half_life_h)
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Per-account thresholds (accounts.yaml ``anomaly:``); an alert needs all of them."""
+
+    relative_threshold: float = 0.4  # excess ÷ expected
+    dollar_threshold: float = 2.0  # excess per hour, in the bill's currency
+    z_threshold: float = 5.0  # excess ÷ typical relative error
+    growth_threshold: float = 0.2  # fast level ÷ level − 1 that counts as cost growing
+    warmup_days: int = 7  # history before a series may alert (at most 14)
+    full_history_days: int = 14  # alerts on less history say so
+
+
+@dataclass
+class Score:
+    """How one hour compares with what the series expected."""
+
+    actual: float
+    expected: float
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def anomalous(self) -> bool:
+        return bool(self.reasons)
+
+
+class HourlyCostDetector:
+    """One series' model; ``score_one`` then ``learn_one`` for every hour, in event-time order."""
+
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        self.week: dict[int, stats.EWMean] = {}
+        self.day: dict[int, stats.EWMean] = {}
+        self.month_start: dict[int, stats.EWMean] = {}
+        self.fast = stats.EWMean(fading(6))
+        self.level = stats.EWMean(fading(24))
+        self.error = stats.EWMean(fading(24 * 7))
+        self.regions: set[str] = set()
+        self.first_ms: int | None = None
+        self.hours = 0
+
+    def history_days(self, hour_ms: int) -> float:
+        return 0.0 if self.first_ms is None else (hour_ms - self.first_ms) / (24 * HOUR_MS)
+
+    def profile(self, hour_ms: int) -> float | None:
+        """The hour's seasonal expectation at the series' usual level, if any history covers it."""
+        moment = datetime.fromtimestamp(hour_ms / 1000, UTC)
+        slot = self.week.get(moment.weekday() * 24 + moment.hour) or self.day.get(moment.hour)
+        if slot is None:
+            return None
+        base = slot.get()
+        if moment.day <= 3 and (start := self.month_start.get(moment.day * 24 + moment.hour)) is not None:
+            base *= start.get()
+        return base
+
+    def expected(self, hour_ms: int) -> float | None:
+        base = self.profile(hour_ms)
+        return None if base is None else base * (self.level.get() or 1.0)
+
+    def score_one(self, hour_ms: int, cost: float, regions: dict[str, float] | None = None) -> Score:
+        """Compare an hour's cost with the expectation; nothing is learned here."""
+        expected = self.expected(hour_ms)
+        if expected is None:
+            return Score(cost, cost, 0.0)
+        settings = self.settings
+        excess = cost - expected
+        relative = excess / max(expected, 1e-9)
+        score = relative / max(self.error.get() or 0.1, 0.02)
+        reasons = []
+        if self.history_days(hour_ms) >= settings.warmup_days and not self._first_month_start(hour_ms):
+            material = excess >= settings.dollar_threshold and relative >= settings.relative_threshold
+            if material and score >= settings.z_threshold:
+                reasons.append("spend above expected")
+            drift = (self.fast.get() or 1.0) / (self.level.get() or 1.0) - 1
+            if drift >= settings.growth_threshold and excess >= settings.dollar_threshold:
+                reasons.append("spend growing for hours")
+                score = max(score, drift / max(self.error.get() or 0.1, 0.02))
+            for region, region_cost in sorted((regions or {}).items()):
+                if region not in self.regions and region_cost >= settings.dollar_threshold:
+                    reasons.append(f"spend in a new region: {region}")
+        return Score(cost, expected, round(score, 3), reasons)
+
+    def _first_month_start(self, hour_ms: int) -> bool:
+        moment = datetime.fromtimestamp(hour_ms / 1000, UTC)
+        return moment.day <= 3 and (moment.day * 24 + moment.hour) not in self.month_start
+
+    def learn_one(self, hour_ms: int, cost: float, regions: dict[str, float] | None = None) -> None:
+        """Learn an hour: the levels first, then the profile slots, net of the level."""
+        if self.first_ms is None:
+            self.first_ms = hour_ms
+        moment = datetime.fromtimestamp(hour_ms / 1000, UTC)
+        base = self.profile(hour_ms)
+        if base is not None and base > 1e-9:
+            ratio = min(cost / base, 50.0)
+            expected = base * (self.level.get() or 1.0)
+            self.error.update(min(abs(cost - expected) / max(expected, 1e-9), 3.0))
+            self.fast.update(ratio)
+            self.level.update(ratio)
+        self._learn_month_start(moment, cost)
+        seasonal = cost / (self.level.get() or 1.0)
+        self.week.setdefault(moment.weekday() * 24 + moment.hour, stats.EWMean(0.2)).update(seasonal)
+        self.day.setdefault(moment.hour, stats.EWMean(0.1)).update(seasonal)
+        self.regions.update(region for region, c in (regions or {}).items() if c > 0)
+        self.hours += 1
+
+    def _learn_month_start(self, moment: datetime, cost: float) -> None:
+        """Days 1-3 remember how much they exceed the usual profile (ratio ≥ 1, never below)."""
+        if moment.day > 3:
+            return
+        ordinary = self.week.get(moment.weekday() * 24 + moment.hour) or self.day.get(moment.hour)
+        usual = ordinary.get() * (self.level.get() or 1.0) if ordinary else None
+        if usual is None or usual <= 1e-9:
+            return
+        ratio = max(1.0, min(cost / usual, 50.0))
+        self.month_start.setdefault(moment.day * 24 + moment.hour, stats.EWMean(0.5)).update(ratio)
+
+
+def severity(score: Score) -> str:
+    """critical above twice the expectation, warning otherwise; info for new-region-only signals."""
+    if all(reason.startswith("spend in a new region") for reason in score.reasons):
+        return "info" if score.actual - score.expected < 0 else "warning"
+    ratio = score.actual / max(score.expected, 1e-9)
+    return "critical" if ratio >= 2 or math.isinf(ratio) else "warning"

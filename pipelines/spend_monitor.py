@@ -1,0 +1,324 @@
+"""Keyed spend monitors: the analytics the streaming job and ``backtest`` share, engine-free.
+
+``SeriesMonitor`` (one per account × service) turns finished hours of usage cost into anomaly
+alerts: one episode per anomaly, opened once, updated while it lasts, closed when spend is back
+to normal. ``AccountMonitor`` (one per account) turns finished days into 30-day forecasts for
+the account (service ``*``) and each service, and raises a projected-overspend alert when the
+month-end projection crosses the monthly budget. Both are picklable: the Flink job keeps them in
+keyed state, so they are checkpointed and restored with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector, Score, severity
+from pipelines.budgets import Budget
+from pipelines.enrichment import AccountDirectory
+from pipelines.forecast import HORIZON_DAYS, DailyCostForecaster, DayForecast
+
+CLOSE_AFTER_H = 3  # normal hours that end an episode
+UPDATE_EVERY_H = 6  # an open episode reports this often
+MAX_GAP_H = 24 * 14  # hours without data filled with zero cost (a longer silence restarts the clock)
+TOP_RESOURCES = 3
+
+
+def stable_id(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class HourOfSpend:
+    """One finished hour of one series: usage cost per region and its costliest resources."""
+
+    account_id: str
+    service: str
+    hour_ms: int
+    regions: dict[str, Decimal]
+    top_resources: tuple[tuple[str, Decimal], ...] = ()
+
+    @property
+    def cost(self) -> Decimal:
+        return sum(self.regions.values(), Decimal(0))
+
+
+@dataclass(frozen=True)
+class AnomalyAlert:
+    """One message of an anomaly episode: ``open``, ``update`` or ``close``."""
+
+    account_id: str
+    service: str
+    status: str
+    episode_id: str
+    window_start_ms: int
+    window_end_ms: int
+    actual_cost: float
+    expected_cost: float
+    score: float
+    severity: str
+    history_days: float
+    reasons: tuple[str, ...]
+    top_resources: tuple[tuple[str, str], ...]
+
+    @property
+    def alert_id(self) -> str:
+        return stable_id("anomaly", self.episode_id, self.status, self.window_start_ms)
+
+
+@dataclass
+class _Episode:
+    episode_id: str
+    start_ms: int
+    last_anomalous_ms: int
+    last_report_ms: int
+    peak: Score
+    peak_window: tuple[int, int]
+
+
+class SeriesMonitor:
+    """Anomaly episodes of one account × service hourly usage cost series."""
+
+    def __init__(self, account_id: str, service: str, settings: DetectorSettings | None = None) -> None:
+        self.account_id, self.service = account_id, service
+        self.detector = HourlyCostDetector(settings)
+        self.episode: _Episode | None = None
+        self.last_hour_ms: int | None = None
+        self.suspect_ms: int | None = None  # a moderate excess waits one hour for confirmation
+
+    def observe(self, hour: HourOfSpend) -> list[AnomalyAlert]:
+        """Feed a finished hour (after any hours the series skipped, as zero cost)."""
+        alerts: list[AnomalyAlert] = []
+        if self.last_hour_ms is not None and hour.hour_ms <= self.last_hour_ms:
+            return alerts  # a re-delivered hour: already learned
+        if self.last_hour_ms is not None and hour.hour_ms - self.last_hour_ms <= MAX_GAP_H * HOUR_MS:
+            for gap_ms in range(self.last_hour_ms + HOUR_MS, hour.hour_ms, HOUR_MS):
+                alerts += self._step(HourOfSpend(self.account_id, self.service, gap_ms, {}))
+        alerts += self._step(hour)
+        return alerts
+
+    def _step(self, hour: HourOfSpend) -> list[AnomalyAlert]:
+        regions = {region: float(cost) for region, cost in hour.regions.items()}
+        cost = float(hour.cost)
+        score = self.detector.score_one(hour.hour_ms, cost, regions)
+        alerts = self._track(hour, score)
+        self.detector.learn_one(hour.hour_ms, cost, regions)
+        self.last_hour_ms = hour.hour_ms
+        return alerts
+
+    def _track(self, hour: HourOfSpend, score: Score) -> list[AnomalyAlert]:
+        episode, start = self.episode, hour.hour_ms
+        if score.anomalous:
+            if episode is None and not self._confirmed(start, score):
+                return []
+            if episode is None:
+                episode_id = stable_id(self.account_id, self.service, start)
+                self.episode = _Episode(episode_id, start, start, start, score, (start, start + HOUR_MS))
+                return [self._alert("open", hour, score, self.episode)]
+            episode.last_anomalous_ms = start
+            if score.score > episode.peak.score:
+                episode.peak, episode.peak_window = score, (start, start + HOUR_MS)
+            if start - episode.last_report_ms >= UPDATE_EVERY_H * HOUR_MS:
+                episode.last_report_ms = start
+                return [self._alert("update", hour, score, episode)]
+            return []
+        if episode is not None and start - episode.last_anomalous_ms >= CLOSE_AFTER_H * HOUR_MS:
+            self.episode = None
+            return [self._alert("close", hour, score, episode)]
+        return []
+
+    def _confirmed(self, start: int, score: Score) -> bool:
+        """A strong signal opens an episode at once; a moderate excess must persist a second hour."""
+        strong = score.actual >= score.expected * (1 + 2 * self.detector.settings.relative_threshold)
+        if strong or any(reason != "spend above expected" for reason in score.reasons):
+            return True
+        confirmed = self.suspect_ms == start - HOUR_MS
+        self.suspect_ms = start
+        return confirmed
+
+    def _alert(self, status: str, hour: HourOfSpend, score: Score, episode: _Episode) -> AnomalyAlert:
+        reported = score if status != "close" else episode.peak
+        window = (hour.hour_ms, hour.hour_ms + HOUR_MS) if status != "close" else (episode.start_ms, hour.hour_ms)
+        return AnomalyAlert(
+            account_id=self.account_id,
+            service=self.service,
+            status=status,
+            episode_id=episode.episode_id,
+            window_start_ms=window[0],
+            window_end_ms=window[1],
+            actual_cost=round(reported.actual, 6),
+            expected_cost=round(reported.expected, 6),
+            score=reported.score,
+            severity=severity(reported) if status != "close" else "info",
+            history_days=round(self.detector.history_days(hour.hour_ms), 2),
+            reasons=tuple(reported.reasons) or ("spend back to normal",),
+            top_resources=tuple((rid, str(cost)) for rid, cost in hour.top_resources[:TOP_RESOURCES]),
+        )
+
+
+@dataclass(frozen=True)
+class ForecastPoint:
+    """One predicted day of one series' forecast (service ``*`` is the account total)."""
+
+    account_id: str
+    service: str
+    made_at: date
+    day: date
+    predicted: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class ProjectedOverspend:
+    """Month-end projection above the monthly budget, with the services driving it."""
+
+    account_id: str
+    month: str
+    budget: Decimal
+    month_to_date: Decimal
+    projected: Decimal
+    made_at: date
+    drivers: tuple[tuple[str, Decimal], ...]
+
+    @property
+    def alert_id(self) -> str:
+        return stable_id("projected-overspend", self.account_id, self.month)
+
+
+@dataclass
+class DayOfSpend:
+    """One finished day of one account: usage cost per service and total (all charge types) cost."""
+
+    account_id: str
+    day: date
+    usage_by_service: dict[str, Decimal]
+    total_cost: Decimal
+
+    @property
+    def usage(self) -> Decimal:
+        return sum(self.usage_by_service.values(), Decimal(0))
+
+
+@dataclass
+class AccountMonitor:
+    """Forecasts of one account and its services; the month-end projection against its budget."""
+
+    account_id: str
+    monthly_budget: Budget | None = None
+    forecasters: dict[str, DailyCostForecaster] = field(default_factory=dict)
+    history: dict[str, list[tuple[date, float]]] = field(default_factory=dict)
+    month_to_date: tuple[str, Decimal] = ("", Decimal(0))
+    warned_months: set[str] = field(default_factory=set)
+    last_day: date | None = None
+
+    def observe(self, spend: DayOfSpend) -> tuple[list[ForecastPoint], list[ProjectedOverspend]]:
+        if self.last_day is not None and spend.day <= self.last_day:
+            return [], []  # a re-delivered day
+        self.last_day = spend.day
+        series = {"*": float(spend.usage), **{s: float(c) for s, c in spend.usage_by_service.items()}}
+        for name in self.forecasters.keys() - series.keys():
+            series[name] = 0.0  # a service without spend today
+        points, made = [], {}
+        for name, cost in sorted(series.items()):
+            forecaster = self.forecasters.setdefault(name, DailyCostForecaster())
+            forecaster.learn_one(spend.day, cost)
+            recent = self.history.setdefault(name, [])
+            recent.append((spend.day, cost))
+            del recent[:-HORIZON_DAYS]
+            made[name] = forecaster.forecast()
+            points += [self._point(name, f) for f in made[name]]
+        return points, self._projection(spend, made)
+
+    def _point(self, service: str, forecast: DayForecast) -> ForecastPoint:
+        return ForecastPoint(
+            self.account_id,
+            service,
+            forecast.made_at,
+            forecast.day,
+            round(forecast.predicted, 6),
+            round(forecast.lower, 6),
+            round(forecast.upper, 6),
+        )
+
+    def _projection(self, spend: DayOfSpend, made: dict[str, list[DayForecast]]) -> list[ProjectedOverspend]:
+        month = spend.day.strftime("%Y-%m")
+        basis = spend.usage if self.monthly_budget and self.monthly_budget.basis == "usage" else spend.total_cost
+        previous = self.month_to_date[1] if self.month_to_date[0] == month else Decimal(0)
+        self.month_to_date = (month, previous + basis)
+        budget = self.monthly_budget
+        if budget is None or month in self.warned_months:
+            return []
+        rest = [f for f in made["*"] if f.day.strftime("%Y-%m") == month]
+        projected = self.month_to_date[1] + Decimal(str(round(sum(f.predicted for f in rest), 6)))
+        if projected < budget.amount or self.month_to_date[1] >= budget.amount:
+            return []  # on track, or already over (the budget alert has said so)
+        self.warned_months.add(month)
+        return [
+            ProjectedOverspend(
+                self.account_id,
+                month,
+                budget.amount,
+                self.month_to_date[1],
+                projected,
+                spend.day,
+                self._drivers(made, rest),
+            )
+        ]
+
+    def _drivers(self, made: dict[str, list[DayForecast]], rest: list[DayForecast]) -> tuple[tuple[str, Decimal], ...]:
+        """Services whose forecast for the rest of the month exceeds their last-30-day pace most."""
+        days = len(rest)
+        change = {}
+        for name, forecasts in made.items():
+            if name == "*":
+                continue
+            pace = sum(cost for _, cost in self.history[name]) / max(len(self.history[name]), 1)
+            ahead = sum(f.predicted for f in forecasts[:days])
+            change[name] = Decimal(str(round(ahead - pace * days, 2)))
+        ranked = sorted(change.items(), key=lambda item: (-item[1], item[0]))
+        return tuple((name, delta) for name, delta in ranked[:3] if delta > 0)
+
+
+def day_of(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, UTC).date()
+
+
+def next_day(day: date) -> date:
+    return day + timedelta(days=1)
+
+
+@dataclass
+class History:
+    """Everything the monitors said over a history, and each series' hourly actual vs expected."""
+
+    anomalies: list[AnomalyAlert] = field(default_factory=list)
+    forecasts: list[ForecastPoint] = field(default_factory=list)
+    overspends: list[ProjectedOverspend] = field(default_factory=list)
+    traces: dict[tuple[str, str], list[tuple[int, float, float | None]]] = field(default_factory=dict)
+
+
+def monitor_history(hours: Iterable[HourOfSpend], days: Iterable[DayOfSpend], directory: AccountDirectory) -> History:
+    """Run the monitors over finished hours and days in event-time order (what the job does, keyed)."""
+    history = History()
+    series: dict[tuple[str, str], SeriesMonitor] = {}
+    for hour in hours:
+        key = (hour.account_id, hour.service)
+        if key not in series:
+            series[key] = SeriesMonitor(*key, directory.anomaly_settings(hour.account_id))
+        monitor = series[key]
+        history.traces.setdefault(key, []).append(
+            (hour.hour_ms, float(hour.cost), monitor.detector.expected(hour.hour_ms))
+        )
+        history.anomalies += monitor.observe(hour)
+    accounts: dict[str, AccountMonitor] = {}
+    for day in days:
+        if day.account_id not in accounts:
+            accounts[day.account_id] = AccountMonitor(day.account_id, directory.monthly_budget(day.account_id))
+        points, overspends = accounts[day.account_id].observe(day)
+        history.forecasts += points
+        history.overspends += overspends
+    return history

@@ -1,0 +1,59 @@
+"""Cost events → the series the monitors watch: finished hours per account × service, days per account.
+
+The backtest builds them here from an export; the streaming job builds the same with Flink SQL
+windows (jobs/analytics.py). Hours hold usage cost only (fees, taxes, credits and refunds never
+make an anomaly); days hold usage per service and the total of every charge type (budgets).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+from pipelines.anomaly import HOUR_MS
+from pipelines.cost_event import ChargeType, CostEvent
+from pipelines.spend_monitor import TOP_RESOURCES, DayOfSpend, HourOfSpend, day_of
+
+NO_RESOURCE = "(no resource id)"
+
+
+def top_resources(costs: dict[str, Decimal]) -> tuple[tuple[str, Decimal], ...]:
+    """The costliest resources, ties broken by id so every engine picks the same ones."""
+    ranked = sorted(costs.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(ranked[:TOP_RESOURCES])
+
+
+class SpendSeries:
+    """Accumulates events; then yields hours and days in event-time order."""
+
+    def __init__(self) -> None:
+        self.regions: dict[tuple[str, str, int], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.resources: dict[tuple[str, str, int], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.usage: dict[tuple[str, object], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.totals: dict[tuple[str, object], Decimal] = defaultdict(Decimal)
+
+    def add(self, event: CostEvent) -> None:
+        cost = Decimal(event.unblended_cost)
+        account, day = event.usage_account_id, day_of(event.usage_start_ms)
+        self.totals[(account, day)] += cost
+        if event.charge_type is not ChargeType.USAGE:
+            return
+        key = (account, event.service, event.usage_start_ms - event.usage_start_ms % HOUR_MS)
+        self.regions[key][event.region] += cost
+        self.resources[key][event.resource_id or NO_RESOURCE] += cost
+        self.usage[(account, day)][event.service] += cost
+
+    def extend(self, events: Iterable[CostEvent]) -> SpendSeries:
+        for event in events:
+            self.add(event)
+        return self
+
+    def hours(self) -> Iterator[HourOfSpend]:
+        for account, service, hour_ms in sorted(self.regions, key=lambda k: (k[2], k[0], k[1])):
+            key = (account, service, hour_ms)
+            yield HourOfSpend(account, service, hour_ms, dict(self.regions[key]), top_resources(self.resources[key]))
+
+    def days(self) -> Iterator[DayOfSpend]:
+        for account, day in sorted(self.totals, key=lambda k: (k[1], k[0])):
+            yield DayOfSpend(account, day, dict(self.usage.get((account, day), {})), self.totals[(account, day)])

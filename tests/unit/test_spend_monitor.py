@@ -1,0 +1,167 @@
+"""Anomaly episodes and forecasts on small series: the behaviours users rely on."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector
+from pipelines.budgets import Budget
+from pipelines.cost_event import ChargeType
+from pipelines.forecast import DailyCostForecaster
+from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
+from pipelines.spend_series import SpendSeries
+
+START = datetime(2026, 5, 25, tzinfo=UTC)  # a Monday; warm-up covers the first Sunday and June 1
+
+
+def usual(hour: int, rng: random.Random, base: float = 20.0) -> float:
+    moment = START + timedelta(hours=hour)
+    daily = 1 + 0.3 * math.sin((moment.hour - 8) / 24 * 2 * math.pi)
+    weekly = 0.8 if moment.weekday() >= 5 else 1.0
+    return base * daily * weekly * math.exp(rng.gauss(0, 0.05))
+
+
+def run(costs: list[float], regions: list[str] | None = None) -> list:
+    monitor = SeriesMonitor("111111111111", "AmazonEC2")
+    alerts = []
+    for hour, cost in enumerate(costs):
+        region = (regions or [])[hour] if regions else "us-east-1"
+        ms = int((START + timedelta(hours=hour)).timestamp() * 1000)
+        alerts += monitor.observe(HourOfSpend("111111111111", "AmazonEC2", ms, {region: Decimal(str(round(cost, 6)))}))
+    return alerts
+
+
+def series(days: int, seed: int = 3) -> list[float]:
+    rng = random.Random(seed)
+    return [usual(hour, rng) for hour in range(days * 24)]
+
+
+def test_quiet_series_never_alerts():
+    assert run(series(60)) == []
+
+
+def test_obvious_spike_is_alerted_exactly_once_then_closed():
+    costs = series(40)
+    for hour in range(30 * 24 + 10, 30 * 24 + 14):
+        costs[hour] *= 3
+    alerts = run(costs)
+    assert [a.status for a in alerts] == ["open", "close"]
+    opened = alerts[0]
+    assert opened.window_start_ms == int((START + timedelta(days=30, hours=10)).timestamp() * 1000)
+    assert opened.actual_cost > 2 * opened.expected_cost and opened.severity == "critical"
+    assert opened.history_days >= 30 and opened.episode_id == alerts[1].episode_id
+
+
+def test_lasting_level_shift_alerts_once_and_becomes_the_new_normal_within_two_days():
+    costs = series(60)
+    shift = 30 * 24 + 9
+    costs[shift:] = [c * 2 for c in costs[shift:]]
+    alerts = run(costs)
+    assert [a.status for a in alerts if a.status == "open"] == ["open"]
+    close = next(a for a in alerts if a.status == "close")
+    assert close.window_end_ms - alerts[0].window_start_ms <= 2 * 24 * HOUR_MS
+
+
+def test_planned_weekly_burst_and_month_start_run_do_not_alert():
+    costs = series(70)
+    for hour, _ in enumerate(costs):
+        moment = START + timedelta(hours=hour)
+        if moment.weekday() == 6 and 2 <= moment.hour < 5:
+            costs[hour] *= 3  # every Sunday night's batch
+        if moment.day == 1 and moment.hour < 6:
+            costs[hour] *= 2.5  # the month-start run
+    assert run(costs) == []
+
+
+def test_spend_in_a_new_region_is_an_anomaly():
+    costs = series(30)
+    regions = ["us-east-1"] * len(costs)
+    for hour in range(25 * 24, 25 * 24 + 3):
+        regions[hour] = "sa-east-1"
+    alerts = run(costs, regions)
+    assert alerts[0].status == "open" and "spend in a new region: sa-east-1" in alerts[0].reasons
+
+
+def test_fees_taxes_and_credits_never_reach_the_hourly_series():
+    from pipelines.cost_event import CostEvent
+
+    def event(charge: ChargeType, cost: str, hour: int) -> CostEvent:
+        ms = int((START + timedelta(hours=hour)).timestamp() * 1000)
+        return CostEvent(
+            "e", "cur2", "li", "2026-06", ms, ms + HOUR_MS, "p", "1", "AmazonEC2", "us-east-1", "i-1", "Usage",
+            charge, "BoxUsage", cost, cost, "USD", "1",
+        )  # fmt: skip
+
+    built = SpendSeries().extend([event(ChargeType.USAGE, "2", 0), event(ChargeType.FEE, "5000", 0)])
+    built.add(event(ChargeType.TAX, "100", 1))
+    hours, days = list(built.hours()), list(built.days())
+    assert [(h.hour_ms, h.cost) for h in hours] == [(int(START.timestamp() * 1000), Decimal(2))]
+    assert days[0].usage == Decimal(2) and days[0].total_cost == Decimal(5102)
+
+
+def test_an_alert_fired_on_little_history_says_so():
+    costs = series(12)
+    for hour in range(10 * 24 + 10, 10 * 24 + 12):  # June 4: after the warm-up, before 14 days
+        costs[hour] *= 4
+    opened = run(costs)[0]
+    assert opened.history_days < DetectorSettings().full_history_days and opened.history_days >= 7
+
+
+@pytest.mark.parametrize("make", [HourlyCostDetector, DailyCostForecaster, lambda: SeriesMonitor("a", "s")])
+def test_models_survive_pickling_and_are_deterministic(make):
+    """What Flink checkpoints is the pickled model: it must continue exactly where it stopped."""
+    costs = series(20)
+    first, second = make(), make()
+    feed(first, costs[: 10 * 24])
+    restored = pickle.loads(pickle.dumps(first))
+    feed(second, costs[: 10 * 24])
+    assert feed(restored, costs[10 * 24 :]) == feed(second, costs[10 * 24 :])
+
+
+def feed(model, costs: list[float]) -> list:
+    """Hours to a detector or monitor, or whole days to a forecaster; returns what each said."""
+    out = []
+    for hour, cost in enumerate(costs):
+        ms = int((START + timedelta(hours=hour)).timestamp() * 1000)
+        if isinstance(model, HourlyCostDetector):
+            out.append(model.score_one(ms, cost))
+            model.learn_one(ms, cost)
+        elif isinstance(model, DailyCostForecaster):
+            if hour % 24 == 0:
+                model.learn_one((START + timedelta(hours=hour)).date(), cost * 24)
+                out.append(model.forecast())
+        else:
+            out.append(model.observe(HourOfSpend("a", "s", ms, {"r": Decimal(str(round(cost, 4)))})))
+    return out
+
+
+def test_forecast_follows_a_weekly_pattern_with_an_interval_around_it():
+    forecaster = DailyCostForecaster()
+    day0 = date(2026, 5, 25)
+    for n in range(60):
+        day = day0 + timedelta(days=n)
+        forecaster.learn_one(day, 100.0 if day.weekday() < 5 else 60.0)
+        forecasts = forecaster.forecast()
+    assert len(forecasts) == 30
+    for f in forecasts:
+        want = 100.0 if f.day.weekday() < 5 else 60.0
+        assert abs(f.predicted - want) / want < 0.05 and f.lower <= f.predicted <= f.upper
+
+
+def test_projected_overspend_is_raised_once_per_month_naming_the_driver():
+    monitor = AccountMonitor("1", Budget("monthly", Decimal("4000")))
+    alerts = []
+    for n in range(50):
+        day = date(2026, 5, 1) + timedelta(days=n)
+        rds = Decimal(20) if day < date(2026, 6, 5) else Decimal(80)  # a new database at 80/day from June 5
+        _, overspend = monitor.observe(DayOfSpend("1", day, {"AmazonEC2": Decimal(70), "AmazonRDS": rds}, 90 + rds))
+        alerts += overspend
+    assert len(alerts) == 1 and alerts[0].month == "2026-06"
+    assert alerts[0].projected >= Decimal(4000) > alerts[0].month_to_date
+    assert alerts[0].drivers[0][0] == "AmazonRDS"
