@@ -74,7 +74,8 @@ def plan_anomalies(rng: random.Random, days: int) -> None:
     for series in SERIES:
         if series.base < 1:
             continue
-        for day in sorted(rng.sample(range(20, days - 10, 14), 3)):
+        slots = range(20, days - 10, 14)
+        for day in sorted(rng.sample(slots, min(3, len(slots)))):
             kind = KINDS[turn % len(KINDS)]
             turn += 1
             start = START + timedelta(days=day, hours=rng.randrange(0, 24))

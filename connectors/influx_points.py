@@ -8,6 +8,7 @@ instead of adding to it. ``usd`` is the float users chart; ``usd_micros`` is the
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from influxdb_client import Point, WritePrecision
@@ -68,4 +69,40 @@ def utilization_point(utilization: dict) -> Point:
         .field("max", float(utilization["max_value"]))
         .field("samples", int(utilization["samples"]))
         .time(utilization["window_start_ms"], WritePrecision.MS)
+    )
+
+
+def anomaly_point(anomaly: dict) -> Point:
+    """An Anomaly record → measurement ``anomaly`` at its window start; one point per episode message."""
+    return (
+        Point("anomaly")
+        .tag("account", anomaly["account_id"] or "none")
+        .tag("account_name", anomaly["account_name"] or "none")
+        .tag("service", anomaly["service"] or "none")
+        .tag("status", anomaly["status"])
+        .tag("severity", anomaly["severity"])
+        .field("actual_usd", float(Decimal(anomaly["actual_cost"])))
+        .field("expected_usd", float(Decimal(anomaly["expected_cost"])))
+        .field("score", float(anomaly["score"]))
+        .field("episode_id", anomaly["episode_id"])
+        .field("reasons", "; ".join(anomaly["reasons"]))
+        .time(anomaly["window_start_ms"], WritePrecision.MS)
+    )
+
+
+def forecast_point(forecast: dict) -> Point:
+    """A Forecast record → measurement ``forecast`` at the predicted day; a newer forecast overwrites it."""
+    made_at, day = forecast["made_at"], forecast["date"]
+    horizon = (date.fromisoformat(day) - date.fromisoformat(made_at)).days
+    moment = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return (
+        Point("forecast")
+        .tag("account", forecast["account_id"] or "none")
+        .tag("service", forecast["service"] or "none")
+        .field("predicted_usd", float(Decimal(forecast["predicted_cost"])))
+        .field("lower_usd", float(Decimal(forecast["lower"])))
+        .field("upper_usd", float(Decimal(forecast["upper"])))
+        .field("made_at", made_at)
+        .field("horizon_days", horizon)
+        .time(int(moment.timestamp() * 1000), WritePrecision.MS)
     )

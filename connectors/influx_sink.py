@@ -1,4 +1,4 @@
-"""InfluxDB sink: aggregate and utilization topics → InfluxDB, committing offsets only after a write.
+"""InfluxDB sink: aggregate, utilization, anomaly and forecast topics → InfluxDB, committing after a write.
 
 poll a batch → decode (undecodable → dead letters) → write with back-off until it succeeds →
 commit. A crash between write and commit re-delivers the batch, which overwrites the same
@@ -16,7 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from connectors.dead_letters import dead_letter
-from connectors.influx_points import aggregate_point, utilization_point
+from connectors.influx_points import aggregate_point, anomaly_point, forecast_point, utilization_point
 from connectors.influx_writers import PointWriter, RejectedPointsError, RetryableWriteError, writer_for
 from connectors.kafka_io import consumer, producer
 from schemas import SchemaName, codec
@@ -35,7 +35,7 @@ class SinkStats:
 
 
 class InfluxSink:
-    """Consumes the aggregate and utilization topics in consumer group ``<group>-influx-sink``."""
+    """Consumes the job's output topics in consumer group ``<group>-influx-sink``."""
 
     def __init__(self, config: Config, writer: PointWriter | None = None) -> None:
         self.config = config
@@ -44,6 +44,8 @@ class InfluxSink:
         self.decoders = {
             config.kafka.topic("aggregate"): (SchemaName.COST_AGGREGATE, aggregate_point),
             config.kafka.topic("utilization"): (SchemaName.RESOURCE_UTILIZATION, utilization_point),
+            config.kafka.topic("anomaly"): (SchemaName.ANOMALY, anomaly_point),
+            config.kafka.topic("forecast"): (SchemaName.FORECAST, forecast_point),
         }
         self.source.subscribe(list(self.decoders))
         self.dead_letters: KafkaProducer = producer(config)

@@ -39,6 +39,7 @@ class ReplaySummary:
     start_offsets: dict[int, int] = field(default_factory=dict)
     end_offsets: dict[int, int] = field(default_factory=dict)
     deliveries: DeliveryPlan = field(default_factory=DeliveryPlan)
+    closing_heartbeat_ms: int | None = None  # event time that closes the replay's last hour in a running job
 
     def backfill_args(self) -> list[str]:
         """The cost aggregation job's arguments that process what this replay produced, and only that."""
@@ -144,6 +145,22 @@ def encoded_events(
         yield TimedRecord(event.usage_start_ms, account.encode(), value, event.billing_period)
 
 
+def closing_heartbeat_ms(event_ms: int, config: Config) -> int:
+    """The event time whose watermark fires the window of ``event_ms``'s hour."""
+    return event_ms - event_ms % HOUR_MS + HOUR_MS + config.flink.out_of_orderness_s * 1000
+
+
+def send_heartbeat(config: Config, ts_ms: int) -> None:
+    """A heartbeat on every partition of the raw topic: a running job's watermark moves to ``ts_ms``.
+
+    Watermarks are not part of Flink's checkpoints: a job resumed from a savepoint fires the
+    windows it restored only once new records (or a heartbeat) arrive.
+    """
+    publisher = Publisher(config, "heartbeat", config.kafka.topic("raw_cost"), ReplaySummary())
+    publisher.heartbeat(ts_ms)
+    publisher.close()
+
+
 def replay(
     path: Path,
     config: Config,
@@ -172,7 +189,7 @@ def replay(
         counter = [0]
         reading = progress.add_task("read + sort", total=total_bytes(files))
         events = encoded_events(files, summary, publisher.reject, counter, FormatChecker(export_format), deliveries)
-        producing, last_ms = None, None
+        producing = None
         for record in sort_by_event_time(chain(_tracking(events, progress, reading, counter), deliveries.removals())):
             if producing is None:
                 progress.update(reading, completed=progress.tasks[reading].total)
@@ -181,9 +198,9 @@ def replay(
                 pacer.wait_for(record.ts_ms)
                 publisher.send(record)
                 progress.advance(producing)
-                last_ms = record.ts_ms
-        if heartbeat and last_ms is not None:
-            publisher.heartbeat(last_ms - last_ms % HOUR_MS + HOUR_MS + config.flink.out_of_orderness_s * 1000)
+                summary.closing_heartbeat_ms = closing_heartbeat_ms(record.ts_ms, config)
+        if heartbeat and summary.closing_heartbeat_ms is not None:
+            publisher.heartbeat(summary.closing_heartbeat_ms)
         publisher.close()
     deliveries.commit()
     summary.deliveries = deliveries.plan

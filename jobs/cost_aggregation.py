@@ -18,9 +18,11 @@ import site
 import sys
 from pathlib import Path
 
-from pyflink.table import EnvironmentSettings, StatementSet, Table, TableEnvironment
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import StatementSet, StreamTableEnvironment, Table
 
 from connectors.deliveries import REMOVED
+from jobs.analytics import build_analytics
 from jobs.sql import LATE, dead_letters_sql
 from jobs.udfs import budget_alerts, decode_cost_event, encode_aggregate, encode_dead_letter
 from jobs.utilization import build_utilization
@@ -32,16 +34,22 @@ JOB_NAME = "spendstream-cost-aggregation"
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
 
 
-def build(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str, metrics_topic: str) -> dict[str, Table]:
+def build(
+    t_env: StreamTableEnvironment, directory: AccountDirectory, raw_topic: str, metrics_topic: str
+) -> dict[str, Table]:
     """The topology over source tables ``raw_cost`` and ``metric_events``; returns what each sink writes."""
     outputs = build_costs(t_env, directory, raw_topic)
+    t_env.create_temporary_view("analytics", build_analytics(t_env, directory))
+    outputs["alerts"] = outputs["alerts"].union_all(t_env.sql_query("SELECT k, v FROM analytics WHERE role = 'alert'"))
+    for output, role in (("anomalies", "anomaly"), ("forecasts", "forecast")):
+        outputs[output] = t_env.sql_query(f"SELECT k, v FROM analytics WHERE role = '{role}'")
     utilization, metric_dead_letters = build_utilization(t_env, metrics_topic)
     outputs["utilization"] = utilization
     outputs["dead_letters"] = outputs["dead_letters"].union_all(metric_dead_letters)
     return outputs
 
 
-def build_costs(t_env: TableEnvironment, directory: AccountDirectory, raw_topic: str) -> dict[str, Table]:
+def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_topic: str) -> dict[str, Table]:
     """Aggregates, budget alerts and dead letters over source table ``raw_cost``."""
     t_env.create_temporary_function("decode_cost_event", decode_cost_event(directory))
     t_env.create_temporary_function("encode_aggregate", encode_aggregate)
@@ -112,7 +120,7 @@ def build_costs(t_env: TableEnvironment, directory: AccountDirectory, raw_topic:
     }
 
 
-def _running_budget(t_env: TableEnvironment, period: str, period_key: str) -> Table:
+def _running_budget(t_env: StreamTableEnvironment, period: str, period_key: str) -> Table:
     """Running totals within each budget period (native OVER aggregation), then crossings."""
     running = t_env.sql_query(
         f"SELECT account_id, {period_key} AS period_start, window_end, total, usage_cost, "
@@ -205,8 +213,8 @@ def sink_ddl(name: str, topic: str, config: Config) -> str:
     )
 
 
-def create_environment(config: Config) -> TableEnvironment:
-    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+def create_environment(config: Config, env: StreamExecutionEnvironment) -> StreamTableEnvironment:
+    t_env = StreamTableEnvironment.create(env)
     settings = {
         "pipeline.name": JOB_NAME,
         "table.local-time-zone": "UTC",
@@ -232,8 +240,15 @@ def create_environment(config: Config) -> TableEnvironment:
     return t_env
 
 
-def statements(t_env: TableEnvironment, config: Config, outputs: dict[str, Table]) -> StatementSet:
-    topics = {"aggregates": "aggregate", "alerts": "alert", "dead_letters": "dead_letter", "utilization": "utilization"}
+def statements(t_env: StreamTableEnvironment, config: Config, outputs: dict[str, Table]) -> StatementSet:
+    topics = {
+        "aggregates": "aggregate",
+        "alerts": "alert",
+        "dead_letters": "dead_letter",
+        "utilization": "utilization",
+        "anomalies": "anomaly",
+        "forecasts": "forecast",
+    }
     statement_set = t_env.create_statement_set()
     for output, role in topics.items():
         t_env.execute_sql(sink_ddl(f"{output}_sink", config.kafka.topic(role), config))
@@ -268,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = load_config(args.config)
     directory = load_directory(Path(config.accounts_file))
-    t_env = create_environment(config)
+    env = StreamExecutionEnvironment.get_execution_environment()
+    t_env = create_environment(config, env)
     bounded = args.until_offsets is not None
     metrics_until = args.metrics_until_offsets
     if bounded and metrics_until is None:  # a cost backfill without metrics: stop the metrics topic at offset 0
@@ -279,11 +295,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     t_env.execute_sql(source_ddl("metric_events", metrics_topic, config, metrics_until, args.from_earliest))
     outputs = build(t_env, directory, raw_topic, metrics_topic)
-    result = statements(t_env, config, outputs).execute()
-    job = result.get_job_client()
-    print(f"submitted {JOB_NAME}: job id {job.get_job_id() if job else '?'}", flush=True)
+    statements(t_env, config, outputs).attach_as_datastream()
+    job = env.execute_async(JOB_NAME)
+    print(f"submitted {JOB_NAME}: job id {job.get_job_id()}", flush=True)
     if bounded and t_env.get_config().get("execution.attached", "true") == "true":
-        result.wait()  # a local or attached backfill; `flink run --detached` returns at once
+        job.get_job_execution_result().result()  # a local or attached backfill; `--detached` returns at once
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from pipelines.aggregates import plain_decimal
 from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector, Score, severity
 from pipelines.budgets import Budget
 from pipelines.enrichment import AccountDirectory
@@ -155,7 +156,7 @@ class SeriesMonitor:
             severity=severity(reported) if status != "close" else "info",
             history_days=round(self.detector.history_days(hour.hour_ms), 2),
             reasons=tuple(reported.reasons) or ("spend back to normal",),
-            top_resources=tuple((rid, str(cost)) for rid, cost in hour.top_resources[:TOP_RESOURCES]),
+            top_resources=tuple((rid, plain_decimal(str(cost))) for rid, cost in hour.top_resources[:TOP_RESOURCES]),
         )
 
 

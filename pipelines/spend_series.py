@@ -56,4 +56,5 @@ class SpendSeries:
 
     def days(self) -> Iterator[DayOfSpend]:
         for account, day in sorted(self.totals, key=lambda k: (k[1], k[0])):
-            yield DayOfSpend(account, day, dict(self.usage.get((account, day), {})), self.totals[(account, day)])
+            usage = {service: cost for service, cost in self.usage.get((account, day), {}).items() if cost}
+            yield DayOfSpend(account, day, usage, self.totals[(account, day)])

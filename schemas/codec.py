@@ -35,6 +35,8 @@ class SchemaName(StrEnum):
     DEAD_LETTER = "dead_letter"
     METRIC_EVENT = "metric_event"
     RESOURCE_UTILIZATION = "resource_utilization"
+    ANOMALY = "anomaly"
+    FORECAST = "forecast"
 
 
 class UnknownSchemaError(ValueError):

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from spendstream.config import ConfigError, load_config
 
+EXPORT_FORMATS = ["auto", "cur2", "cur1", "focus"]
 console = Console()
 
 
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "cur2", "cur1", "focus"],
+        choices=EXPORT_FORMATS,
         help="export format (default: recognised from each file's header)",
     )
     replay.add_argument("--speed", type=float, help="event-time seconds per wall second (3600 = 1 h/s); default: max")
@@ -97,11 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     sink.add_argument("--until-idle", type=float, help="stop after this many seconds without records")
     sink.set_defaults(run=cmd_sink)
 
-    alerts = commands.add_parser("alerts", help="read the alert topic")
-    alerts.add_argument("action", choices=["tail"])
+    alerts = commands.add_parser("alerts", help="read the alert topic, or forward it to a webhook")
+    alerts.add_argument("action", choices=["tail", "forward"])
+    alerts.add_argument("--webhook", help="forward: POST each alert here (Slack-compatible JSON by default)")
+    alerts.add_argument("--template", type=Path, help="forward: request body template with $alert_id, $title, ...")
     alerts.add_argument("--json", action="store_true", help="one JSON object per line")
     alerts.add_argument("--from-beginning", action="store_true", help="all retained alerts, not only new ones")
-    alerts.add_argument("--group", help="consumer group (commits what was printed); default: none")
+    alerts.add_argument("--group", help="consumer group (commits what was handled); forward: spendstream-webhook")
     alerts.add_argument("--until-idle", type=float, help="stop after this many seconds without alerts")
     alerts.set_defaults(run=cmd_alerts)
 
@@ -127,6 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     costs = commands.add_parser("costs", help="cost per account per day, read back from InfluxDB")
     costs.set_defaults(run=cmd_costs)
+
+    backtest = commands.add_parser("backtest", help="detection and forecasts over a historical export")
+    backtest.add_argument("path", type=Path, help="an export file or folder (any supported format)")
+    backtest.add_argument("--out", type=Path, required=True, help="folder for the four result files")
+    backtest.add_argument("--format", default="auto", choices=EXPORT_FORMATS, help="default: from each file's header")
+    backtest.add_argument("--accounts", type=Path, help="accounts.yaml (default: the configured one)")
+    backtest.add_argument("--labels", type=Path, help="JSON list of {account_id, service, start, end} anomalies")
+    backtest.set_defaults(run=cmd_backtest)
+
+    heartbeat = commands.add_parser("heartbeat", help="move a running job's event time on (no cost added)")
+    heartbeat.add_argument("--at", required=True, help="event time, ISO-8601, e.g. 2026-11-01T00:10:00Z")
+    heartbeat.set_defaults(run=cmd_heartbeat)
 
     demo = commands.add_parser("demo", help="replay the bundled sample through the whole pipeline")
     demo.add_argument("--sample", type=Path, default=Path(__file__).resolve().parent.parent / "deploy/sample/cur2")
@@ -155,6 +170,19 @@ def cmd_stack(config, args) -> int:
     if args.action == "up":
         console.print(f"export KAFKA_BOOTSTRAP={endpoints['kafka']}")
     return 0 if healthy else 1
+
+
+def cmd_heartbeat(config, args) -> int:
+    from datetime import datetime
+
+    from connectors.replay import send_heartbeat
+
+    moment = datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"--at {args.at}: give a time zone, e.g. {args.at}Z")
+    send_heartbeat(config, int(moment.timestamp() * 1000))
+    console.print(f"heartbeat at {moment.isoformat()} on every partition of {config.kafka.topic('raw_cost')}")
+    return 0
 
 
 def cmd_replay(config, args) -> int:
@@ -284,6 +312,8 @@ def cmd_sink(config, args) -> int:
 def cmd_alerts(config, args) -> int:
     from connectors.alerts import print_alerts
 
+    if args.action == "forward":
+        return cmd_alerts_forward(config, args)
     print_alerts(
         config,
         console,
@@ -292,6 +322,43 @@ def cmd_alerts(config, args) -> int:
         group=args.group,
         until_idle_s=args.until_idle,
     )
+    return 0
+
+
+def cmd_alerts_forward(config, args) -> int:
+    from connectors.alert_forwarder import WebhookForwarder, forward_alerts
+
+    if not args.webhook:
+        raise ValueError("alerts forward needs --webhook URL (e.g. a Slack incoming webhook)")
+    forwarder = WebhookForwarder(args.webhook, args.template)
+    group = args.group or f"{config.kafka.consumer_group}-webhook"
+    console.print(f"forwarding alerts of {config.kafka.topic('alert')} to {args.webhook} (group {group}) ...")
+    stats = forward_alerts(config, forwarder, group, args.until_idle)
+    console.print(f"delivered {stats.delivered}, duplicates skipped {stats.duplicates}, retries {stats.retries}")
+    return 0
+
+
+def cmd_backtest(config, args) -> int:
+    from connectors.backtest import backtest
+    from pipelines.enrichment import load_directory
+
+    accounts = args.accounts or Path(config.accounts_file)
+    result = backtest(args.path, args.out, load_directory(accounts), args.format, args.labels)
+    metrics = result.metrics
+    console.print(
+        f"rows {metrics['rows_read']} (rejected {metrics['rows_rejected']}), series {metrics['series']}, "
+        f"anomaly alerts {metrics['anomaly_alerts']}, forecasts {metrics['forecasts']}, "
+        f"projected overspend alerts {metrics['projected_overspend_alerts']}"
+    )
+    if "detection" in metrics:
+        d = metrics["detection"]
+        console.print(
+            f"detection: precision {d['precision']}, recall {d['recall']}, F1 {d['f1']}, "
+            f"median delay {d['median_delay_h']} h"
+        )
+    f = metrics["forecast"]
+    console.print(f"forecast: MAPE {f['mape']} vs seasonal naive {f['seasonal_naive_mape']}")
+    console.print(f"wrote {args.out}/anomalies.jsonl, forecasts.jsonl, metrics.json, report.html")
     return 0
 
 

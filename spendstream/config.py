@@ -46,6 +46,8 @@ def _topics() -> dict[str, Topic]:
         "dead_letter": Topic("spendstream.dead-letter", partitions=1),
         "metrics": Topic("spendstream.metrics"),
         "utilization": Topic("spendstream.utilization.hourly"),
+        "anomaly": Topic("spendstream.anomalies", partitions=1),
+        "forecast": Topic("spendstream.forecasts"),
     }
 
 

@@ -27,7 +27,7 @@ import pytest
 
 from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
-from connectors.replay import replay
+from connectors.replay import ReplaySummary, replay, send_heartbeat
 from spendstream.config import Config
 from spendstream.flink_client import (
     cancel,
@@ -45,7 +45,7 @@ from tests.integration.test_pipeline import ROOT, input_rows
 pytestmark = pytest.mark.integration
 
 
-def backfill(stack: Config, tmp_path, name: str, continuous: bool = False) -> tuple[Config, Path, str, list[str]]:
+def backfill(stack: Config, tmp_path, name: str, continuous: bool = False) -> tuple[Config, Path, str, ReplaySummary]:
     """A 45-day export replayed into topics of its own and the job running on it.
 
     A backfill stops at the replay's end offsets; a ``continuous`` job reads on (the replay ends
@@ -67,7 +67,7 @@ def backfill(stack: Config, tmp_path, name: str, continuous: bool = False) -> tu
         assert time.monotonic() < deadline, "no checkpoint completed"
         assert rest(config, f"/jobs/{job_id}")["state"] == "RUNNING", "the job ended before the test could act"
         time.sleep(0.1)
-    return config, export, job_id, job_args
+    return config, export, job_id, summary
 
 
 def assert_daily_totals_exact(config: Config, export: Path, settle_s: float = 0) -> None:
@@ -114,12 +114,12 @@ def test_job_survives_a_killed_taskmanager_with_exact_totals(stack: Config, tmp_
 
 
 def test_upgrade_through_a_savepoint_mid_replay_keeps_exact_totals(stack: Config, tmp_path):
-    config, export, job_id, job_args = backfill(stack, tmp_path, "savepoint", continuous=True)
+    config, export, job_id, summary = backfill(stack, tmp_path, "savepoint", continuous=True)
     location = stop_with_savepoint(config, job_id, f"file://{tmp_path}/savepoints")
     assert Path(location.removeprefix("file:")).exists()
     listed = {job["id"]: job for job in list_jobs(config)}
     assert listed[job_id]["state"] == "FINISHED" and listed[job_id]["records_in"] > 0
-    resumed = submit(config, "cost-aggregation", job_args, savepoint=location)
+    resumed = submit(config, "cost-aggregation", summary.backfill_args()[:2], savepoint=location)
     deadline = time.monotonic() + 120
     restored = None
     while restored is None:
@@ -127,6 +127,7 @@ def test_upgrade_through_a_savepoint_mid_replay_keeps_exact_totals(stack: Config
         restored = (rest(config, f"/jobs/{resumed}/checkpoints").get("latest") or {}).get("restored")
         time.sleep(0.2)
     assert restored["is_savepoint"] and restored["external_path"] == location
+    send_heartbeat(config, summary.closing_heartbeat_ms + 1)  # the restored windows fire on the next record
     assert_daily_totals_exact(config, export, settle_s=300)
     cancel(config, resumed)
     assert wait_for_job(config, resumed, timeout_s=60) == "CANCELED"

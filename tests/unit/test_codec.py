@@ -83,18 +83,20 @@ def test_every_schema_reads_records_of_its_next_version(name):
 
 def sample_record(schema: dict) -> dict:
     """A valid record of ``schema`` with a value in every field."""
-    values = {"string": "s", "long": 7, "int": 3, "double": 1.5, "bytes": b"\x01", "boolean": True}
-    record = {}
-    for field in schema["fields"]:
-        kind = field["type"]
-        if isinstance(kind, list):
-            kind = next(k for k in kind if k != "null")
-        if isinstance(kind, dict):
-            kind = {"enum": lambda t: t["symbols"][0], "map": lambda t: {"k": "v"}}[kind["type"]](kind)
-            record[field["name"]] = kind
-        else:
-            record[field["name"]] = values[kind]
-    return record
+    return {field["name"]: sample_value(field["type"]) for field in schema["fields"]}
+
+
+def sample_value(kind):
+    if isinstance(kind, list):
+        return sample_value(next(k for k in kind if k != "null"))
+    if isinstance(kind, dict):
+        return {
+            "enum": lambda t: t["symbols"][0],
+            "map": lambda t: {"k": "v"},
+            "array": lambda t: [sample_value(t["items"])],
+            "record": sample_record,
+        }[kind["type"]](kind)
+    return {"string": "s", "long": 7, "int": 3, "double": 1.5, "bytes": b"\x01", "boolean": True}[kind]
 
 
 def test_a_newer_looking_header_with_a_body_that_does_not_read_is_refused():

@@ -1,0 +1,259 @@
+"""Anomaly detection and forecasts in the cost aggregation job: river models in Flink keyed state.
+
+Native SQL builds the series (hourly usage cost per account × service × region, the top three
+resources of each hour by window Top-N, daily cost per account × service); Python runs only on
+those aggregates, in two keyed process functions whose state is the pickled monitor of
+pipelines/spend_monitor.py, checkpointed with the job. An event-time timer at the end of each
+window's hour (day) hands the finished hour (day) to the monitor, so every key sees its hours
+and days in order, as ``spendstream backtest`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from pyflink.common import Row, Types
+from pyflink.datastream import DataStream, KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.table import StreamTableEnvironment, Table
+
+from pipelines.enrichment import AccountDirectory
+from pipelines.spend_monitor import (
+    AccountMonitor,
+    AnomalyAlert,
+    DayOfSpend,
+    ForecastPoint,
+    HourOfSpend,
+    ProjectedOverspend,
+    SeriesMonitor,
+    day_of,
+    stable_id,
+)
+from schemas import SchemaName, codec
+
+OUTPUT = Types.ROW_NAMED(
+    ["role", "k", "v"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()), Types.PRIMITIVE_ARRAY(Types.BYTE())]
+)
+# Window starts as epoch milliseconds, computed natively (whole minutes: windows start on the hour).
+EPOCH_MS = "CAST(TIMESTAMPDIFF(MINUTE, TIMESTAMP '1970-01-01 00:00:00', window_start) AS BIGINT) * 60000"
+SERIES_SQL = f"""
+SELECT 'region' AS part, account_id, service, {EPOCH_MS} AS start_ms, window_time, region AS name,
+  CAST(cost AS STRING) AS cost
+FROM (
+  SELECT window_start, window_end, window_time, account_id, service, region, SUM(unblended_cost) AS cost
+  FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR))
+  WHERE charge_type = 'usage'
+  GROUP BY window_start, window_end, window_time, account_id, service, region)
+UNION ALL
+SELECT 'resource', account_id, service, {EPOCH_MS}, window_time, resource_id, CAST(cost AS STRING)
+FROM (
+  SELECT *, ROW_NUMBER() OVER (
+    PARTITION BY window_start, window_end, account_id, service ORDER BY cost DESC, resource_id) AS rank_in_hour
+  FROM (
+    SELECT window_start, window_end, window_time, account_id, service,
+      COALESCE(NULLIF(resource_id, ''), '(no resource id)') AS resource_id, SUM(unblended_cost) AS cost
+    FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR))
+    WHERE charge_type = 'usage'
+    GROUP BY window_start, window_end, window_time, account_id, service,
+      COALESCE(NULLIF(resource_id, ''), '(no resource id)')))
+WHERE rank_in_hour <= 3
+"""
+DAILY_SQL = f"""
+SELECT account_id, service, {EPOCH_MS} AS start_ms, window_time,
+  CAST(SUM(CASE WHEN charge_type = 'usage' THEN unblended_cost ELSE 0 END) AS STRING) AS usage_cost,
+  CAST(SUM(unblended_cost) AS STRING) AS total_cost
+FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' DAY))
+GROUP BY window_start, window_end, window_time, account_id, service
+"""
+
+
+class HourlyAnomalies(KeyedProcessFunction):
+    """Keyed by account × service: buffers an hour's rows, hands the finished hour to the monitor."""
+
+    def __init__(self, directory: AccountDirectory) -> None:
+        self.directory = directory
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.monitor = runtime_context.get_state(ValueStateDescriptor("series-monitor", Types.PICKLED_BYTE_ARRAY()))
+        self.pending = runtime_context.get_state(ValueStateDescriptor("pending-hours", Types.PICKLED_BYTE_ARRAY()))
+
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
+        hours = self.pending.value() or {}
+        hour = hours.setdefault(row.start_ms, {"region": {}, "resource": {}})
+        hour[row.part][row.name] = Decimal(row.cost)
+        self.pending.update(hours)
+        ctx.timer_service().register_event_time_timer(row.start_ms + 3_600_000 - 1)
+        return iter(())
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        hours = self.pending.value() or {}
+        account, service = ctx.get_current_key().split("|", 1)
+        monitor = self.monitor.value() or SeriesMonitor(account, service, self.directory.anomaly_settings(account))
+        for hour_ms in sorted(h for h in hours if h <= timestamp):
+            parts = hours.pop(hour_ms)
+            resources = tuple(sorted(parts["resource"].items(), key=lambda item: (-item[1], item[0])))
+            for alert in monitor.observe(HourOfSpend(account, service, hour_ms, parts["region"], resources)):
+                yield from anomaly_rows(alert, self.directory)
+        self.monitor.update(monitor)
+        self.pending.update(hours)
+
+
+class DailyForecasts(KeyedProcessFunction):
+    """Keyed by account: buffers a day's per-service rows, hands the finished day to the monitor."""
+
+    def __init__(self, directory: AccountDirectory) -> None:
+        self.directory = directory
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.monitor = runtime_context.get_state(ValueStateDescriptor("account-monitor", Types.PICKLED_BYTE_ARRAY()))
+        self.pending = runtime_context.get_state(ValueStateDescriptor("pending-days", Types.PICKLED_BYTE_ARRAY()))
+
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
+        days = self.pending.value() or {}
+        start = row.start_ms
+        usage, total = days.setdefault(start, ({}, Decimal(0)))
+        usage[row.service] = usage.get(row.service, Decimal(0)) + Decimal(row.usage_cost)
+        days[start] = (usage, total + Decimal(row.total_cost))
+        self.pending.update(days)
+        ctx.timer_service().register_event_time_timer(start + 86_400_000 - 1)
+        return iter(())
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        days = self.pending.value() or {}
+        account = ctx.get_current_key()
+        monitor = self.monitor.value() or AccountMonitor(account, self.directory.monthly_budget(account))
+        for start in sorted(d for d in days if d <= timestamp):
+            usage, total = days.pop(start)
+            usage = {service: cost for service, cost in usage.items() if cost}
+            points, overspends = monitor.observe(DayOfSpend(account, day_of(start), usage, total))
+            yield from (forecast_row(point) for point in points)
+            yield from (overspend_row(alert, self.directory) for alert in overspends)
+        self.monitor.update(monitor)
+        self.pending.update(days)
+
+
+def anomaly_rows(alert: AnomalyAlert, directory: AccountDirectory) -> Iterator[Row]:
+    """The episode message on the anomaly topic, and as an alert on the alert topic."""
+    name = directory.accounts[alert.account_id].name if alert.account_id in directory.accounts else alert.account_id
+    record = {
+        "alert_id": alert.alert_id,
+        "episode_id": alert.episode_id,
+        "status": alert.status,
+        "account_id": alert.account_id,
+        "account_name": name,
+        "service": alert.service,
+        "window_start_ms": alert.window_start_ms,
+        "window_end_ms": alert.window_end_ms,
+        "actual_cost": f"{alert.actual_cost:.6f}",
+        "expected_cost": f"{alert.expected_cost:.6f}",
+        "score": alert.score,
+        "severity": alert.severity,
+        "history_days": alert.history_days,
+        "reasons": list(alert.reasons),
+        "top_resources": [{"resource_id": rid, "cost": cost} for rid, cost in alert.top_resources],
+    }
+    key = alert.episode_id.encode()
+    yield Row("anomaly", key, codec().encode(SchemaName.ANOMALY, record))
+    yield Row("alert", key, codec().encode(SchemaName.ALERT, anomaly_alert(record, alert)))
+
+
+def anomaly_alert(record: dict, alert: AnomalyAlert) -> dict:
+    name, verb = record["account_name"], {"open": "unusual spend", "update": "unusual spend continues"}
+    title = f"{name} {alert.service}: {verb.get(alert.status, 'spend back to normal')}"
+    short = "" if alert.history_days >= 14 else f" (on {alert.history_days:.0f} days of history)"
+    resources = ", ".join(f"{rid} {cost}" for rid, cost in alert.top_resources) or "n/a"
+    message = (
+        f"{alert.service} in {name} ({alert.account_id}) cost {record['actual_cost']} in the hour from "
+        f"window start, expected {record['expected_cost']}{short}: {'; '.join(alert.reasons)}. "
+        f"Top resources: {resources}."
+    )
+    return {
+        "alert_id": alert.alert_id,
+        "kind": "anomaly",
+        "severity": alert.severity,
+        "account_id": alert.account_id,
+        "account_name": name,
+        "service": alert.service,
+        "window_start_ms": alert.window_start_ms,
+        "window_end_ms": alert.window_end_ms,
+        "title": title,
+        "message": message,
+        "details": {
+            "status": alert.status,
+            "episode_id": alert.episode_id,
+            "actual": record["actual_cost"],
+            "expected": record["expected_cost"],
+            "score": str(alert.score),
+            "history_days": str(alert.history_days),
+            "top_resources": json.dumps(record["top_resources"]),
+        },
+    }
+
+
+def forecast_row(point: ForecastPoint) -> Row:
+    forecast_id = stable_id("forecast", point.account_id, point.service, point.made_at, point.day)
+    record = {
+        "forecast_id": forecast_id,
+        "account_id": point.account_id,
+        "service": point.service,
+        "made_at": point.made_at.isoformat(),
+        "date": point.day.isoformat(),
+        "predicted_cost": f"{point.predicted:.6f}",
+        "lower": f"{point.lower:.6f}",
+        "upper": f"{point.upper:.6f}",
+    }
+    return Row("forecast", point.account_id.encode(), codec().encode(SchemaName.FORECAST, record))
+
+
+def overspend_row(alert: ProjectedOverspend, directory: AccountDirectory) -> Row:
+    name = directory.accounts[alert.account_id].name if alert.account_id in directory.accounts else alert.account_id
+    drivers = ", ".join(f"{service} +{delta}" for service, delta in alert.drivers) or "no single service"
+    record = {
+        "alert_id": alert.alert_id,
+        "kind": "projected_overspend",
+        "severity": "warning",
+        "account_id": alert.account_id,
+        "account_name": name,
+        "service": "*",
+        "window_start_ms": epoch_ms_of(date.fromisoformat(f"{alert.month}-01")),
+        "window_end_ms": epoch_ms_of(alert.made_at) + 86_400_000,
+        "title": f"{name}: projected to exceed its {alert.month} budget",
+        "message": (
+            f"{name} ({alert.account_id}) has spent {alert.month_to_date} of its {alert.budget} budget for "
+            f"{alert.month}; the month-end projection is {alert.projected}. Driven by: {drivers}."
+        ),
+        "details": {
+            "month": alert.month,
+            "budget": str(alert.budget),
+            "month_to_date": str(alert.month_to_date),
+            "projected": str(alert.projected),
+            "drivers": json.dumps([[service, str(delta)] for service, delta in alert.drivers]),
+        },
+    }
+    return Row("alert", alert.alert_id.encode(), codec().encode(SchemaName.ALERT, record))
+
+
+def epoch_ms_of(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def build_analytics(t_env: StreamTableEnvironment, directory: AccountDirectory) -> Table:
+    """Anomaly, forecast and alert rows (role, k, v) from the ``costs`` view."""
+    series = t_env.to_data_stream(t_env.sql_query(SERIES_SQL))
+    daily = t_env.to_data_stream(t_env.sql_query(DAILY_SQL))
+    anomalies: DataStream = (
+        series.key_by(lambda row: f"{row.account_id}|{row.service}", key_type=Types.STRING())
+        .process(HourlyAnomalies(directory), output_type=OUTPUT)
+        .uid("hourly-anomalies")
+        .name("anomaly detection (river, keyed by account x service)")
+    )
+    forecasts: DataStream = (
+        daily.key_by(lambda row: row.account_id, key_type=Types.STRING())
+        .process(DailyForecasts(directory), output_type=OUTPUT)
+        .uid("daily-forecasts")
+        .name("forecasts and month-end projection (keyed by account)")
+    )
+    return t_env.from_data_stream(anomalies.union(forecasts))
