@@ -42,3 +42,34 @@ def daily_cost_by_account(settings: InfluxSettings) -> dict[str, dict[str, int]]
             day = datetime.fromtimestamp(moment / 1000, UTC).strftime("%Y-%m-%d")
             table.setdefault(day, {})[item["tags"]["account_name"]] = int(total)
     return dict(sorted(table.items()))
+
+
+def anomaly_episodes(settings: InfluxSettings) -> list[dict]:
+    """Opened anomaly episodes, oldest first: time, account, service, actual, expected, score."""
+    series = influxql(
+        settings,
+        "SELECT actual_usd, expected_usd, score, reasons FROM anomaly WHERE status = 'open' "
+        "GROUP BY account_name, service",
+    )
+    rows = [
+        {"time": moment, **item["tags"], "actual": actual, "expected": expected, "score": score, "reasons": reasons}
+        for item in series
+        for moment, actual, expected, score, reasons in item["values"]
+    ]
+    return sorted(rows, key=lambda row: row["time"])
+
+
+def latest_account_forecasts(
+    settings: InfluxSettings, days: int = 7
+) -> dict[str, list[tuple[int, float, float, float]]]:
+    """{account: [(day ms, predicted, lower, upper)]} for the first ``days`` days of the newest forecast."""
+    last = influxql(settings, "SELECT LAST(made_at) FROM forecast WHERE service = '*'")
+    if not last:
+        return {}
+    made_at = last[0]["values"][0][1]
+    series = influxql(
+        settings,
+        f"SELECT predicted_usd, lower_usd, upper_usd FROM forecast WHERE service = '*' AND made_at = '{made_at}' "
+        f"GROUP BY account",
+    )
+    return {item["tags"]["account"]: [tuple(v) for v in item["values"][:days]] for item in series}

@@ -161,15 +161,23 @@ def anomaly_rows(alert: AnomalyAlert, directory: AccountDirectory) -> Iterator[R
 
 
 def anomaly_alert(record: dict, alert: AnomalyAlert) -> dict:
-    name, verb = record["account_name"], {"open": "unusual spend", "update": "unusual spend continues"}
-    title = f"{name} {alert.service}: {verb.get(alert.status, 'spend back to normal')}"
-    short = "" if alert.history_days >= 14 else f" (on {alert.history_days:.0f} days of history)"
+    name = record["account_name"]
+    start = datetime.fromtimestamp(alert.window_start_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    short = "" if alert.history_days >= 14 else f" (judged on {alert.history_days:.0f} days of history)"
     resources = ", ".join(f"{rid} {cost}" for rid, cost in alert.top_resources) or "n/a"
-    message = (
-        f"{alert.service} in {name} ({alert.account_id}) cost {record['actual_cost']} in the hour from "
-        f"window start, expected {record['expected_cost']}{short}: {'; '.join(alert.reasons)}. "
-        f"Top resources: {resources}."
-    )
+    actual, expected = f"{alert.actual_cost:,.2f}", f"{alert.expected_cost:,.2f}"
+    if alert.status == "close":
+        title = f"{name} {alert.service}: spend back to normal"
+        message = (
+            f"{alert.service} in {name} ({alert.account_id}) is back to normal; the episode began {start} and "
+            f"peaked at {actual} an hour against {expected} expected."
+        )
+    else:
+        title = f"{name} {alert.service}: {'unusual spend' if alert.status == 'open' else 'unusual spend continues'}"
+        message = (
+            f"{alert.service} in {name} ({alert.account_id}) cost {actual} in the hour from {start}, "
+            f"expected {expected}{short}: {'; '.join(alert.reasons)}. Top resources: {resources}."
+        )
     return {
         "alert_id": alert.alert_id,
         "kind": "anomaly",
@@ -188,6 +196,7 @@ def anomaly_alert(record: dict, alert: AnomalyAlert) -> dict:
             "expected": record["expected_cost"],
             "score": str(alert.score),
             "history_days": str(alert.history_days),
+            "reasons": "; ".join(alert.reasons),
             "top_resources": json.dumps(record["top_resources"]),
         },
     }

@@ -26,6 +26,8 @@ CLOSE_AFTER_H = 3  # normal hours that end an episode
 UPDATE_EVERY_H = 6  # an open episode reports this often
 MAX_GAP_H = 24 * 14  # hours without data filled with zero cost (a longer silence restarts the clock)
 TOP_RESOURCES = 3
+PROJECTION_WARMUP_DAYS = 7  # a month-end projection needs this much history
+CENT = Decimal("0.01")
 
 
 def stable_id(*parts: object) -> str:
@@ -251,10 +253,10 @@ class AccountMonitor:
         previous = self.month_to_date[1] if self.month_to_date[0] == month else Decimal(0)
         self.month_to_date = (month, previous + basis)
         budget = self.monthly_budget
-        if budget is None or month in self.warned_months:
+        if budget is None or month in self.warned_months or self.forecasters["*"].days < PROJECTION_WARMUP_DAYS:
             return []
         rest = [f for f in made["*"] if f.day.strftime("%Y-%m") == month]
-        projected = self.month_to_date[1] + Decimal(str(round(sum(f.predicted for f in rest), 6)))
+        projected = (self.month_to_date[1] + Decimal(str(sum(f.predicted for f in rest)))).quantize(CENT)
         if projected < budget.amount or self.month_to_date[1] >= budget.amount:
             return []  # on track, or already over (the budget alert has said so)
         self.warned_months.add(month)
@@ -263,7 +265,7 @@ class AccountMonitor:
                 self.account_id,
                 month,
                 budget.amount,
-                self.month_to_date[1],
+                self.month_to_date[1].quantize(CENT),
                 projected,
                 spend.day,
                 self._drivers(made, rest),

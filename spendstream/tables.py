@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rich.console import Console
 from rich.table import Table
 
@@ -13,4 +15,24 @@ def print_daily_costs(console: Console, table_data: dict[str, dict[str, int]]) -
     for day, row in table_data.items():
         cells = [f"{row.get(name, 0) / 1e6:,.2f}" for name in accounts]
         table.add_row(day, *cells, f"{sum(row.values()) / 1e6:,.2f}")
+    console.print(table)
+
+
+def print_anomalies(console: Console, episodes: list[dict]) -> None:
+    table = Table("hour (UTC)", "account", "service", "actual", "expected", "score", "why", title="anomalies (opened)")
+    for row in episodes:
+        moment = datetime.fromtimestamp(row["time"] / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            moment, row["account_name"], row["service"], f"{row['actual']:,.2f}", f"{row['expected']:,.2f}",
+            f"{row['score']:.1f}", row["reasons"],
+        )  # fmt: skip
+    console.print(table)
+
+
+def print_forecasts(console: Console, forecasts: dict[str, list[tuple[int, float, float, float]]]) -> None:
+    table = Table("account", "day", "forecast (USD)", "80% interval", title="next days, newest account forecasts")
+    for account, days in sorted(forecasts.items()):
+        for moment, predicted, lower, upper in days:
+            day = datetime.fromtimestamp(moment / 1000, UTC).strftime("%Y-%m-%d")
+            table.add_row(account, day, f"{predicted:,.2f}", f"{lower:,.2f} – {upper:,.2f}")
     console.print(table)

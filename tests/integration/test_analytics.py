@@ -84,7 +84,7 @@ def test_anomalies_reach_the_alert_topic_and_influxdb(streamed):
     opened = next(a for a in anomalies if a["status"] == "open")
     alert = anomaly_alerts[opened["alert_id"]]
     assert alert["details"]["episode_id"] == opened["episode_id"] and opened["top_resources"]
-    assert opened["actual_cost"] in alert["message"] and opened["service"] in alert["title"]
+    assert f"{float(opened['actual_cost']):,.2f}" in alert["message"] and opened["service"] in alert["title"]
 
     InfluxSink(config).run(until_idle_s=4)
     counted = influxql(config.influx, "SELECT COUNT(score) FROM anomaly")
