@@ -1,7 +1,7 @@
 """Rolling 30-day forecasts of a daily cost series, with intervals calibrated on its own errors.
 
-A river-style estimator (``learn_one`` / ``forecast``): a level (river EWMean of deseasonalized
-days), day-of-week factors, and month-start factors for days 1-3. Every forecast made is kept
+A river-style estimator (``learn_one`` / ``forecast``): a damped-trend level of deseasonalized
+days, day-of-week factors (river EWMean), and month-start factors for days 1-3. Every forecast made is kept
 until its day arrives; the relative errors seen per horizon bucket feed rolling quantiles
 (river RollingQuantile), so the 80% interval widens or narrows with the series' real accuracy.
 """
@@ -16,7 +16,12 @@ from river import stats
 
 HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
-LOWER_Q, UPPER_Q = 0.1, 0.9  # an 80% prediction interval
+# An 80% interval: the 7th and 93rd percentiles of past relative errors, because the errors of
+# consecutive days are correlated and the plain 10th/90th cover only ~75% (bench: BENCHMARKS.md).
+LOWER_Q, UPPER_Q = 0.07, 0.93
+LEVEL_ALPHA = 0.15
+WARMUP_DAYS = 14  # before this, seasonal factors are still settling: nothing is judged unusual
+ERROR_WINDOW = 365  # errors per horizon bucket the interval is calibrated on
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,18 @@ def _bucket(horizon: int) -> int:
 
 
 class DailyCostForecaster:
-    """Learn one day at a time (in order), forecast the next 30 days."""
+    """Learn one day at a time (in order), forecast the next 30 days.
 
-    def __init__(self, level_alpha: float = 0.25, season_alpha: float = 0.15, window: int = 120) -> None:
-        self.level = stats.EWMean(level_alpha)
+    A level of deseasonalized days, day-of-week factors (river EWMean) and month-start factors
+    for days 1-3; unusual days move it little unless they last. A trend term was measured and
+    left out: on daily cost it followed anomalies more than growth (BENCHMARKS.md).
+    """
+
+    def __init__(
+        self, level_alpha: float = LEVEL_ALPHA, season_alpha: float = 0.15, window: int = ERROR_WINDOW
+    ) -> None:
+        self.alpha = level_alpha
+        self.level: float | None = None
         self.weekday = {d: stats.EWMean(season_alpha) for d in range(7)}
         self.month_start: dict[int, stats.EWMean] = {}
         self.errors = [
@@ -47,12 +60,25 @@ class DailyCostForecaster:
         self.pending: dict[date, list[DayForecast]] = defaultdict(list)  # predicted day → forecasts of it
         self.days = 0
         self.last_day: date | None = None
+        self.one_step_error = stats.EWMean(0.1)  # typical relative error of a day against expectation
+        self.unusual_days = 0
+
+    def _robust(self, cost: float, expected: float) -> float:
+        """An unusual day (an anomaly) moves the model by at most 3 typical errors, unless it lasts."""
+        typical = max(self.one_step_error.get() or 0.05, 0.01)
+        relative = cost / expected - 1 if expected > 0 else 0.0
+        self.one_step_error.update(min(abs(relative), 1.0))
+        if abs(relative) <= 3 * typical or self.unusual_days >= 3 or self.days < WARMUP_DAYS:
+            self.unusual_days = 0
+            return cost
+        self.unusual_days += 1
+        return expected * (1 + (3 * typical if relative > 0 else -3 * typical))
+
+    def _month_factor(self, day: date) -> float:
+        return self.month_start[day.day].get() if day.day <= 3 and day.day in self.month_start else 1.0
 
     def _season(self, day: date) -> float:
-        factor = self.weekday[day.weekday()].get() or 1.0
-        if day.day <= 3 and day.day in self.month_start:
-            factor *= self.month_start[day.day].get()
-        return factor
+        return (self.weekday[day.weekday()].get() or 1.0) * self._month_factor(day)
 
     def learn_one(self, day: date, cost: float) -> None:
         """Learn a day's actual cost; scores the forecasts that predicted it first."""
@@ -64,36 +90,31 @@ class DailyCostForecaster:
                 upper.update(relative)
         for stale in [d for d in self.pending if d < day]:  # days the series skipped
             del self.pending[stale]
-        season = self._season(day)
-        if self.days == 0:
-            self.level.update(cost)
+        if self.level is None:
+            self.level = cost
         else:
-            usual = (self.level.get() or 0.0) * season
+            expected_level = self.level
+            usual = expected_level * (self.weekday[day.weekday()].get() or 1.0)
             if day.day <= 3 and usual > 0:
                 self.month_start.setdefault(day.day, stats.EWMean(0.5)).update(max(1.0, cost / usual))
-            level = self.level.get() or cost or 1.0
-            if level > 0:
-                self.weekday[day.weekday()].update(cost / level / (self._season_month(day)))
-            self.level.update(cost / max(self._season(day), 1e-9))
+            cost = self._robust(cost, expected_level * self._season(day))
+            self.level = self.alpha * cost / max(self._season(day), 1e-9) + (1 - self.alpha) * expected_level
+            if self.level > 0:
+                self.weekday[day.weekday()].update(cost / self.level / self._month_factor(day))
         self.days += 1
         self.last_day = day
-
-    def _season_month(self, day: date) -> float:
-        if day.day <= 3 and day.day in self.month_start:
-            return self.month_start[day.day].get()
-        return 1.0
 
     def forecast(self, horizon: int = HORIZON_DAYS) -> list[DayForecast]:
         """The next ``horizon`` days after the last learned one; remembered to calibrate intervals."""
         if self.last_day is None:
             return []
         out = []
-        level = self.level.get() or 0.0
+        level = self.level or 0.0
         for h in range(1, horizon + 1):
             day = self.last_day + timedelta(days=h)
             predicted = max(level * self._season(day), 0.0)
             lower_q, upper_q = self.errors[_bucket(h)]
-            if lower_q.get() is None or self.days < 14:
+            if lower_q.get() is None or self.days < WARMUP_DAYS:
                 low, high = -0.25, 0.25  # until the series has its own error record
             else:
                 low, high = min(lower_q.get(), 0.0), max(upper_q.get(), 0.0)

@@ -60,3 +60,19 @@ def test_bundled_accounts_file_loads_with_budgets():
     directory = load_directory(__import__("pathlib").Path(__file__).parents[2] / "accounts.yaml")
     assert {b.period for b in directory.budgets("444444444444")} == {"daily"}
     assert directory.context("444444444444", {}).cost_center == "CC-300-research"
+
+
+def test_anomaly_thresholds_per_account_are_read_and_checked():
+    import pytest
+
+    from pipelines.anomaly import DetectorSettings
+    from pipelines.enrichment import directory_from_document
+
+    document = {"accounts": {"1": {"anomaly": {"relative_threshold": 0.8, "dollar_threshold": 50}}}}
+    directory = directory_from_document(document)
+    assert directory.anomaly_settings("1") == DetectorSettings(relative_threshold=0.8, dollar_threshold=50.0)
+    assert directory.anomaly_settings("unknown") == DetectorSettings()
+    with pytest.raises(ValueError, match="unknown anomaly setting"):
+        directory_from_document({"accounts": {"1": {"anomaly": {"threshold": 1}}}})
+    with pytest.raises(ValueError, match="warmup_days must be between 1 and 14"):
+        directory_from_document({"accounts": {"1": {"anomaly": {"warmup_days": 30}}}})

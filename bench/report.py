@@ -1,0 +1,49 @@
+"""What every benchmark shares: the machine it ran on, and how results land in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+
+
+def machine() -> str:
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def publish(title: str, table: Table, notes: list[str]) -> None:
+    """Print the table and append it, with the machine and the exact command, to BENCHMARKS.md."""
+    Console().print(table)
+    command = "python -m " + shlex.join(
+        [Path(sys.argv[0]).with_suffix("").name and f"bench.{Path(sys.argv[0]).stem}", *sys.argv[1:]]
+    )
+    lines = [
+        f"\n## {title} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n",
+        f"Machine: {machine()}  ",
+        f"Command: `{command}`\n",
+        "| " + " | ".join(column.header for column in table.columns) + " |",
+        "|" + "---|" * len(table.columns),
+    ]
+    rows = zip(*(column._cells for column in table.columns), strict=True)
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += [""] + [f"- {note}" for note in notes]
+    with BENCHMARKS.open("a") as out:
+        out.write("\n".join(lines) + "\n")
