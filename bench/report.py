@@ -26,15 +26,14 @@ def machine() -> str:
         ),
         platform.processor() or "unknown CPU",
     )
-    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, {system}"
 
 
 def publish(title: str, table: Table, notes: list[str]) -> None:
     """Print the table and append it, with the machine and the exact command, to BENCHMARKS.md."""
-    Console().print(table)
-    command = "python -m " + shlex.join(
-        [Path(sys.argv[0]).with_suffix("").name and f"bench.{Path(sys.argv[0]).stem}", *sys.argv[1:]]
-    )
+    Console(width=200).print(table)
+    command = "python -m " + shlex.join([f"bench.{Path(sys.argv[0]).stem}", *sys.argv[1:]])
     lines = [
         f"\n## {title} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n",
         f"Machine: {machine()}  ",
