@@ -1,5 +1,5 @@
 # spendstream: the two commands of the README, and a few for developers.
-.PHONY: setup demo test test-unit lint stop clean
+.PHONY: setup demo test test-unit lint bench stop clean
 
 setup:
 	@deploy/local/setup.sh
@@ -15,6 +15,11 @@ test:
 
 test-unit: setup
 	.venv/bin/pytest -ra tests/unit
+
+# Benchmarks (not in CI): each appends its table, the machine and the command to BENCHMARKS.md.
+bench: setup
+	.venv/bin/python -m bench.detection_quality
+	.venv/bin/python -m bench.nab_score
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -165,3 +165,16 @@ def test_projected_overspend_is_raised_once_per_month_naming_the_driver():
     assert len(alerts) == 1 and alerts[0].month == "2026-06"
     assert alerts[0].projected >= Decimal(4000) > alerts[0].month_to_date
     assert alerts[0].drivers[0][0] == "AmazonRDS"
+
+
+def test_nab_scoring_rewards_early_detection_and_penalizes_false_positives():
+    from bench.nab_score import A_FN, A_FP, score_file
+
+    windows = [(300, 399)]
+    early, _, _ = score_file(1000, windows, [300])
+    late, _, _ = score_file(1000, windows, [390])
+    missed, detected, _ = score_file(1000, windows, [])
+    noisy, _, false_positives = score_file(1000, windows, [300, 500, 600])
+    assert early > late > 0 and (missed, detected) == (-A_FN, 0)
+    assert false_positives == 2 and early - 2 * A_FP <= noisy < early
+    assert score_file(1000, windows, [10])[0] == missed  # inside the probationary 15%: ignored
