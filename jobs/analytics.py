@@ -70,69 +70,88 @@ GROUP BY window_start, window_end, window_time, account_id, service
 """
 
 
-class HourlyAnomalies(KeyedProcessFunction):
-    """Keyed by account × service: buffers an hour's rows, hands the finished hour to the monitor."""
+class FinishedWindows(KeyedProcessFunction):
+    """Buffers each window's rows in keyed state; its end hands the finished window to the monitor.
+
+    The event-time timer at the window's end fires after every row of that window has arrived, so
+    each key's monitor sees its windows complete and in order, as ``backtest`` feeds them.
+    """
+
+    window_ms: int
+    state_name: str
 
     def __init__(self, directory: AccountDirectory) -> None:
         self.directory = directory
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.monitor = runtime_context.get_state(ValueStateDescriptor("series-monitor", Types.PICKLED_BYTE_ARRAY()))
-        self.pending = runtime_context.get_state(ValueStateDescriptor("pending-hours", Types.PICKLED_BYTE_ARRAY()))
+        pickled = Types.PICKLED_BYTE_ARRAY()
+        self.monitor = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-monitor", pickled))
+        self.pending = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-pending", pickled))
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
-        hours = self.pending.value() or {}
-        hour = hours.setdefault(row.start_ms, {"region": {}, "resource": {}})
+        windows = self.pending.value() or {}
+        windows[row.start_ms] = self.add(windows.get(row.start_ms), row)
+        self.pending.update(windows)
+        ctx.timer_service().register_event_time_timer(row.start_ms + self.window_ms - 1)
+        return iter(())
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        windows = self.pending.value() or {}
+        monitor = self.monitor.value() or self.new_monitor(ctx.get_current_key())
+        for start in sorted(s for s in windows if s <= timestamp):
+            yield from self.finish(monitor, start, windows.pop(start))
+        self.monitor.update(monitor)
+        self.pending.update(windows)
+
+    def add(self, window, row: Row):
+        raise NotImplementedError
+
+    def new_monitor(self, key: str):
+        raise NotImplementedError
+
+    def finish(self, monitor, start_ms: int, window) -> Iterator[Row]:
+        raise NotImplementedError
+
+
+class HourlyAnomalies(FinishedWindows):
+    """Keyed by account × service: an hour's usage per region and top resources → anomaly episodes."""
+
+    window_ms, state_name = 3_600_000, "series"
+
+    def add(self, hour: dict | None, row: Row) -> dict:
+        hour = hour or {"region": {}, "resource": {}}
         hour[row.part][row.name] = Decimal(row.cost)
-        self.pending.update(hours)
-        ctx.timer_service().register_event_time_timer(row.start_ms + 3_600_000 - 1)
-        return iter(())
+        return hour
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        hours = self.pending.value() or {}
-        account, service = ctx.get_current_key().split("|", 1)
-        monitor = self.monitor.value() or SeriesMonitor(account, service, self.directory.anomaly_settings(account))
-        for hour_ms in sorted(h for h in hours if h <= timestamp):
-            parts = hours.pop(hour_ms)
-            resources = tuple(sorted(parts["resource"].items(), key=lambda item: (-item[1], item[0])))
-            for alert in monitor.observe(HourOfSpend(account, service, hour_ms, parts["region"], resources)):
-                yield from anomaly_rows(alert, self.directory)
-        self.monitor.update(monitor)
-        self.pending.update(hours)
+    def new_monitor(self, key: str) -> SeriesMonitor:
+        account, service = key.split("|", 1)
+        return SeriesMonitor(account, service, self.directory.anomaly_settings(account))
+
+    def finish(self, monitor: SeriesMonitor, start_ms: int, hour: dict) -> Iterator[Row]:
+        resources = tuple(sorted(hour["resource"].items(), key=lambda item: (-item[1], item[0])))
+        spend = HourOfSpend(monitor.account_id, monitor.service, start_ms, hour["region"], resources)
+        for alert in monitor.observe(spend):
+            yield from anomaly_rows(alert, self.directory)
 
 
-class DailyForecasts(KeyedProcessFunction):
-    """Keyed by account: buffers a day's per-service rows, hands the finished day to the monitor."""
+class DailyForecasts(FinishedWindows):
+    """Keyed by account: a day's usage per service and total cost → forecasts, month-end projection."""
 
-    def __init__(self, directory: AccountDirectory) -> None:
-        self.directory = directory
+    window_ms, state_name = 86_400_000, "account"
 
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self.monitor = runtime_context.get_state(ValueStateDescriptor("account-monitor", Types.PICKLED_BYTE_ARRAY()))
-        self.pending = runtime_context.get_state(ValueStateDescriptor("pending-days", Types.PICKLED_BYTE_ARRAY()))
-
-    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
-        days = self.pending.value() or {}
-        start = row.start_ms
-        usage, total = days.setdefault(start, ({}, Decimal(0)))
+    def add(self, day: tuple | None, row: Row) -> tuple[dict, Decimal]:
+        usage, total = day or ({}, Decimal(0))
         usage[row.service] = usage.get(row.service, Decimal(0)) + Decimal(row.usage_cost)
-        days[start] = (usage, total + Decimal(row.total_cost))
-        self.pending.update(days)
-        ctx.timer_service().register_event_time_timer(start + 86_400_000 - 1)
-        return iter(())
+        return usage, total + Decimal(row.total_cost)
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        days = self.pending.value() or {}
-        account = ctx.get_current_key()
-        monitor = self.monitor.value() or AccountMonitor(account, self.directory.monthly_budget(account))
-        for start in sorted(d for d in days if d <= timestamp):
-            usage, total = days.pop(start)
-            usage = {service: cost for service, cost in usage.items() if cost}
-            points, overspends = monitor.observe(DayOfSpend(account, day_of(start), usage, total))
-            yield from (forecast_row(point) for point in points)
-            yield from (overspend_row(alert, self.directory) for alert in overspends)
-        self.monitor.update(monitor)
-        self.pending.update(days)
+    def new_monitor(self, key: str) -> AccountMonitor:
+        return AccountMonitor(key, self.directory.monthly_budget(key))
+
+    def finish(self, monitor: AccountMonitor, start_ms: int, day: tuple) -> Iterator[Row]:
+        usage = {service: cost for service, cost in day[0].items() if cost}
+        points, overspends = monitor.observe(DayOfSpend(monitor.account_id, day_of(start_ms), usage, day[1]))
+        yield from (forecast_row(point) for point in points)
+        yield from (overspend_row(alert, self.directory) for alert in overspends)
 
 
 def anomaly_rows(alert: AnomalyAlert, directory: AccountDirectory) -> Iterator[Row]:
