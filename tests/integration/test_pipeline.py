@@ -204,8 +204,8 @@ def test_influxdb_totals_equal_input_per_account_day_and_charge_type_to_the_cent
 
 def test_every_aggregate_id_is_unique_and_each_became_one_point(run: Run):
     aggregates = [codec().decode(r.value, SchemaName.COST_AGGREGATE) for r in read_topic(run.config, "aggregate")]
-    utilization = read_topic(run.config, "utilization")
-    assert len({a["aggregate_id"] for a in aggregates}) == len(aggregates) == run.sink_points - len(utilization)
+    others = sum(len(read_topic(run.config, role)) for role in ("utilization", "anomaly", "forecast"))
+    assert len({a["aggregate_id"] for a in aggregates}) == len(aggregates) == run.sink_points - others
     rollups = [a for a in aggregates if a["scope"] == "cost_center"]
     detailed = [a for a in aggregates if a["scope"] == "account_service"]
     assert sum(Decimal(a["unblended_cost"]) for a in rollups) == sum(Decimal(a["unblended_cost"]) for a in detailed)
@@ -243,8 +243,9 @@ def expected_crossings(rows: list[dict[str, str]]) -> set[tuple[str, str, str, i
 
 
 def test_each_budget_crossing_produces_exactly_one_alert(run: Run):
-    alerts = [codec().decode(r.value, SchemaName.ALERT) for r in read_topic(run.config, "alert")]
-    assert len({a["alert_id"] for a in alerts}) == len(alerts)
+    every = [codec().decode(r.value, SchemaName.ALERT) for r in read_topic(run.config, "alert")]
+    assert len({a["alert_id"] for a in every}) == len(every)
+    alerts = [a for a in every if a["kind"] == "budget"]
     got = {(a["account_id"], a["details"]["period"], a["details"]["threshold_pct"], a["window_end_ms"]) for a in alerts}
     expected = expected_crossings(input_rows(run.export))
     assert got == expected
@@ -300,8 +301,11 @@ def test_alerts_tail_prints_every_alert_as_json(run: Run, stack_env):
     result = spendstream(stack_env, "alerts", "tail", "--json", "--from-beginning", "--until-idle", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(lines) == len(expected_crossings(input_rows(run.export)))
-    assert all(line["kind"] == "budget" and line["window_end"].endswith("Z") for line in lines)
+    assert len(lines) == len(read_topic(run.config, "alert"))
+    budget = [line for line in lines if line["kind"] == "budget"]
+    assert len(budget) == len(expected_crossings(input_rows(run.export)))
+    assert {line["kind"] for line in lines} == {"budget", "anomaly", "projected_overspend"}
+    assert all(line["window_end"].endswith("Z") for line in lines)
 
 
 def test_stack_status_and_job_dry_run(run: Run, stack_env):
@@ -343,3 +347,31 @@ def test_utilization_joins_each_resource_hours_cost_and_cpu(run: Run):
     total = sum(expected_cost[h] for h in run.cpu_samples)
     assert (Decimal(micros) / 10**6).quantize(CENT) == total.quantize(CENT)
     assert abs(Decimal(micros) / 10**6 - total) <= points * Decimal("0.0000005")  # half a micro-dollar per point
+
+
+GRAFANA = ROOT / "deploy" / "grafana" / "dashboards"
+SAMPLE_RANGE = "time >= '2026-09-01T00:00:00Z' AND time < '2027-01-01T00:00:00Z'"
+
+
+def grafana_queries() -> list[tuple[str, str]]:
+    """(where, InfluxQL) of every panel target, annotation and variable of the shipped dashboards."""
+    found = []
+    for path in sorted(GRAFANA.glob("*.json")):
+        board = json.loads(path.read_text())
+        for panel in board["panels"]:
+            found += [(f"{path.name}: {panel['title']} [{t['refId']}]", t["query"]) for t in panel["targets"]]
+        found += [(f"{path.name}: annotation {a['name']}", a["query"]) for a in board["annotations"]["list"]]
+        found += [(f"{path.name}: variable {v['name']}", v["query"]) for v in board["templating"]["list"]]
+    return found
+
+
+def as_grafana_runs_it(query: str) -> str:
+    """Grafana's macros and the 'All' account selection, as Grafana substitutes them."""
+    return query.replace("$timeFilter", SAMPLE_RANGE).replace("$__interval", "1h").replace("$account", ".*")
+
+
+def test_every_dashboard_query_returns_data_from_the_real_influxdb(run: Run):
+    queries = grafana_queries()
+    assert len({where.split(":")[0] for where, _ in queries}) == 4 and len(queries) >= 15
+    empty = [where for where, query in queries if not influxql(run.config.influx, as_grafana_runs_it(query))]
+    assert empty == []
