@@ -1,6 +1,6 @@
 """The anomaly detector on NAB's realAWSCloudwatch series, scored with NAB's standard profile.
 
-    python -m bench.nab_score [--nab ../shared/datasets/nab]
+    python -m bench.nab_score [--nab DIR]   (default: the copy in bench/data/nab)
 
 NAB (numenta/NAB, MIT) labels anomaly windows in 17 AWS CloudWatch series (5-minute samples).
 The detector (pipelines/anomaly.py) runs on each series as it does on hourly cost, with the
@@ -86,7 +86,7 @@ def score_file(n_rows: int, windows: list[tuple[int, int]], found: list[int]) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nab", type=Path, default=ROOT.parent / "shared" / "datasets" / "nab")
+    parser.add_argument("--nab", type=Path, default=ROOT / "bench" / "data" / "nab", help="a NAB checkout")
     parser.add_argument("--relative-threshold", type=float, default=0.2)
     args = parser.parse_args()
     data = args.nab / "data" / "realAWSCloudwatch"
