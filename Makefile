@@ -11,7 +11,7 @@ test:
 	@deploy/local/setup.sh --test
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/pytest -ra
+	.venv/bin/pytest -ra --durations=15
 
 test-unit: setup
 	.venv/bin/pytest -ra tests/unit

@@ -19,6 +19,7 @@ from connectors.dead_letters import dead_letter
 from connectors.influx_points import aggregate_point, anomaly_point, forecast_point, utilization_point
 from connectors.influx_writers import PointWriter, RejectedPointsError, RetryableWriteError, writer_for
 from connectors.kafka_io import consumer, producer
+from connectors.process_metrics import SINK_DEAD_LETTERS, SINK_POINTS, SINK_RECORDS, SINK_RETRIES
 from schemas import SchemaName, codec
 from spendstream.config import Config
 
@@ -74,6 +75,7 @@ class InfluxSink:
             try:
                 schema, to_point = self.decoders[record.topic]
                 pairs.append((record, to_point(codec().decode(record.value, schema))))
+                SINK_RECORDS.labels(record.topic).inc()
             except (ValueError, KeyError, TypeError) as error:
                 self._dead_letter(record, f"undecodable record: {error}")
         self._write_until_done(pairs)
@@ -90,6 +92,7 @@ class InfluxSink:
                 return
             except RetryableWriteError as error:
                 self.stats.retries += 1
+                SINK_RETRIES.inc()
                 log.warning("%s; retrying in %.1fs (offsets not committed)", error, backoff)
                 self._wait_keeping_membership(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
@@ -107,16 +110,19 @@ class InfluxSink:
         try:
             self.writer.write([point for _, point in pairs])
             self.stats.points += len(pairs)
+            SINK_POINTS.inc(len(pairs))
         except RejectedPointsError:
             for record, point in pairs:  # isolate the refused points; the rest are written
                 try:
                     self.writer.write([point])
                     self.stats.points += 1
+                    SINK_POINTS.inc()
                 except RejectedPointsError as error:
                     self._dead_letter(record, str(error))
 
     def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         self.stats.dead_letters += 1
+        SINK_DEAD_LETTERS.inc()
         letter = dead_letter("sink", record.topic, reason, record.value, record.partition, record.offset)
         self.dead_letters.send(self.config.kafka.topic("dead_letter"), value=letter)
 

@@ -8,6 +8,7 @@ from typing import Protocol
 from connectors.cur_files import SourceRow
 from connectors.dead_letters import dead_letter
 from connectors.kafka_io import producer
+from connectors.process_metrics import REPLAY_PRODUCED, REPLAY_REJECTED
 from pipelines.ordering import TimedRecord
 from spendstream.config import Config
 
@@ -34,6 +35,7 @@ class Publisher:
         future = self.out.send(self.topic, key=record.key, value=record.value, timestamp_ms=record.ts_ms)
         future.add_callback(self._delivered).add_errback(self.failures.append)
         self.tally.produced += 1
+        REPLAY_PRODUCED.inc()
 
     def heartbeat(self, ts_ms: int) -> None:
         """A null-value record on every partition at ``ts_ms``: moves the job's watermarks, adds no cost."""
@@ -45,6 +47,7 @@ class Publisher:
         """A row that cannot be an event: counted by reason and kept, raw, in the dead-letter topic."""
         self.tally.rejected += 1
         self.tally.reasons[reason.split(":")[0]] += 1
+        REPLAY_REJECTED.labels(reason.split(":")[0]).inc()
         letter = dead_letter(self.stage, f"{row.file}:{row.line}", reason, row.raw)
         self.out.send(self.dead_letter_topic, key=row.file.name.encode(), value=letter).add_errback(
             self.failures.append

@@ -18,6 +18,7 @@ from pathlib import Path
 from connectors.cur_files import ExportError, SourceRow, export_files, read_rows, total_bytes
 from connectors.deliveries import HOUR_MS, DeliveryLedger, DeliveryPlan, DeliveryTracker
 from connectors.kafka_io import ensure_topics
+from connectors.process_metrics import REPLAY_ROWS
 from connectors.publisher import Publisher
 from pipelines.cost_event import CostEvent, RejectedRow
 from pipelines.formats import ExportFormat, UnknownFormatError, detect_format
@@ -111,6 +112,7 @@ def normalized_events(
         summary.files += 1
         for row in read_rows(path, formats.for_file(path), counter):
             summary.rows_read += 1
+            REPLAY_ROWS.inc()
             try:
                 if "__error__" in row.values:
                     raise RejectedRow(row.values["__error__"])

@@ -87,6 +87,9 @@ class FinishedWindows(KeyedProcessFunction):
         pickled = Types.PICKLED_BYTE_ARRAY()
         self.monitor = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-monitor", pickled))
         self.pending = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-pending", pickled))
+        metrics = runtime_context.get_metrics_group().add_group("spendstream")
+        self.models = metrics.counter(f"{self.state_name}_models")
+        self.emitted = {role: metrics.counter(f"{role}_records") for role in ("anomaly", "alert", "forecast")}
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
         windows = self.pending.value() or {}
@@ -97,9 +100,14 @@ class FinishedWindows(KeyedProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         windows = self.pending.value() or {}
-        monitor = self.monitor.value() or self.new_monitor(ctx.get_current_key())
+        monitor = self.monitor.value()
+        if monitor is None:
+            monitor = self.new_monitor(ctx.get_current_key())
+            self.models.inc()
         for start in sorted(s for s in windows if s <= timestamp):
-            yield from self.finish(monitor, start, windows.pop(start))
+            for row in self.finish(monitor, start, windows.pop(start)):
+                self.emitted[row[0]].inc()  # (role, k, v)
+                yield row
         self.monitor.update(monitor)
         self.pending.update(windows)
 

@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--heartbeat", action="store_true", help="end with a heartbeat so a running job closes the last hour"
     )
     replay.add_argument("--no-progress", action="store_true")
+    replay.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     replay.set_defaults(run=cmd_replay)
 
     job = commands.add_parser("job", help="Flink jobs")
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = job_commands.add_parser("list", help="jobs of the cluster: state, uptime, checkpoint, records")
     listing.set_defaults(run=cmd_job_list)
+    job_metrics = job_commands.add_parser("metrics", help="a running job's own counters (parsed, DLQ, alerts)")
+    job_metrics.add_argument("job_id")
+    job_metrics.set_defaults(run=cmd_job_metrics)
     stop = job_commands.add_parser("stop", help="stop a job with a savepoint (the upgrade path)")
     stop.add_argument("job_id")
     stop.add_argument("--savepoint", required=True, help="directory for the savepoint, e.g. file:///var/savepoints")
@@ -96,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     sink = commands.add_parser("sink", help="write aggregates to InfluxDB")
     sink.add_argument("target", choices=["influx"])
     sink.add_argument("--until-idle", type=float, help="stop after this many seconds without records")
+    sink.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     sink.set_defaults(run=cmd_sink)
 
     alerts = commands.add_parser("alerts", help="read the alert topic, or forward it to a webhook")
@@ -186,8 +191,10 @@ def cmd_heartbeat(config, args) -> int:
 
 
 def cmd_replay(config, args) -> int:
+    from connectors.process_metrics import serve_metrics
     from connectors.replay import replay
 
+    serve_metrics(args.metrics_port)
     summary = replay(
         args.path,
         config,
@@ -279,6 +286,16 @@ def cmd_job_list(config, args) -> int:
     return 0
 
 
+def cmd_job_metrics(config, args) -> int:
+    from spendstream.flink_client import pipeline_metrics
+
+    table = Table("metric", "value", title=f"job {args.job_id}")
+    for name, value in sorted(pipeline_metrics(config, args.job_id).items()):
+        table.add_row(name, f"{value:,.0f}")
+    console.print(table)
+    return 0
+
+
 def cmd_job_stop(config, args) -> int:
     from spendstream.flink_client import stop_with_savepoint
 
@@ -299,7 +316,9 @@ def cmd_job_cancel(config, args) -> int:
 
 def cmd_sink(config, args) -> int:
     from connectors.influx_sink import InfluxSink
+    from connectors.process_metrics import serve_metrics
 
+    serve_metrics(args.metrics_port)
     with console.status(f"writing aggregates to InfluxDB ({config.influx.mode}) at {config.influx.url} ..."):
         stats = InfluxSink(config).run(until_idle_s=args.until_idle)
     console.print(

@@ -119,6 +119,33 @@ def list_jobs(config: Config) -> list[dict]:
     return jobs
 
 
+VERTEX_COUNTS = {  # what Flink's task metrics say about each stage (vertex name prefix → metric)
+    "aggregates_written": ("aggregates_sink", "read-records"),
+    "alerts_written": ("alerts_sink", "read-records"),
+    "dead_letters_written": ("dead_letters_sink", "read-records"),
+}
+
+
+def pipeline_metrics(config: Config, job_id: str) -> dict[str, float]:
+    """A running job's counts: records per stage (Flink's task metrics) and the analytics' own counters.
+
+    The analytics report ``series_models``, ``account_models`` (models created) and
+    ``anomaly_records``, ``alert_records``, ``forecast_records`` in metric group ``spendstream``.
+    """
+    vertices = rest(config, f"/jobs/{job_id}").get("vertices", [])
+    totals: dict[str, float] = {
+        name: float(sum(v["metrics"].get(metric, 0) for v in vertices if v["name"].startswith(prefix)))
+        for name, (prefix, metric) in VERTEX_COUNTS.items()
+    }
+    for vertex in vertices:
+        path = f"/jobs/{job_id}/vertices/{vertex['id']}/metrics"
+        names = [m["id"] for m in rest(config, path) if ".spendstream." in m["id"]]
+        for metric in rest(config, f"{path}?get={','.join(names)}") if names else ():
+            name = metric["id"].split(".spendstream.", 1)[1]
+            totals[name] = totals.get(name, 0.0) + float(metric["value"])
+    return totals
+
+
 def stop_with_savepoint(config: Config, job_id: str, directory: str, timeout_s: float = 120) -> str:
     """Stop a job with a savepoint (the upgrade path); returns the savepoint's location."""
     trigger = rest(config, f"/jobs/{job_id}/stop", "POST", {"targetDirectory": directory, "drain": False})
