@@ -70,7 +70,6 @@ class HourlyCostDetector:
         self.error = stats.EWMean(fading(24 * 7))
         self.regions: set[str] = set()
         self.first_ms: int | None = None
-        self.hours = 0
 
     def history_days(self, hour_ms: int) -> float:
         return 0.0 if self.first_ms is None else (hour_ms - self.first_ms) / (24 * HOUR_MS)
@@ -134,7 +133,6 @@ class HourlyCostDetector:
         self.week.setdefault(moment.weekday() * 24 + moment.hour, stats.EWMean(0.2)).update(seasonal)
         self.day.setdefault(moment.hour, stats.EWMean(0.1)).update(seasonal)
         self.regions.update(region for region, c in (regions or {}).items() if c > 0)
-        self.hours += 1
 
     def _learn_month_start(self, moment: datetime, cost: float) -> None:
         """Days 1-3 remember how much they exceed the usual profile (ratio ≥ 1, never below)."""

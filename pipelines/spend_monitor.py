@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from pipelines.aggregates import plain_decimal
@@ -288,10 +288,6 @@ class AccountMonitor:
 
 def day_of(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, UTC).date()
-
-
-def next_day(day: date) -> date:
-    return day + timedelta(days=1)
 
 
 @dataclass
