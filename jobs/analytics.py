@@ -164,7 +164,7 @@ class DailyForecasts(FinishedWindows):
 
 def anomaly_rows(alert: AnomalyAlert, directory: AccountDirectory) -> Iterator[Row]:
     """The episode message on the anomaly topic, and as an alert on the alert topic."""
-    name = directory.accounts[alert.account_id].name if alert.account_id in directory.accounts else alert.account_id
+    name = directory.account_name(alert.account_id)
     record = {
         "alert_id": alert.alert_id,
         "episode_id": alert.episode_id,
@@ -245,7 +245,7 @@ def forecast_row(point: ForecastPoint) -> Row:
 
 
 def overspend_row(alert: ProjectedOverspend, directory: AccountDirectory) -> Row:
-    name = directory.accounts[alert.account_id].name if alert.account_id in directory.accounts else alert.account_id
+    name = directory.account_name(alert.account_id)
     drivers = ", ".join(f"{service} +{delta}" for service, delta in alert.drivers) or "no single service"
     record = {
         "alert_id": alert.alert_id,

@@ -153,7 +153,7 @@ class BudgetAlerts(TableFunction):
                 yield Row(crossing.alert_id.encode(), self._encode(crossing, budget))
 
     def _encode(self, crossing: BudgetCrossing, budget: Budget) -> bytes:
-        name = self.directory.accounts[crossing.account_id].name
+        name = self.directory.account_name(crossing.account_id)
         pct = f"{crossing.threshold * 100:.0f}%"
         spent = plain_decimal(str(crossing.after))
         return codec().encode(

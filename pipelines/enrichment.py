@@ -76,7 +76,7 @@ class AccountDirectory:
             if value is not None:
                 dims[rule.dimension] = value
         return BusinessContext(
-            account_name=account.name if account else account_id,
+            account_name=self.account_name(account_id),
             cost_center=dims["cost_center"],
             project=dims["project"],
             environment=dims["environment"],
@@ -86,6 +86,11 @@ class AccountDirectory:
     def budgets(self, account_id: str) -> tuple[Budget, ...]:
         account = self.accounts.get(account_id)
         return account.budgets if account else ()
+
+    def account_name(self, account_id: str) -> str:
+        """The name from accounts.yaml, or the id of an account it does not list."""
+        account = self.accounts.get(account_id)
+        return account.name if account else account_id
 
     def monthly_budget(self, account_id: str) -> Budget | None:
         return next((b for b in self.budgets(account_id) if b.period == "monthly"), None)
