@@ -11,6 +11,10 @@ import urllib3
 from spendstream.config import InfluxSettings, require
 
 
+class DatabaseNotFoundError(RuntimeError):
+    """The database does not exist yet: the sink creates it with its first write."""
+
+
 def influxql(settings: InfluxSettings, query: str) -> list[dict]:
     """Run one InfluxQL statement; returns its series (name, tags, columns, values)."""
     url = require(settings.url, "InfluxDB URL", "SPENDSTREAM_INFLUX_URL").rstrip("/")
@@ -20,6 +24,10 @@ def influxql(settings: InfluxSettings, query: str) -> list[dict]:
     if response.status != 200:
         raise RuntimeError(f"InfluxQL query failed (HTTP {response.status}): {response.data[:300]!r}")
     result = json.loads(response.data)["results"][0]
+    if "error" in result and result["error"].startswith("database not found"):
+        raise DatabaseNotFoundError(
+            f"InfluxDB has no database {params['db']!r} yet: nothing was written; is `spendstream sink influx` running?"
+        )
     if "error" in result:
         raise RuntimeError(f"InfluxQL error: {result['error']} in {query!r}")
     return result.get("series", [])

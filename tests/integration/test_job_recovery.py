@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from connectors.backtest import backtest
-from connectors.influx_query import influxql
+from connectors.influx_query import DatabaseNotFoundError, influxql
 from connectors.influx_sink import InfluxSink
 from connectors.replay import ReplaySummary, replay, send_heartbeat
 from pipelines.enrichment import load_directory
@@ -80,7 +80,7 @@ def assert_daily_totals_exact(config: Config, export: Path, settle_s: float = 0)
         InfluxSink(config).run(until_idle_s=4)
         try:
             return _assert_daily_totals_exact(config, export)
-        except AssertionError:
+        except (AssertionError, DatabaseNotFoundError):  # nothing written yet is not settled yet
             if time.monotonic() > deadline:
                 raise
 
