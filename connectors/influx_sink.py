@@ -22,6 +22,7 @@ from connectors.kafka_io import consumer, producer
 from connectors.process_metrics import SINK_DEAD_LETTERS, SINK_POINTS, SINK_RECORDS, SINK_RETRIES
 from schemas import SchemaName, codec
 from spendstream.config import Config
+from spendstream.logs import record_context
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 8.0  # below max.poll.interval, so a long outage does not cost the group membership
@@ -93,7 +94,11 @@ class InfluxSink:
             except RetryableWriteError as error:
                 self.stats.retries += 1
                 SINK_RETRIES.inc()
-                log.warning("%s; retrying in %.1fs (offsets not committed)", error, backoff)
+                first = pairs[0][0]
+                log.warning(
+                    "%s; retrying %d records in %.1fs (offsets not committed)",
+                    error, len(pairs), backoff, extra=record_context(first),
+                )  # fmt: skip
                 self._wait_keeping_membership(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
@@ -123,6 +128,7 @@ class InfluxSink:
     def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         self.stats.dead_letters += 1
         SINK_DEAD_LETTERS.inc()
+        log.warning("to the dead-letter topic: %s", reason, extra=record_context(record))
         letter = dead_letter("sink", record.topic, reason, record.value, record.partition, record.offset)
         self.dead_letters.send(self.config.kafka.topic("dead_letter"), value=letter)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spendstream.config import ConfigError, load_config
+from spendstream.logs import configure_logging
 
 EXPORT_FORMATS = ["auto", "cur2", "cur1", "focus"]
 console = Console()
@@ -21,13 +23,14 @@ console = Console()
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.INFO if args.verbose else logging.ERROR)
     try:
+        configure_logging(f"spendstream {args.run.__name__.removeprefix('cmd_')}", args.log_format, args.verbose)
         config = load_config(args.config)
         return args.run(config, args) or 0
     except (ConfigError, RuntimeError, ValueError, OSError, TimeoutError) as error:
         console.print(f"[bold red]error:[/] {error}")
+        if args.log_format == "json":  # log collectors see the failure too
+            logging.getLogger("spendstream").error("%s", error)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -37,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spendstream", description="Real-time cloud cost pipeline.")
     parser.add_argument("--config", help="YAML config file (env SPENDSTREAM_CONFIG; default ./spendstream.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("SPENDSTREAM_LOG_FORMAT", "text"),
+        help="text or json: one object per line with job, topic, partition, offset (env SPENDSTREAM_LOG_FORMAT)",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     stack = commands.add_parser("stack", help="the embedded local stack (Tansu, SeaweedFS, InfluxDB, Flink)")
@@ -103,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     sink.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     sink.set_defaults(run=cmd_sink)
 
+    health = commands.add_parser(
+        "health", help="write pipeline health to InfluxDB: throughput, consumer lag, dead letters, job records"
+    )
+    health.add_argument("--every", type=float, default=15.0, help="seconds between measurements (default 15)")
+    health.add_argument("--rounds", type=int, help="stop after this many measurements (default: run until stopped)")
+    health.set_defaults(run=cmd_health)
+
     alerts = commands.add_parser("alerts", help="read the alert topic, or forward it to a webhook")
     alerts.add_argument("action", choices=["tail", "forward"])
     alerts.add_argument("--webhook", help="forward: POST each alert here (Slack-compatible JSON by default)")
@@ -155,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_stack(config, args) -> int:
+    from connectors.consumer_lag import consumer_lag
     from spendstream.stack import LocalStack
+    from spendstream.tables import print_consumer_lag
 
     stack = LocalStack(config)
     if args.action == "up":
@@ -172,6 +189,8 @@ def cmd_stack(config, args) -> int:
         healthy &= status.healthy
         table.add_row(status.name, status.address, "[green]yes" if status.healthy else "[red]no")
     console.print(table)
+    if healthy:
+        print_consumer_lag(console, consumer_lag(config))
     if args.action == "up":
         console.print(f"export KAFKA_BOOTSTRAP={endpoints['kafka']}")
     return 0 if healthy else 1
@@ -269,7 +288,9 @@ def cmd_job_submit(config, args) -> int:
 
 
 def cmd_job_list(config, args) -> int:
+    from connectors.consumer_lag import consumer_lag
     from spendstream.flink_client import list_jobs
+    from spendstream.tables import print_consumer_lag
 
     table = Table("id", "name", "state", "uptime", "last checkpoint", "records in", "records out")
     for job in list_jobs(config):
@@ -283,6 +304,7 @@ def cmd_job_list(config, args) -> int:
             f"{job['records_out']:,}",
         )
     console.print(table)
+    print_consumer_lag(console, consumer_lag(config))
     return 0
 
 
@@ -324,6 +346,16 @@ def cmd_sink(config, args) -> int:
     console.print(
         f"sink: {stats.records} records read, {stats.points} points written, "
         f"{stats.dead_letters} dead letters, {stats.retries} retries"
+    )
+    return 0
+
+
+def cmd_health(config, args) -> int:
+    from connectors.pipeline_health import collect_health
+
+    console.print(f"writing pipeline health to InfluxDB {config.influx.url} every {args.every:g}s (Ctrl-C stops)")
+    collect_health(
+        config, args.every, args.rounds, on_round=lambda n, points: console.print(f"round {n}: {points} points")
     )
     return 0
 

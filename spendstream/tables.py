@@ -36,3 +36,16 @@ def print_forecasts(console: Console, forecasts: dict[str, list[tuple[int, float
             day = datetime.fromtimestamp(moment / 1000, UTC).strftime("%Y-%m-%d")
             table.add_row(account, day, f"{predicted:,.2f}", f"{lower:,.2f} – {upper:,.2f}")
     console.print(table)
+
+
+def print_consumer_lag(console: Console, lags: list) -> None:
+    """One row per group and topic: what the group committed, what is stored, the difference."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for item in lags:
+        committed_end_lag = totals.setdefault((item.group, item.topic), [0, 0, 0])
+        for i, value in enumerate((item.committed, item.end, item.lag)):
+            committed_end_lag[i] += value
+    table = Table("consumer group", "topic", "committed", "stored", "lag", title="consumer lag (records)")
+    for (group, topic), (committed, end, lag) in sorted(totals.items()):
+        table.add_row(group, topic, f"{committed:,}", f"{end:,}", f"[red]{lag:,}" if lag else "0")
+    console.print(table if totals else "no consumer group has committed offsets yet")

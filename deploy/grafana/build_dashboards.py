@@ -56,7 +56,9 @@ def account_variable() -> dict:
     }
 
 
-def dashboard(uid: str, title: str, panels: list[dict], annotations: list[dict] | None = None) -> dict:
+def dashboard(
+    uid: str, title: str, panels: list[dict], annotations: list[dict] | None = None, by_account: bool = True
+) -> dict:
     for number, item in enumerate(panels, start=1):
         item["id"] = number
     return {
@@ -66,7 +68,7 @@ def dashboard(uid: str, title: str, panels: list[dict], annotations: list[dict] 
         "timezone": "utc",
         "schemaVersion": 39,
         "time": {"from": "now-30d", "to": "now"},
-        "templating": {"list": [account_variable()]},
+        "templating": {"list": [account_variable()] if by_account else []},
         "annotations": {"list": annotations or []},
         "panels": panels,
     }
@@ -265,9 +267,69 @@ def forecast() -> dict:
     )
 
 
+def health() -> dict:
+    """Written by `spendstream health` at wall-clock time: throughput, lag, dead letters, job records."""
+    rate = (
+        'SELECT non_negative_derivative(last("{field}"), 1s) FROM "{m}" WHERE $timeFilter{f} '
+        'GROUP BY time($__interval), "{tag}" fill(none)'
+    )
+    board = dashboard(
+        "spendstream-health",
+        "spendstream — pipeline health",
+        [
+            panel(
+                "Records written per topic (records/s)",
+                [
+                    target(
+                        rate.format(
+                            field="records", m="pipeline_topic", f=" AND \"role\" != 'dead_letter'", tag="topic"
+                        ),
+                        alias="$tag_topic",
+                    )
+                ],
+                0,
+                0,
+            ),
+            panel(
+                "Flink jobs: records in (records/s)",
+                [target(rate.format(field="records_in", m="pipeline_job", f="", tag="job"), alias="$tag_job")],
+                12,
+                0,
+            ),
+            panel(
+                "Consumer lag (records)",
+                [
+                    target(
+                        'SELECT last("lag") FROM "pipeline_lag" WHERE $timeFilter '
+                        'GROUP BY time($__interval), "group", "topic" fill(none)',
+                        alias="$tag_group $tag_topic",
+                    )
+                ],
+                0,
+                8,
+            ),
+            panel(
+                "Dead letters (total in the topic)",
+                [
+                    target(
+                        'SELECT last("records") FROM "pipeline_topic" WHERE $timeFilter AND "role" = \'dead_letter\' '
+                        "GROUP BY time($__interval) fill(none)"
+                    )
+                ],
+                12,
+                8,
+            ),
+        ],
+        by_account=False,
+    )
+    board["time"] = {"from": "now-6h", "to": "now"}
+    board["refresh"] = "30s"
+    return board
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for build in (spend, budgets, anomalies, forecast):
+    for build in (spend, budgets, anomalies, forecast, health):
         board = build()
         (OUT / f"{board['uid']}.json").write_text(json.dumps(board, indent=2) + "\n")
         print(f"wrote {OUT / (board['uid'] + '.json')}")

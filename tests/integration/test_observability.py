@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 
 import pytest
 
+from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
-from connectors.kafka_io import producer
+from connectors.kafka_io import ensure_topics, producer
+from connectors.pipeline_health import collect_health
 from connectors.process_metrics import serve_metrics
 from connectors.replay import replay
-from spendstream.config import Config
+from spendstream.config import Config, to_env
 from spendstream.flink_client import cancel, pipeline_metrics, submit, wait_for_job
 from spendstream.processes import free_port
 from tests.conformance.bill import charges, write_cur2
 from tests.integration.test_formats_pipeline import isolated
-from tests.integration.test_pipeline import POISON
+from tests.integration.test_pipeline import HEALTH_DASHBOARD, POISON, ROOT, grafana_queries
 
 pytestmark = pytest.mark.integration
 
@@ -49,10 +55,55 @@ def test_job_and_process_metrics_count_what_flowed(stack: Config, tmp_path):
             seen = pipeline_metrics(config, job_id)
         assert seen["aggregates_written"] > 0 and seen["alerts_written"] == seen["alert_records"]
         assert (seen["series_models"], seen["account_models"]) == (len(series), len(accounts))
+        stats = InfluxSink(config).run(until_idle_s=4)
+        assert_health_dashboard_shows(config, dead_letters=seen["dead_letters_written"])
     finally:
         cancel(config, job_id)
         wait_for_job(config, job_id, timeout_s=60)
-    stats = InfluxSink(config).run(until_idle_s=4)
     scraped = scrape(port)
     assert scraped["spendstream_replay_produced_total"] >= len(bill)
     assert scraped["spendstream_sink_points_total"] >= stats.points > 0
+
+
+def assert_health_dashboard_shows(config: Config, dead_letters: float) -> None:
+    """Two health measurements of the running pipeline, then every health panel's query has data."""
+    collect_health(config, every_s=1.5, rounds=2)
+    for where, query in grafana_queries((HEALTH_DASHBOARD,)):
+        query = query.replace("$timeFilter", "time > now() - 1h").replace("$__interval", "1s")
+        assert influxql(config.influx, query), where
+    lags = influxql(config.influx, 'SELECT last("lag") FROM "pipeline_lag" GROUP BY "group", "topic"')
+    sink_group = f"{config.kafka.consumer_group}-influx-sink"
+    assert {s["tags"]["topic"] for s in lags if s["tags"]["group"] == sink_group} >= {config.kafka.topic("aggregate")}
+    assert all(s["values"][0][1] == 0 for s in lags if s["tags"]["group"] == sink_group)  # the sink has read all
+    stored = influxql(config.influx, 'SELECT last("records") FROM "pipeline_topic" WHERE "role" = \'dead_letter\'')
+    assert stored[0]["values"][0][1] == dead_letters
+
+
+def test_json_logs_name_the_job_and_the_record_behind_each_error(stack: Config):
+    config = isolated(stack, "json-logs")
+    ensure_topics(config)
+    sender = producer(config)
+    sender.send(config.kafka.topic("aggregate"), POISON, partition=0).get(10)
+    sender.close()
+    sink = subprocess.run(
+        [sys.executable, "-m", "spendstream.cli", "--log-format", "json", "sink", "influx", "--until-idle", "3"],
+        env={**os.environ, **to_env(config)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sink.returncode == 0, sink.stdout + sink.stderr
+    lines = [json.loads(line) for line in sink.stderr.splitlines() if line.strip()]  # every line is JSON
+    dead_letter = next(line for line in lines if "dead-letter" in line["message"])
+    assert dead_letter | {"time": None} == {
+        "time": None,
+        "level": "WARNING",
+        "job": "spendstream sink",
+        "logger": "connectors.influx_sink",
+        "message": dead_letter["message"],
+        "topic": config.kafka.topic("aggregate"),
+        "partition": 0,
+        "offset": 0,
+    }
+    assert "undecodable record" in dead_letter["message"]

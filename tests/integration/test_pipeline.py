@@ -353,10 +353,14 @@ GRAFANA = ROOT / "deploy" / "grafana" / "dashboards"
 SAMPLE_RANGE = "time >= '2026-09-01T00:00:00Z' AND time < '2027-01-01T00:00:00Z'"
 
 
-def grafana_queries() -> list[tuple[str, str]]:
-    """(where, InfluxQL) of every panel target, annotation and variable of the shipped dashboards."""
+HEALTH_DASHBOARD = "spendstream-health.json"  # wall-clock data: tested in test_observability.py
+
+
+def grafana_queries(names: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """(where, InfluxQL) of every panel target, annotation and variable of the shipped cost dashboards."""
     found = []
-    for path in sorted(GRAFANA.glob("*.json")):
+    names = names or tuple(sorted(p.name for p in GRAFANA.glob("*.json") if p.name != HEALTH_DASHBOARD))
+    for path in (GRAFANA / name for name in names):
         board = json.loads(path.read_text())
         for panel in board["panels"]:
             found += [(f"{path.name}: {panel['title']} [{t['refId']}]", t["query"]) for t in panel["targets"]]
