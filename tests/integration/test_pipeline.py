@@ -289,7 +289,7 @@ def test_v2_write_mode_against_a_server_with_the_v2_api(run: Run, victoria_metri
 def spendstream(stack_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(ROOT / ".venv" / "bin" / "spendstream"), *args],
-        env=stack_env,
+        env={**stack_env, "COLUMNS": "200"},  # rich tables unwrapped
         capture_output=True,
         text=True,
         timeout=120,
@@ -316,6 +316,17 @@ def test_stack_status_and_job_dry_run(run: Run, stack_env):
     assert dry.returncode == 0, dry.stderr
     assert "flink run --detached" in dry.stdout
     assert "--python" in dry.stdout and "jobs/cost_aggregation.py --until-offsets 0:5" in dry.stdout
+
+
+def test_job_list_shows_the_jobs_records_and_each_groups_lag(run: Run, stack_env):
+    listing = spendstream(stack_env, "job", "list")
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    job_row = next(line for line in listing.stdout.splitlines() if "FINISHED" in line)
+    records_in = int(job_row.split("│")[-3].strip().replace(",", ""))
+    assert records_in >= run.summary.produced
+    topic, stored = run.config.kafka.topic("aggregate"), len(read_topic(run.config, "aggregate"))
+    sink_row = next(line for line in listing.stdout.splitlines() if "spendstream-influx-sink" in line and topic in line)
+    assert [cell.strip() for cell in sink_row.split("│")[-4:-1]] == [f"{stored:,}", f"{stored:,}", "0"]
 
 
 def test_utilization_joins_each_resource_hours_cost_and_cpu(run: Run):
