@@ -6,6 +6,8 @@ are the same facts for the processes around it, scraped at ``http://127.0.0.1:PO
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import Counter, start_http_server
 
 REPLAY_ROWS = Counter("spendstream_replay_rows", "Export rows read by replay")
@@ -18,6 +20,9 @@ SINK_RETRIES = Counter("spendstream_sink_retries", "Write attempts retried while
 
 
 def serve_metrics(port: int | None) -> None:
-    """Expose the registry on 127.0.0.1:``port`` (nothing when ``port`` is None)."""
+    """Expose the registry on ``port`` (nothing when None), on 127.0.0.1 unless told otherwise.
+
+    In a pod, Prometheus scrapes from outside: set ``SPENDSTREAM_METRICS_HOST=0.0.0.0`` there.
+    """
     if port is not None:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=os.environ.get("SPENDSTREAM_METRICS_HOST", "127.0.0.1"))

@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     sink.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     sink.set_defaults(run=cmd_sink)
 
+    report = commands.add_parser("report", help="render the Grafana dashboards from InfluxDB as one static HTML page")
+    report.add_argument("--out", type=Path, default=Path("spendstream-report.html"), help="the page to write")
+    report.add_argument("--days", type=int, default=30, help="days of cost data before the newest (default 30)")
+    report.set_defaults(run=cmd_report)
+
     health = commands.add_parser(
         "health", help="write pipeline health to InfluxDB: throughput, consumer lag, dead letters, job records"
     )
@@ -347,6 +352,18 @@ def cmd_sink(config, args) -> int:
         f"sink: {stats.records} records read, {stats.points} points written, "
         f"{stats.dead_letters} dead letters, {stats.retries} retries"
     )
+    return 0
+
+
+def cmd_report(config, args) -> int:
+    from connectors.dashboard_report import write_dashboard_report
+
+    with console.status("querying InfluxDB for every dashboard panel ..."):
+        had_data = write_dashboard_report(config.influx, args.out, args.days)
+    empty = [panel for panel, complete in had_data.items() if not complete]
+    console.print(f"wrote {args.out}: {len(had_data)} panels, {len(had_data) - len(empty)} with data")
+    for panel in empty:
+        console.print(f"  [yellow]no data:[/] {panel}")
     return 0
 
 

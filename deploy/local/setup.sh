@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a bare Debian machine (root, Python 3.11) for spendstream: system packages from apt
 # when missing, then a virtualenv in .venv with pinned Python packages (constraints.txt).
-# Usage: deploy/local/setup.sh [--test]   (--test also installs victoria-metrics and stunnel4 for the tests)
+# Usage: deploy/local/setup.sh [--test]   (--test also installs victoria-metrics, stunnel4 and chromium for the tests)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,6 +10,7 @@ command -v java >/dev/null || want+=(openjdk-17-jre-headless)
 command -v influxd >/dev/null || want+=(influxdb)
 [[ "${1:-}" == "--test" ]] && ! command -v victoria-metrics >/dev/null && want+=(victoria-metrics)
 [[ "${1:-}" == "--test" ]] && ! command -v stunnel4 >/dev/null && want+=(stunnel4)
+[[ "${1:-}" == "--test" ]] && ! command -v chromium >/dev/null && want+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
 command -v gcc >/dev/null || want+=(gcc python3-dev)
 if ((${#want[@]})); then

@@ -8,7 +8,7 @@ import json
 import shutil
 import subprocess
 import urllib.request
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from PIL import Image
 
 from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
 from connectors.ingest import metric_record
 from connectors.kafka_io import client_settings, ensure_topics, producer
+from connectors.pipeline_health import collect_health
 from connectors.replay import ReplaySummary, format_offsets, replay
 from pipelines.cur2 import CHARGE_TYPES
 from schemas import SchemaName, codec
@@ -390,3 +392,45 @@ def test_every_dashboard_query_returns_data_from_the_real_influxdb(run: Run):
     assert len({where.split(":")[0] for where, _ in queries}) == 4 and len(queries) >= 15
     empty = [where for where, query in queries if not influxql(run.config.influx, as_grafana_runs_it(query))]
     assert empty == []
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+
+
+def screenshot(page: Path, out: Path, size: tuple[int, int]) -> Image.Image:
+    """Debian's Chromium, headless, as a person would open the page."""
+    profile = out.parent / "chromium-profile"
+    subprocess.run(
+        [shutil.which("chromium") or "/usr/bin/chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+         f"--window-size={size[0]},{size[1]}", f"--screenshot={out}", page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return Image.open(out).convert("RGB")
+
+
+def test_report_page_renders_every_dashboard_in_headless_chromium(run: Run, stack_env, tmp_path):
+    collect_health(run.config, every_s=15.5, rounds=2)  # rates need two 15 s buckets; no job runs now
+    page = tmp_path / "report.html"
+    made = spendstream(stack_env, "report", "--out", str(page))
+    assert made.returncode == 0, made.stdout + made.stderr
+    panels = sum(len(json.loads(path.read_text())["panels"]) for path in GRAFANA.glob("*.json"))
+    assert f"{panels} panels, {panels - 1} with data" in made.stdout, made.stdout
+    assert "no data: spendstream — pipeline health: Flink jobs: records in" in made.stdout
+    assert page.read_text().count("<section>") == panels
+
+    image = screenshot(page, tmp_path / "report.png", (1400, 2400))
+    assert image.size == (1400, 2400)
+    colors = Counter(image.get_flattened_data())
+    lines = sum(n for (r, g, b), n in colors.items() if abs(r - 0x25) + abs(g - 0x63) + abs(b - 0xEB) < 60)
+    assert lines > 2000, "the charts' first series (blue) is not drawn"
+    assert len(colors) > 200, "the page rendered flat"
