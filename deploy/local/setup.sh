@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a bare Debian machine (root, Python 3.11) for spendstream: system packages from apt
 # when missing, then a virtualenv in .venv with pinned Python packages (constraints.txt).
-# Usage: deploy/local/setup.sh [--test]   (--test also installs victoria-metrics, stunnel4 and chromium for the tests)
+# Usage: deploy/local/setup.sh [--test]   (--test also installs victoria-metrics, stunnel4, chromium and
+# the manifest validators' npm packages for the tests)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -11,6 +12,7 @@ command -v influxd >/dev/null || want+=(influxdb)
 [[ "${1:-}" == "--test" ]] && ! command -v victoria-metrics >/dev/null && want+=(victoria-metrics)
 [[ "${1:-}" == "--test" ]] && ! command -v stunnel4 >/dev/null && want+=(stunnel4)
 [[ "${1:-}" == "--test" ]] && ! command -v chromium >/dev/null && want+=(chromium)
+[[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null && want+=(nodejs npm)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
 command -v gcc >/dev/null || want+=(gcc python3-dev)
 if ((${#want[@]})); then
@@ -36,4 +38,10 @@ if [[ ! -f $stamp || constraints.txt -nt $stamp || pyproject.toml -nt $stamp ]];
   fi
   rm -f "$log"
   touch "$stamp"
+fi
+
+# The FlinkDeployment validator's npm packages (pinned by tests/manifests/package-lock.json).
+if [[ "${1:-}" == "--test" && ! -d tests/manifests/node_modules ]]; then
+  echo "==> npm ci in tests/manifests (manifest schema validators)"
+  (cd tests/manifests && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
