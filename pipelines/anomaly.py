@@ -60,16 +60,39 @@ class Score:
 class HourlyCostDetector:
     """One series' model; ``score_one`` then ``learn_one`` for every hour, in event-time order."""
 
+    PROFILES = {"week": 0.2, "day": 0.1, "month_start": 0.5}  # slot → its EWMean's fading factor
+    LEVELS = {"fast": 6, "level": 24, "error": 24 * 7}  # half-lives in hours
+
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
         self.week: dict[int, stats.EWMean] = {}
         self.day: dict[int, stats.EWMean] = {}
         self.month_start: dict[int, stats.EWMean] = {}
-        self.fast = stats.EWMean(fading(6))
-        self.level = stats.EWMean(fading(24))
-        self.error = stats.EWMean(fading(24 * 7))
+        self.fast = stats.EWMean(fading(self.LEVELS["fast"]))
+        self.level = stats.EWMean(fading(self.LEVELS["level"]))
+        self.error = stats.EWMean(fading(self.LEVELS["error"]))
         self.regions: set[str] = set()
         self.first_ms: int | None = None
+
+    def __getstate__(self) -> dict:
+        """Only the means: a river EWMean pickles to ~170 bytes, its mean is 8 (17 KB → 3 KB a series).
+
+        An EWMean whose mean is 0 takes its next value as is, so feeding a fresh one its mean
+        restores it exactly (tests/unit/test_anomaly.py checks a restored model scores the same).
+        """
+        state = dict(self.__dict__)
+        for name in self.PROFILES:
+            state[name] = {slot: mean.get() for slot, mean in state[name].items()}
+        for name in self.LEVELS:
+            state[name] = state[name].get()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name, factor in self.PROFILES.items():
+            state[name] = {slot: _ewmean(factor, mean) for slot, mean in state[name].items()}
+        for name, half_life in self.LEVELS.items():
+            state[name] = _ewmean(fading(half_life), state[name])
+        self.__dict__.update(state)
 
     def history_days(self, hour_ms: int) -> float:
         return 0.0 if self.first_ms is None else (hour_ms - self.first_ms) / (24 * HOUR_MS)
@@ -130,8 +153,8 @@ class HourlyCostDetector:
             self.level.update(ratio)
         self._learn_month_start(moment, cost)
         seasonal = cost / (self.level.get() or 1.0)
-        self.week.setdefault(moment.weekday() * 24 + moment.hour, stats.EWMean(0.2)).update(seasonal)
-        self.day.setdefault(moment.hour, stats.EWMean(0.1)).update(seasonal)
+        self.week.setdefault(moment.weekday() * 24 + moment.hour, stats.EWMean(self.PROFILES["week"])).update(seasonal)
+        self.day.setdefault(moment.hour, stats.EWMean(self.PROFILES["day"])).update(seasonal)
         self.regions.update(region for region, c in (regions or {}).items() if c > 0)
 
     def _learn_month_start(self, moment: datetime, cost: float) -> None:
@@ -143,7 +166,15 @@ class HourlyCostDetector:
         if usual is None or usual <= 1e-9:
             return
         ratio = max(1.0, min(cost / usual, 50.0))
-        self.month_start.setdefault(moment.day * 24 + moment.hour, stats.EWMean(0.5)).update(ratio)
+        slot = moment.day * 24 + moment.hour
+        self.month_start.setdefault(slot, stats.EWMean(self.PROFILES["month_start"])).update(ratio)
+
+
+def _ewmean(fading_factor: float, mean: float) -> stats.EWMean:
+    restored = stats.EWMean(fading_factor)
+    if mean:
+        restored.update(mean)
+    return restored
 
 
 def severity(score: Score) -> str:

@@ -124,6 +124,13 @@ def test_models_survive_pickling_and_are_deterministic(make):
     assert feed(restored, costs[10 * 24 :]) == feed(second, costs[10 * 24 :])
 
 
+def test_a_series_state_stays_small_for_a_million_series():
+    """Keyed state is one pickled monitor per series: 1M series must fit a TaskManager (bench/state_memory.py)."""
+    monitor = SeriesMonitor("111111111111", "AmazonEC2")
+    feed(monitor, series(60))
+    assert len(pickle.dumps(monitor, protocol=pickle.HIGHEST_PROTOCOL)) < 4_000
+
+
 def feed(model, costs: list[float]) -> list:
     """Hours to a detector or monitor, or whole days to a forecaster; returns what each said."""
     out = []
