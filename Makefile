@@ -18,6 +18,10 @@ test-unit: setup
 
 # Benchmarks (not in CI): each appends its table, the machine and the command to BENCHMARKS.md.
 bench: setup
+	.venv/bin/python -m bench.replay_parse
+	.venv/bin/python -m bench.produce
+	.venv/bin/python -m bench.flink_throughput
+	.venv/bin/python -m bench.state_memory
 	.venv/bin/python -m bench.detection_quality
 	.venv/bin/python -m bench.nab_score
 

@@ -33,7 +33,10 @@ SAMPLE = ROOT / "deploy" / "sample" / "cur2"
 
 
 def big_export(rows: int, out: Path) -> tuple[Path, Path]:
-    """A CUR 2.0 CSV.gz of ``rows`` rows built from the sample, and the same as Parquet."""
+    """A CUR 2.0 export folder ``out`` holding one ``rows``-row CSV.gz built from the sample.
+
+    The same table as Parquet goes beside the folder, so a replay of ``out`` reads the CSV only.
+    """
     sample = []
     for path in sorted(SAMPLE.rglob("*.csv.gz")):
         with gzip.open(path, "rt", newline="") as handle:
@@ -50,7 +53,7 @@ def big_export(rows: int, out: Path) -> tuple[Path, Path]:
             row = list(sample[n % len(sample)])
             row[ids] = f"{row[ids]}-{n // len(sample)}"
             writer.writerow(row)
-    parquet_path = out / "big.parquet"
+    parquet_path = out.with_suffix(".parquet")
     pq.write_table(pacsv.read_csv(csv_path), parquet_path)
     return csv_path, parquet_path
 
@@ -97,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work, Progress() as progress:
         build = progress.add_task(f"writing a {args.rows:,}-row export", total=None)
-        csv_path, parquet_path = big_export(args.rows, Path(work))
+        csv_path, parquet_path = big_export(args.rows, Path(work) / "export")
         progress.remove_task(build)
         results = {
             "CSV.gz": measure(csv_path, lambda: pacsv.read_csv(csv_path).num_rows, args.runs, progress),

@@ -37,7 +37,7 @@ def run_command(config: Config, job: str, job_args: list[str], savepoint: str | 
         "--pyFiles",
         ",".join(str(SOURCE_ROOT / package) for package in PACKAGES),
         "--python",
-        str(JOB_FILES[job]),
+        str(JOB_FILES.get(job) or Path(job)),  # a named job, or the path of a PyFlink script
         *job_args,
     ]
 
