@@ -1,9 +1,11 @@
 """Rolling 30-day forecasts of a daily cost series, with intervals calibrated on its own errors.
 
-A river-style estimator (``learn_one`` / ``forecast``): a damped-trend level of deseasonalized
-days, day-of-week factors (river EWMean), and month-start factors for days 1-3. Every forecast made is kept
-until its day arrives; the relative errors seen per horizon bucket feed rolling quantiles
-(river RollingQuantile), so the 80% interval widens or narrows with the series' real accuracy.
+A river-style estimator (``learn_one`` / ``forecast``): Holt's level and growth of deseasonalized
+days, day-of-week factors (mean 1), and month-start factors for days 1-3 that recur two months
+running. Unusual days (anomalies) are treated as missing unless they settle at a new level, which
+is then adopted at once. Every forecast made is kept until its day arrives; the relative errors
+seen per horizon bucket feed rolling quantiles (river RollingQuantile), so the 80% interval widens
+or narrows with the series' real accuracy.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibra
 # An 80% interval: the 7th and 93rd percentiles of past relative errors, because the errors of
 # consecutive days are correlated and the plain 10th/90th cover only ~75% (bench: BENCHMARKS.md).
 LOWER_Q, UPPER_Q = 0.07, 0.93
-LEVEL_ALPHA = 0.15
+LEVEL_ALPHA = 0.25
+GROWTH_BETA = 0.02  # slow: growth is read from weeks of level changes, not from a few days
+SEASON_ALPHA = 0.05  # weekday factors average their first 20 weeks, then follow slowly
 WARMUP_DAYS = 14  # before this, seasonal factors are still settling: nothing is judged unusual
+UNUSUAL_ERRORS = 3  # a day further than this many typical errors from its expectation is unusual
+SHIFT_DAYS, SHIFT_AGREEMENT = 3, 0.15  # that many unusual days within 15% of each other: a new level
 ERROR_WINDOW = 365  # errors per horizon bucket the interval is calibrated on
 
 
@@ -42,18 +48,18 @@ def _bucket(horizon: int) -> int:
 class DailyCostForecaster:
     """Learn one day at a time (in order), forecast the next 30 days.
 
-    A level of deseasonalized days, day-of-week factors (river EWMean) and month-start factors
-    for days 1-3; unusual days move it little unless they last. A trend term was measured and
-    left out: on daily cost it followed anomalies more than growth (BENCHMARKS.md).
+    Measured on labelled bills (bench/detection_quality.py): growth, treating anomalies as
+    missing days and adopting level shifts at once each cut the error; see BENCHMARKS.md.
     """
 
-    def __init__(
-        self, level_alpha: float = LEVEL_ALPHA, season_alpha: float = 0.15, window: int = ERROR_WINDOW
-    ) -> None:
+    def __init__(self, level_alpha: float = LEVEL_ALPHA, window: int = ERROR_WINDOW) -> None:
         self.alpha = level_alpha
         self.level: float | None = None
-        self.weekday = {d: stats.EWMean(season_alpha) for d in range(7)}
-        self.month_start: dict[int, stats.EWMean] = {}
+        self.growth = 0.0  # cost per day, added to the level each day ahead
+        self.weekday: dict[int, float] = {}  # day of week → factor; mean 1 once all seven are seen
+        self.weekday_seen: dict[int, int] = defaultdict(int)
+        self.month_start: dict[int, list[float]] = {}  # day 1-3 → its last two ratios to a usual day
+        self.unusual: list[float] = []  # deseasonalized costs of the current run of unusual days
         self.errors = [
             (stats.RollingQuantile(LOWER_Q, window), stats.RollingQuantile(UPPER_Q, window)) for _ in BUCKETS
         ]
@@ -61,27 +67,31 @@ class DailyCostForecaster:
         self.days = 0
         self.last_day: date | None = None
         self.one_step_error = stats.EWMean(0.1)  # typical relative error of a day against expectation
-        self.unusual_days = 0
-
-    def _robust(self, cost: float, expected: float) -> float:
-        """An unusual day (an anomaly) moves the model by at most 3 typical errors, unless it lasts."""
-        typical = max(self.one_step_error.get() or 0.05, 0.01)
-        relative = cost / expected - 1 if expected > 0 else 0.0
-        self.one_step_error.update(min(abs(relative), 1.0))
-        if abs(relative) <= 3 * typical or self.unusual_days >= 3 or self.days < WARMUP_DAYS:
-            self.unusual_days = 0
-            return cost
-        self.unusual_days += 1
-        return expected * (1 + (3 * typical if relative > 0 else -3 * typical))
 
     def _month_factor(self, day: date) -> float:
-        return self.month_start[day.day].get() if day.day <= 3 and day.day in self.month_start else 1.0
+        """A month-start run counts once it recurred: the smaller of the last two months' ratios."""
+        seen = self.month_start.get(day.day, []) if day.day <= 3 else []
+        return min(seen) if len(seen) == 2 else 1.0
 
     def _season(self, day: date) -> float:
-        return (self.weekday[day.weekday()].get() or 1.0) * self._month_factor(day)
+        return self.weekday.get(day.weekday(), 1.0) * self._month_factor(day)
 
     def learn_one(self, day: date, cost: float) -> None:
         """Learn a day's actual cost; scores the forecasts that predicted it first."""
+        self._score(day, cost)
+        if self.level is None:
+            self.level = cost
+        else:
+            expected_level = self.level + self.growth
+            if day.day <= 3 and expected_level > 0:
+                seen = self.month_start.setdefault(day.day, [])
+                ratio = cost / max(expected_level * self.weekday.get(day.weekday(), 1.0), 1e-9)
+                seen[:] = [*seen, min(max(ratio, 0.2), 10.0)][-2:]
+            self._learn_or_skip(day, cost, expected_level)
+        self.days += 1
+        self.last_day = day
+
+    def _score(self, day: date, cost: float) -> None:
         for made in self.pending.pop(day, []):
             if made.predicted > 0:
                 lower, upper = self.errors[_bucket((day - made.made_at).days)]
@@ -90,19 +100,41 @@ class DailyCostForecaster:
                 upper.update(relative)
         for stale in [d for d in self.pending if d < day]:  # days the series skipped
             del self.pending[stale]
-        if self.level is None:
-            self.level = cost
+
+    def _learn_or_skip(self, day: date, cost: float, expected_level: float) -> None:
+        """A usual day is learned; an unusual one is skipped, unless it completes a level shift."""
+        season = max(self._season(day), 1e-9)
+        relative = cost / (expected_level * season) - 1 if expected_level > 0 else 0.0
+        typical = max(self.one_step_error.get() or 0.05, 0.01)
+        self.one_step_error.update(min(abs(relative), 1.0))
+        if abs(relative) <= UNUSUAL_ERRORS * typical or self.days < WARMUP_DAYS:
+            self.unusual = []
+            self._learn(day, cost, expected_level)
+            return
+        self.unusual.append(cost / season)
+        recent = self.unusual[-SHIFT_DAYS:]
+        if len(recent) == SHIFT_DAYS and max(recent) <= min(recent) * (1 + SHIFT_AGREEMENT):
+            self.level, self.growth, self.unusual = sum(recent) / SHIFT_DAYS, 0.0, []  # the new normal
         else:
-            expected_level = self.level
-            usual = expected_level * (self.weekday[day.weekday()].get() or 1.0)
-            if day.day <= 3 and usual > 0:
-                self.month_start.setdefault(day.day, stats.EWMean(0.5)).update(max(1.0, cost / usual))
-            cost = self._robust(cost, expected_level * self._season(day))
-            self.level = self.alpha * cost / max(self._season(day), 1e-9) + (1 - self.alpha) * expected_level
-            if self.level > 0:
-                self.weekday[day.weekday()].update(cost / self.level / self._month_factor(day))
-        self.days += 1
-        self.last_day = day
+            self.level = expected_level  # as if the day were missing
+
+    def _learn(self, day: date, cost: float, expected_level: float) -> None:
+        previous = self.level or 0.0
+        self.level = self.alpha * cost / max(self._season(day), 1e-9) + (1 - self.alpha) * expected_level
+        if self.days >= WARMUP_DAYS:
+            self.growth = GROWTH_BETA * (self.level - previous) + (1 - GROWTH_BETA) * self.growth
+        if self.level <= 0:
+            return
+        weekday = day.weekday()
+        self.weekday_seen[weekday] += 1
+        weight = max(1 / self.weekday_seen[weekday], SEASON_ALPHA)
+        factor = self.weekday.get(weekday, 1.0)
+        self.weekday[weekday] = factor + weight * (cost / self.level / self._month_factor(day) - factor)
+        mean = sum(self.weekday.values()) / 7
+        if len(self.weekday) == 7 and mean > 0:  # factors average 1, so the level is the typical day
+            self.weekday = {d: f / mean for d, f in self.weekday.items()}
+            self.level *= mean
+            self.growth *= mean
 
     def forecast(self, horizon: int = HORIZON_DAYS) -> list[DayForecast]:
         """The next ``horizon`` days after the last learned one; remembered to calibrate intervals."""
@@ -112,7 +144,7 @@ class DailyCostForecaster:
         level = self.level or 0.0
         for h in range(1, horizon + 1):
             day = self.last_day + timedelta(days=h)
-            predicted = max(level * self._season(day), 0.0)
+            predicted = max((level + h * self.growth) * self._season(day), 0.0)
             lower_q, upper_q = self.errors[_bucket(h)]
             if lower_q.get() is None or self.days < WARMUP_DAYS:
                 low, high = -0.25, 0.25  # until the series has its own error record
