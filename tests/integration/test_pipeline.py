@@ -48,6 +48,7 @@ class Run:
     summary: ReplaySummary
     sink_points: int
     cpu_samples: dict[int, list[float]]
+    job_id: str
 
 
 def cpu_samples() -> list[tuple[int, float]]:
@@ -140,7 +141,7 @@ def run(stack: Config, tmp_path_factory) -> Run:
     samples: dict[int, list[float]] = defaultdict(list)
     for ts, value in cpu_samples():
         samples[ts - ts % 3_600_000].append(value)
-    return Run(stack, export, summary, stats.points, dict(samples))
+    return Run(stack, export, summary, stats.points, dict(samples), job_id)
 
 
 def test_replay_summary_counts_what_was_read_produced_and_rejected(run: Run):
@@ -323,7 +324,8 @@ def test_stack_status_and_job_dry_run(run: Run, stack_env):
 def test_job_list_shows_the_jobs_records_and_each_groups_lag(run: Run, stack_env):
     listing = spendstream(stack_env, "job", "list")
     assert listing.returncode == 0, listing.stdout + listing.stderr
-    job_row = next(line for line in listing.stdout.splitlines() if "FINISHED" in line)
+    job_row = next(line for line in listing.stdout.splitlines() if run.job_id in line)
+    assert "FINISHED" in job_row
     records_in = int(job_row.split("│")[-3].strip().replace(",", ""))
     assert records_in >= run.summary.produced
     topic, stored = run.config.kafka.topic("aggregate"), len(read_topic(run.config, "aggregate"))
