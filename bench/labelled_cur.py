@@ -20,7 +20,7 @@ import json
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 START = datetime(2026, 5, 25, tzinfo=UTC)
@@ -174,6 +174,24 @@ def charge(account: str, month: datetime, kind: str, amount: float) -> dict:
         "type": kind,
         "cost": f"{amount:.2f}",
     }
+
+
+def legitimate_daily_usage(days: int) -> dict[tuple[str, date], float]:
+    """Each account's usage cost per day without noise or anomalies, level shifts included.
+
+    What a perfect forecaster would predict for the bill ``write`` made last: the ceiling the
+    forecast quality benchmark compares the model with.
+    """
+    totals: dict[tuple[str, date], float] = {}
+    for series in SERIES:
+        shifts = [e for e in series.events if e["kind"] == "level_shift"]
+        for hour in range(days * 24):
+            moment = START + timedelta(hours=hour)
+            cost = shape(series, moment, hour // 24)
+            cost += sum(cost * e["size"] for e in shifts if moment >= e["start"])
+            key = (series.account, moment.date())
+            totals[key] = totals.get(key, 0.0) + cost
+    return totals
 
 
 def write(out: Path, days: int = 120, seed: int = 1) -> tuple[Path, Path]:

@@ -63,6 +63,7 @@ class BacktestResult:
     summary: ReplaySummary
     history: History
     metrics: dict
+    daily_usage: dict[tuple[str, date], float]  # (account, day) → usage cost, what forecasts are scored on
 
 
 def backtest(
@@ -94,13 +95,18 @@ def backtest(
         progress.update(reading, completed=progress.tasks[reading].total)
         with progress.console.status("detecting and forecasting ..."):
             history = monitor_history(series.hours(), series.days(), directory)
-    metrics = evaluate(summary, rejected, history, series, labels)
+    daily_usage = {(day.account_id, day.day): float(day.usage) for day in series.days()}
+    metrics = evaluate(summary, rejected, history, daily_usage, labels)
     write_outputs(out, history, metrics, labels)
-    return BacktestResult(summary, history, metrics)
+    return BacktestResult(summary, history, metrics, daily_usage)
 
 
 def evaluate(
-    summary: ReplaySummary, rejected: Counter, history: History, series: SpendSeries, labels: list[Label] | None
+    summary: ReplaySummary,
+    rejected: Counter,
+    history: History,
+    daily_usage: dict[tuple[str, date], float],
+    labels: list[Label] | None,
 ) -> dict:
     opened = [anomaly_json(a) for a in history.anomalies if a.status == "open"]
     metrics: dict = {
@@ -113,14 +119,11 @@ def evaluate(
         "forecasts": len(history.forecasts),
         "projected_overspend_alerts": len(history.overspends),
     }
-    actuals: dict[tuple[str, date], float] = {}
-    for day in series.days():
-        actuals[(day.account_id, day.day)] = float(day.usage)
     shifts = {}
     for label in labels or []:
         if label.kind == "level_shift":
             shifts.setdefault(label.account_id, []).append(label.start)
-    metrics["forecast"] = forecast_metrics([forecast_json(f) for f in history.forecasts], actuals, shifts)
+    metrics["forecast"] = forecast_metrics([forecast_json(f) for f in history.forecasts], daily_usage, shifts)
     if labels is not None:
         metrics["detection"] = detection_metrics(opened, labels)
     return metrics
