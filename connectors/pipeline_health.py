@@ -1,7 +1,8 @@
 """Pipeline health as InfluxDB points, for the pipeline-health dashboard.
 
 Every ``every_s`` seconds: the records stored per topic (their rate is the throughput; the
-dead-letter topic's is the DLQ count), the lag of each consumer group per topic, and the
+dead-letter topic's is the DLQ count), the lag of each consumer group per topic, the new dead
+letters per stage and reason (late events, undecodable records, refused points, ...), and the
 records in and out of each running Flink job. Everything is counted from Kafka and the Flink
 REST API, so the figures hold whichever process does the work.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from influxdb_client import Point, WritePrecision
@@ -18,7 +19,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connectors.consumer_lag import consumer_lag, stored_end_offsets
 from connectors.influx_writers import writer_for
-from connectors.kafka_io import client_settings
+from connectors.kafka_io import client_settings, consumer
+from schemas import SchemaName, codec
 from spendstream.config import Config
 from spendstream.flink_client import list_jobs
 
@@ -59,6 +61,47 @@ def lag_points(config: Config, at_ms: int) -> list[Point]:
     ]
 
 
+def dead_letter_points(config: Config, at_ms: int) -> list[Point]:
+    """Dead letters stored since the last round, per stage and reason (the reason up to its colon).
+
+    The health writer's own group keeps its place in the dead-letter topic; a round killed between
+    writing and committing counts its dead letters again (a health figure, not the books).
+    """
+    topic = config.kafka.topic("dead_letter")
+    reader = consumer(config, f"{config.kafka.consumer_group}-health", from_beginning=True, max_poll_records=10_000)
+    counts: Counter[tuple[str, str]] = Counter()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or [])]
+        reader.assign(partitions)
+        ends = stored_end_offsets(reader, partitions)
+        for tp in partitions:
+            committed = reader.committed(tp)
+            reader.seek(tp, committed if committed is not None else 0)
+        deadline = time.monotonic() + 60
+        while any(reader.position(tp) < ends[tp] for tp in partitions) and time.monotonic() < deadline:
+            for record in (r for batch in reader.poll(timeout_ms=500).values() for r in batch):
+                counts[_stage_and_reason(record.value)] += 1
+        reader.commit()
+    finally:
+        reader.close(autocommit=False)
+    return [
+        Point("pipeline_dead_letters")
+        .tag("stage", stage)
+        .tag("reason", reason)
+        .field("records", count)
+        .time(at_ms, WritePrecision.MS)
+        for (stage, reason), count in counts.items()
+    ]
+
+
+def _stage_and_reason(payload: bytes) -> tuple[str, str]:
+    try:
+        letter = codec().decode(payload, SchemaName.DEAD_LETTER)
+    except (ValueError, KeyError, TypeError):
+        return "unknown", "not a dead letter record"
+    return letter["stage"], letter["reason"].split(":")[0].strip()[:80]
+
+
 def job_points(config: Config, at_ms: int) -> list[Point]:
     if not config.flink.rest_url:
         return []
@@ -77,7 +120,12 @@ def job_points(config: Config, at_ms: int) -> list[Point]:
     ]
 
 
-COLLECTORS: tuple[Callable[[Config, int], list[Point]], ...] = (topic_points, lag_points, job_points)
+COLLECTORS: tuple[Callable[[Config, int], list[Point]], ...] = (
+    topic_points,
+    lag_points,
+    dead_letter_points,
+    job_points,
+)
 
 
 def collect_health(config: Config, every_s: float, rounds: int | None = None, on_round=None) -> int:

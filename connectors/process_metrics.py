@@ -10,7 +10,7 @@ import os
 
 from prometheus_client import Counter, start_http_server
 
-REPLAY_ROWS = Counter("spendstream_replay_rows", "Export rows read by replay")
+REPLAY_ROWS = Counter("spendstream_replay_rows", "Export rows read by replay", ["format"])
 REPLAY_PRODUCED = Counter("spendstream_replay_produced", "Cost events replay produced to the raw topic")
 REPLAY_REJECTED = Counter("spendstream_replay_rejected", "Rows replay sent to the dead-letter topic", ["reason"])
 SINK_RECORDS = Counter("spendstream_sink_records", "Records the InfluxDB sink consumed", ["topic"])

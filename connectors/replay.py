@@ -110,9 +110,11 @@ def normalized_events(
     """Normalize every row of every file; rejected rows go to ``reject`` with their reason."""
     for path in files:
         summary.files += 1
+        rows_of_format = None  # the file's format is known once read_rows has checked its header
         for row in read_rows(path, formats.for_file(path), counter):
             summary.rows_read += 1
-            REPLAY_ROWS.inc()
+            rows_of_format = rows_of_format or REPLAY_ROWS.labels(formats.format.name)
+            rows_of_format.inc()
             try:
                 if "__error__" in row.values:
                     raise RejectedRow(row.values["__error__"])

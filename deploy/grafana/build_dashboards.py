@@ -319,6 +319,20 @@ def health() -> dict:
                 12,
                 8,
             ),
+            panel(
+                "New dead letters by stage and reason",
+                [
+                    target(
+                        'SELECT sum("records") FROM "pipeline_dead_letters" WHERE $timeFilter '
+                        'GROUP BY time($__interval), "stage", "reason" fill(none)',
+                        alias="$tag_stage: $tag_reason",
+                    )
+                ],
+                0,
+                16,
+                kind="barchart",
+                w=24,
+            ),
         ],
         by_account=False,
     )

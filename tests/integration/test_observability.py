@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 
 import pytest
 
@@ -17,12 +18,13 @@ from connectors.kafka_io import ensure_topics, producer
 from connectors.pipeline_health import collect_health
 from connectors.process_metrics import serve_metrics
 from connectors.replay import replay
+from schemas import SchemaName, codec
 from spendstream.config import Config, to_env
 from spendstream.flink_client import cancel, pipeline_metrics, submit, wait_for_job
 from spendstream.processes import free_port
 from tests.conformance.bill import charges, write_cur2
 from tests.integration.test_formats_pipeline import isolated
-from tests.integration.test_pipeline import HEALTH_DASHBOARD, POISON, ROOT, grafana_queries
+from tests.integration.test_pipeline import HEALTH_DASHBOARD, POISON, ROOT, grafana_queries, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +79,10 @@ def assert_health_dashboard_shows(config: Config, dead_letters: float) -> None:
     assert all(s["values"][0][1] == 0 for s in lags if s["tags"]["group"] == sink_group)  # the sink has read all
     stored = influxql(config.influx, 'SELECT last("records") FROM "pipeline_topic" WHERE "role" = \'dead_letter\'')
     assert stored[0]["values"][0][1] == dead_letters
+    letters = [codec().decode(r.value, SchemaName.DEAD_LETTER) for r in read_topic(config, "dead_letter")]
+    expected = Counter((letter["stage"], letter["reason"].split(":")[0].strip()) for letter in letters)
+    counted = influxql(config.influx, 'SELECT sum("records") FROM "pipeline_dead_letters" GROUP BY "stage", "reason"')
+    assert {(s["tags"]["stage"], s["tags"]["reason"]): s["values"][0][1] for s in counted} == expected  # once each
 
 
 def test_json_logs_name_the_job_and_the_record_behind_each_error(stack: Config):
