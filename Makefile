@@ -21,6 +21,7 @@ bench: setup
 	.venv/bin/python -m bench.replay_parse
 	.venv/bin/python -m bench.produce
 	.venv/bin/python -m bench.flink_throughput
+	.venv/bin/python -m bench.latency
 	.venv/bin/python -m bench.state_memory
 	.venv/bin/python -m bench.detection_quality
 	.venv/bin/python -m bench.nab_score

@@ -1,8 +1,9 @@
-"""The embedded local stack: SeaweedFS (S3) → Tansu (Kafka API), InfluxDB 1.x, a Flink session cluster.
+"""The embedded local stack: SeaweedFS (S3) → Tansu (Kafka API), InfluxDB 1.x, Flink, a Pushgateway.
 
-Everything binds to 127.0.0.1 and keeps its data under one state folder. Ports are chosen once
-(configured, or free ones) and remembered in ``ports.json``, so a restarted stack comes back
-at the same addresses with its data. ``stack.json`` holds the endpoints while the stack runs.
+Flink's bundled Prometheus reporter pushes the jobs' metrics to the Pushgateway. Everything
+binds to 127.0.0.1 and keeps its data under one state folder. Ports are chosen once (configured,
+or free ones) and remembered in ``ports.json``, so a restarted stack comes back at the same
+addresses with its data. ``stack.json`` holds the endpoints while the stack runs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ PORT_NAMES = (
     "influx_rpc",
     "flink_rest",
     "flink_rpc",
+    "pushgateway",
 )
 
 
@@ -104,6 +106,7 @@ class LocalStack:
             "influx": f"http://127.0.0.1:{self.ports['influx']}",
             "flink_rest": f"http://127.0.0.1:{self.ports['flink_rest']}",
             "s3": f"http://127.0.0.1:{self.ports['s3']}",
+            "pushgateway": f"http://127.0.0.1:{self.ports['pushgateway']}",
         }
 
     def up(self) -> dict[str, str]:
@@ -111,6 +114,7 @@ class LocalStack:
         self._start_seaweedfs()
         self._start_tansu()
         self._start_influxdb()
+        self._start_pushgateway()
         self._start_flink()
         stack_file(self.config).write_text(json.dumps(self.endpoints, indent=2))
         return self.endpoints
@@ -126,7 +130,7 @@ class LocalStack:
                 check=False,
             )
             stopped.append("flink")
-        for name in ("tansu", "influxdb", "seaweedfs"):
+        for name in ("tansu", "influxdb", "pushgateway", "seaweedfs"):
             if stop(name, self.state):
                 stopped.append(name)
         stack_file(self.config).unlink(missing_ok=True)
@@ -139,6 +143,7 @@ class LocalStack:
             ComponentStatus("tansu (kafka)", self.endpoints["kafka"], port_open(p["kafka"])),
             ComponentStatus("influxdb", self.endpoints["influx"], http_ok(f"{self.endpoints['influx']}/ping")),
             ComponentStatus("flink", self.endpoints["flink_rest"], self._flink_running(), "web UI and REST API"),
+            ComponentStatus("pushgateway", self.endpoints["pushgateway"], self._pushgateway_ready(), "Flink metrics"),
         ]
 
     def _start_seaweedfs(self) -> None:
@@ -208,6 +213,16 @@ class LocalStack:
             spawn("influxdb", [tool("influxd"), "run", "-config", str(conf)], self.state)
         ping = f"{self.endpoints['influx']}/ping"
         wait_until(lambda: http_ok(ping), "InfluxDB", 30, self._log("influxdb"))
+
+    def _start_pushgateway(self) -> None:
+        """Flink's Prometheus reporter pushes here: the pull reporter cannot bind to 127.0.0.1 only."""
+        if not running_pid("pushgateway", self.state):
+            listen = f"--web.listen-address=127.0.0.1:{self.ports['pushgateway']}"
+            spawn("pushgateway", [tool("prometheus-pushgateway"), listen], self.state)
+        wait_until(self._pushgateway_ready, "Prometheus Pushgateway", 30, self._log("pushgateway"))
+
+    def _pushgateway_ready(self) -> bool:
+        return http_ok(f"{self.endpoints['pushgateway']}/-/ready")
 
     def _start_flink(self) -> None:
         if not self._flink_running():
@@ -292,6 +307,7 @@ class LocalStack:
                 "python.pythonpath": ":".join(site.getsitepackages()),
                 "execution.checkpointing.dir": f"file://{self.state / 'flink' / 'checkpoints'}",
                 "execution.checkpointing.savepoint-dir": f"file://{self.state / 'flink' / 'savepoints'}",
+                "metrics.reporter.prom.hostUrl": self.endpoints["pushgateway"],
             }
         )
         (conf_dir / "config.yaml").write_text(yaml.safe_dump(settings, default_flow_style=False))

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 want=()
 command -v java >/dev/null || want+=(openjdk-17-jre-headless)
 command -v influxd >/dev/null || want+=(influxdb)
+command -v prometheus-pushgateway >/dev/null || want+=(prometheus-pushgateway)
 [[ "${1:-}" == "--test" ]] && ! command -v victoria-metrics >/dev/null && want+=(victoria-metrics)
 [[ "${1:-}" == "--test" ]] && ! command -v stunnel4 >/dev/null && want+=(stunnel4)
 [[ "${1:-}" == "--test" ]] && ! command -v chromium >/dev/null && want+=(chromium)
@@ -22,7 +23,7 @@ if ((${#want[@]})); then
   apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 fi
 # The Debian packages enable system services; spendstream runs its own instances instead.
-for service in influxdb victoria-metrics stunnel4; do
+for service in influxdb victoria-metrics stunnel4 prometheus-pushgateway; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     systemctl stop "$service" || true
   fi

@@ -22,6 +22,7 @@ from schemas import SchemaName, codec
 from spendstream.config import Config, to_env
 from spendstream.flink_client import cancel, pipeline_metrics, submit, wait_for_job
 from spendstream.processes import free_port
+from spendstream.stack import LocalStack
 from tests.conformance.bill import charges, write_cur2
 from tests.integration.test_formats_pipeline import isolated
 from tests.integration.test_pipeline import HEALTH_DASHBOARD, POISON, ROOT, grafana_queries, read_topic
@@ -57,6 +58,7 @@ def test_job_and_process_metrics_count_what_flowed(stack: Config, tmp_path):
             seen = pipeline_metrics(config, job_id)
         assert seen["aggregates_written"] > 0 and seen["alerts_written"] == seen["alert_records"]
         assert (seen["series_models"], seen["account_models"]) == (len(series), len(accounts))
+        assert_pushed_to_prometheus(config, job_id, {"series_models": len(series), "account_models": len(accounts)})
         stats = InfluxSink(config).run(until_idle_s=4)
         assert_health_dashboard_shows(config, dead_letters=seen["dead_letters_written"])
     finally:
@@ -65,6 +67,24 @@ def test_job_and_process_metrics_count_what_flowed(stack: Config, tmp_path):
     scraped = scrape(port)
     assert scraped["spendstream_replay_produced_total"] >= len(bill)
     assert scraped["spendstream_sink_points_total"] >= stats.points > 0
+
+
+def assert_pushed_to_prometheus(config: Config, job_id: str, expected: dict[str, int]) -> None:
+    """Flink's bundled Prometheus reporter pushed the job's own counters to the stack's Pushgateway."""
+    url = f"{LocalStack(config).endpoints['pushgateway']}/metrics"
+    deadline, pushed = time.monotonic() + 60, {}
+    while pushed != expected:
+        assert time.monotonic() < deadline, f"the Pushgateway has {pushed}, not {expected}"
+        time.sleep(2)
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        pushed = {
+            name: sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if not line.startswith("#") and f"spendstream_{name}{{" in line and f'job_id="{job_id}"' in line
+            )
+            for name in expected
+        }
 
 
 def assert_health_dashboard_shows(config: Config, dead_letters: float) -> None:

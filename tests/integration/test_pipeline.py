@@ -314,7 +314,7 @@ def test_alerts_tail_prints_every_alert_as_json(run: Run, stack_env):
 def test_stack_status_and_job_dry_run(run: Run, stack_env):
     status = spendstream(stack_env, "stack", "status")
     assert status.returncode == 0, status.stdout
-    assert status.stdout.count("yes") == 4
+    assert status.stdout.count("yes") == 5  # seaweedfs, tansu, influxdb, flink, pushgateway
     dry = spendstream(stack_env, "job", "submit", "--dry-run", "--until-offsets", "0:5")
     assert dry.returncode == 0, dry.stderr
     assert "flink run --detached" in dry.stdout
