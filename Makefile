@@ -17,12 +17,15 @@ test-unit: setup
 	.venv/bin/pytest -ra tests/unit
 
 # Benchmarks (not in CI): each appends its table, the machine and the command to BENCHMARKS.md.
+# SOAK_RATE: 70% of the full job's events/s that bench.flink_throughput measured here.
+SOAK_RATE ?= 3500
 bench: setup
 	.venv/bin/python -m bench.replay_parse
 	.venv/bin/python -m bench.produce
 	.venv/bin/python -m bench.flink_throughput
 	.venv/bin/python -m bench.latency
 	.venv/bin/python -m bench.state_memory
+	.venv/bin/python -m bench.soak --rate $(SOAK_RATE)
 	.venv/bin/python -m bench.detection_quality
 	.venv/bin/python -m bench.nab_score
 
