@@ -72,8 +72,8 @@ def dead_letter_points(config: Config, at_ms: int) -> list[Point]:
     counts: Counter[tuple[str, str]] = Counter()
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or [])]
+        ends = stored_end_offsets(reader, partitions)  # moves the reader: assign and seek afterwards
         reader.assign(partitions)
-        ends = stored_end_offsets(reader, partitions)
         for tp in partitions:
             committed = reader.committed(tp)
             reader.seek(tp, committed if committed is not None else 0)

@@ -16,8 +16,10 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 
 from connectors.consumer_lag import consumer_lag
-from connectors.kafka_io import client_settings, producer
+from connectors.kafka_io import client_settings, ensure_topics, producer
+from connectors.pipeline_health import dead_letter_points
 from spendstream.config import Config
+from tests.integration.test_formats_pipeline import isolated
 from tests.integration.test_pipeline import ROOT
 
 pytestmark = pytest.mark.integration
@@ -61,3 +63,9 @@ def test_lag_counts_the_records_stored_after_the_committed_offset(stack: Config,
     ).stdout
     row = next(line for line in status.splitlines() if group in line and topic in line)
     assert [cell.strip() for cell in row.split("│")[-4:-1]] == ["410", "1,010", "600"]
+
+
+def test_health_counts_no_dead_letters_on_an_empty_topic(stack: Config):
+    config = isolated(stack, "empty-dlq")
+    ensure_topics(config)
+    assert dead_letter_points(config, 0) == []  # and no error: a quiet pipeline has an empty DLQ
