@@ -3,11 +3,11 @@
     python -m bench.latency [--rate 5000] [--days 9] [--events-per-hour 5000]
 
 A continuously running cost aggregation job and the InfluxDB sink consume a raw topic that this
-script fills at ``--rate`` events/s with cost events of 48 series (4 accounts × 4 services × 3
-resources); event time advances one hour per ``--events-per-hour`` events. Windows are event-time
+script fills at ``--rate`` events/s with cost events of 16 series (4 accounts × 4 services, 3
+resources each); event time advances one hour per ``--events-per-hour`` events. Windows are event-time
 windows: an hour is *complete* when an event ``flink.out_of_orderness_s`` past its end has been
 sent (the watermark then passes it). One series gets a 6× spike in one hour of the last day,
-after the detector's 7-day warm-up. Measured: (a) hour complete → all 48 aggregates of the hour
+after the detector's 7-day warm-up. Measured: (a) hour complete → all 16 aggregates of the hour
 visible in InfluxDB (polled every 50 ms), (b) spike hour complete → its anomaly alert read from
 the alert topic.
 """
@@ -153,7 +153,7 @@ def main() -> None:
         sink = InfluxSink(config)
         threads = [
             threading.Thread(target=sink.run, daemon=True),
-            threading.Thread(target=watch_influx, args=(config, timeline, 48), daemon=True),
+            threading.Thread(target=watch_influx, args=(config, timeline, len(ACCOUNTS) * len(SERVICES)), daemon=True),
             threading.Thread(target=watch_alerts, args=(config, timeline), daemon=True),
         ]
         for thread in threads:
@@ -190,7 +190,7 @@ def report(args, timeline: Timeline, spike_hour: int) -> None:
         f"Latency at {args.rate:,} events/s ({args.events_per_hour:,} events per event-time hour)",
         table,
         [
-            "hour complete = the first event past the hour's end + the watermark delay was sent; visible = all 48 "
+            "hour complete = the first event past the hour's end + the watermark delay was sent; visible = all 16 "
             "series of the hour in InfluxDB (polled every 50 ms); windows fire on the watermark (no early firing)",
             "job: continuous cost aggregation on the embedded session cluster; sink: spendstream's InfluxDB sink",
         ],
