@@ -18,7 +18,7 @@ test-unit: setup
 
 # Benchmarks (not in CI): each appends its table, the machine and the command to BENCHMARKS.md.
 # SOAK_RATE: 70% of the full job's events/s that bench.flink_throughput measured here.
-SOAK_RATE ?= 3500
+SOAK_RATE ?= 3800
 bench: setup
 	.venv/bin/python -m bench.replay_parse
 	.venv/bin/python -m bench.produce
