@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from connectors.kafka_io import client_settings
+from connectors.kafka_io import client_settings, consumer
 from spendstream.config import Config
 
 
@@ -37,14 +37,14 @@ def stored_end_offsets(reader: KafkaConsumer, partitions: Iterable[TopicPartitio
     partitions = list(partitions)
     reported = reader.end_offsets(partitions)
     ends = dict(reported)
-    pending = {tp for tp in partitions if reported[tp] > 0}
-    reader.assign(list(pending))
-    for tp in pending:
+    stored = [tp for tp in partitions if reported[tp] > 0]
+    reader.assign(stored)
+    for tp in stored:
         reader.seek(tp, reported[tp] - 1)
     deadline = time.monotonic() + 10
-    while pending and time.monotonic() < deadline:  # until a poll finds nothing more
+    while stored and time.monotonic() < deadline:
         batches = reader.poll(timeout_ms=1000)
-        if not batches:
+        if not batches:  # the last batch of every partition has been read
             break
         for tp, records in batches.items():
             ends[tp] = max(ends[tp], records[-1].offset + 1)
@@ -54,7 +54,7 @@ def stored_end_offsets(reader: KafkaConsumer, partitions: Iterable[TopicPartitio
 def consumer_lag(config: Config, groups: Iterable[str] | None = None) -> list[PartitionLag]:
     """Lag of the given groups (default: every group named after ``kafka.consumer_group``)."""
     admin = KafkaAdminClient(**client_settings(config))
-    reader = KafkaConsumer(**client_settings(config), group_id=None, enable_auto_commit=False, max_poll_records=100_000)
+    reader = consumer(config, None, max_poll_records=100_000)
     try:
         if groups is None:
             prefix = config.kafka.consumer_group

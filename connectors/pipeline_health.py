@@ -15,11 +15,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from influxdb_client import Point, WritePrecision
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from connectors.consumer_lag import consumer_lag, stored_end_offsets
 from connectors.influx_writers import writer_for
-from connectors.kafka_io import client_settings, consumer
+from connectors.kafka_io import consumer
 from schemas import SchemaName, codec
 from spendstream.config import Config
 from spendstream.flink_client import list_jobs
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def topic_points(config: Config, at_ms: int) -> list[Point]:
-    reader = KafkaConsumer(**client_settings(config), group_id=None, enable_auto_commit=False, max_poll_records=100_000)
+    reader = consumer(config, None, max_poll_records=100_000)
     try:
         partitions = [
             TopicPartition(topic.name, p)
