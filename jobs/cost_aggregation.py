@@ -20,15 +20,18 @@ from pathlib import Path
 
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StatementSet, StreamTableEnvironment, Table
+from pyflink.util.java_utils import load_java_class
 
 from connectors.deliveries import REMOVED
 from jobs.analytics import build_analytics
+from jobs.enrichment_sql import context_sql
 from jobs.sql import LATE, dead_letters_sql
-from jobs.udfs import budget_alerts, decode_cost_event, encode_aggregate, encode_dead_letter
+from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter
 from jobs.utilization import build_utilization
 from pipelines.enrichment import AccountDirectory, load_directory
 from spendstream import PACKAGES, SOURCE_ROOT
 from spendstream.config import Config, load_config, require
+from spendstream.java_functions import DECODE_COST_EVENT, JAR_NAME
 
 JOB_NAME = "spendstream-cost-aggregation"
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
@@ -51,7 +54,7 @@ def build(
 
 def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_topic: str) -> dict[str, Table]:
     """Aggregates, budget alerts and dead letters over source table ``raw_cost``."""
-    t_env.create_temporary_function("decode_cost_event", decode_cost_event(directory))
+    register_java_function(t_env, "decode_cost_event", DECODE_COST_EVENT)
     t_env.create_temporary_function("encode_aggregate", encode_aggregate)
     t_env.create_temporary_function("encode_dead_letter", encode_dead_letter)
     t_env.create_temporary_function("budget_alerts", budget_alerts(directory))
@@ -67,8 +70,8 @@ def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_
     view(
         "costs",
         sql(
-            "SELECT event_time, e.account_id, e.account_name, e.service, e.region, e.charge_type, e.cost_center, "
-            "  e.project, e.environment, e.team, e.currency, e.resource_id, "
+            f"SELECT event_time, e.account_id, {context_sql(directory, 'e.account_id', 'e.tags')}, "
+            "  e.service, e.region, e.charge_type, e.currency, e.resource_id, "
             "  CAST(e.unblended_cost AS DECIMAL(38, 18)) AS unblended_cost, "
             "  CAST(e.net_cost AS DECIMAL(38, 18)) AS net_cost, "
             f"  CAST(CASE WHEN e.line_item_type = '{REMOVED}' THEN 0 ELSE 1 END AS BIGINT) AS line_item "
@@ -118,6 +121,18 @@ def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_
         ),
         "dead_letters": sql(dead_letters_sql("decoded", "e", raw_topic, "event")),
     }
+
+
+def register_java_function(t_env: StreamTableEnvironment, name: str, class_name: str) -> None:
+    """Register a function of the spendstream functions jar; say how to get the jar when it is missing."""
+    try:
+        load_java_class(class_name)
+    except Exception:  # py4j wraps the ClassNotFoundException
+        raise RuntimeError(
+            f"{class_name} is not on Flink's classpath: build {JAR_NAME} into pyflink/lib with `make setup` "
+            f"(python -m spendstream.java_functions), or copy it into $FLINK_HOME/lib of your cluster"
+        ) from None
+    t_env.create_java_temporary_function(name, class_name)
 
 
 def _running_budget(t_env: StreamTableEnvironment, period: str, period_key: str) -> Table:

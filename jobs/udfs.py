@@ -1,10 +1,10 @@
 """The Python functions the cost aggregation job calls, and why each one is Python.
 
-Flink 2.0's Avro format (flink-avro) is not available here, so decoding the raw Avro cost
-events has to be Python; enrichment rides on the same call at almost no extra cost (one dict
-lookup). Everything per-event after that — filtering, hourly windows, exact decimal sums,
-running budget totals — runs in Flink's native SQL operators. Encoding outputs runs on
-aggregates and alerts only, which are orders of magnitude fewer than events.
+None of them runs per event: decoding is the Java function of jobs/java and enrichment is
+compiled SQL (jobs/enrichment_sql.py), and filtering, hourly windows, exact decimal sums and
+running budget totals are Flink's native SQL operators. Python encodes the outputs
+(aggregates, alerts, dead letters), which are orders of magnitude fewer than events, with the
+same Avro codec every other spendstream component uses.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from pyflink.common import Row
 from pyflink.table import DataTypes
-from pyflink.table.udf import ScalarFunction, TableFunction, udf, udtf
+from pyflink.table.udf import TableFunction, udf, udtf
 
 from connectors.dead_letters import dead_letter
 from pipelines.aggregates import CostAggregate, plain_decimal
@@ -22,57 +22,7 @@ from pipelines.budgets import Budget, BudgetCrossing, crossings
 from pipelines.enrichment import AccountDirectory
 from schemas import SchemaName, codec
 
-EVENT_FIELDS = [
-    ("error", DataTypes.STRING()),
-    ("account_id", DataTypes.STRING()),
-    ("account_name", DataTypes.STRING()),
-    ("service", DataTypes.STRING()),
-    ("region", DataTypes.STRING()),
-    ("charge_type", DataTypes.STRING()),
-    ("cost_center", DataTypes.STRING()),
-    ("project", DataTypes.STRING()),
-    ("environment", DataTypes.STRING()),
-    ("team", DataTypes.STRING()),
-    ("currency", DataTypes.STRING()),
-    ("unblended_cost", DataTypes.STRING()),
-    ("net_cost", DataTypes.STRING()),
-    ("resource_id", DataTypes.STRING()),
-    ("line_item_type", DataTypes.STRING()),
-]
-EVENT_ROW = DataTypes.ROW([DataTypes.FIELD(name, kind) for name, kind in EVENT_FIELDS])
 KEY_VALUE_ROW = DataTypes.ROW([DataTypes.FIELD("k", DataTypes.BYTES()), DataTypes.FIELD("v", DataTypes.BYTES())])
-_REJECTED = (None,) * (len(EVENT_FIELDS) - 1)
-
-
-class DecodeCostEvent(ScalarFunction):
-    """Avro cost event → enriched row; undecodable bytes → a row whose ``error`` says why."""
-
-    def __init__(self, directory: AccountDirectory) -> None:
-        self.directory = directory
-
-    def eval(self, payload: bytes) -> Row:
-        try:
-            event = codec().decode(payload, SchemaName.COST_EVENT)
-        except Exception as error:  # any malformed payload is a dead letter, never a job failure
-            return Row(f"undecodable cost event: {error}", *_REJECTED)
-        context = self.directory.context(event["usage_account_id"], event["tags"])
-        return Row(
-            None,
-            event["usage_account_id"],
-            context.account_name,
-            event["service"],
-            event["region"],
-            event["charge_type"],
-            context.cost_center,
-            context.project,
-            context.environment,
-            context.team,
-            event["currency"],
-            event["unblended_cost"],
-            event["net_cost"],
-            event["resource_id"],
-            event["line_item_type"],
-        )
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -189,10 +139,6 @@ def period_start_ms(period_start: str) -> int:
     """``2026-10-15`` or ``2026-10`` → epoch ms of its first instant, UTC."""
     text = period_start if len(period_start) == 10 else f"{period_start}-01"
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
-
-
-def decode_cost_event(directory: AccountDirectory):
-    return udf(DecodeCostEvent(directory), result_type=EVENT_ROW)
 
 
 def budget_alerts(directory: AccountDirectory):

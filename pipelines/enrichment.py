@@ -51,7 +51,7 @@ class TagRule:
     values: dict[str, str] = field(default_factory=dict)
 
     def apply(self, tags: Mapping[str, str]) -> str | None:
-        value = tags.get(self.tag, "").strip()
+        value = tags.get(self.tag, "").strip(" ")  # spaces only: Flink SQL's TRIM (jobs/enrichment_sql.py)
         if not value:
             return None
         return self.values.get(value, value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -39,6 +40,16 @@ class SchemaName(StrEnum):
     FORECAST = "forecast"
 
 
+@dataclass(frozen=True)
+class SchemaVersion:
+    """One readable version of a record type: its single-object header and its schema as written."""
+
+    header: bytes
+    name: SchemaName
+    schema: dict[str, Any]
+    current: bool
+
+
 class UnknownSchemaError(ValueError):
     """The payload is not single-object Avro written with a schema this build knows."""
 
@@ -51,6 +62,7 @@ class AvroCodec:
         self._fingerprints: dict[SchemaName, bytes] = {}
         self._writers: dict[bytes, tuple[SchemaName, dict]] = {}
         self._newer: dict[SchemaName, dict] = {}
+        self._versions: list[SchemaVersion] = []
         for name in SchemaName:
             self._register(name, schema_dir / f"{name.value}.avsc", current=True)
             newer = _with_unknown_symbols(json.loads((schema_dir / f"{name.value}.avsc").read_text()))
@@ -60,12 +72,18 @@ class AvroCodec:
             self._register(name, path, current=False)
 
     def _register(self, name: SchemaName, path: Path, *, current: bool) -> None:
-        parsed = fastavro.parse_schema(json.loads(path.read_text()), named_schemas={})
+        source = json.loads(path.read_text())
+        parsed = fastavro.parse_schema(source, named_schemas={})
         header = MAGIC + bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
         self._writers[header] = (name, parsed)
+        self._versions.append(SchemaVersion(header, name, source, current))
         if current:
             self._current[name] = parsed
             self._fingerprints[name] = header
+
+    def versions(self) -> list[SchemaVersion]:
+        """Every schema version this codec reads, with its header (what other readers must know)."""
+        return list(self._versions)
 
     def schema(self, name: SchemaName) -> dict:
         """The parsed current schema of a record type."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from spendstream.config import Config, stack_file
+from spendstream.java_functions import ensure_built, flink_lib
 from spendstream.processes import free_port, http_ok, port_open, running_pid, spawn, stop, wait_until
 
 DEPLOY_LOCAL = Path(__file__).resolve().parent.parent / "deploy" / "local"
@@ -58,9 +59,7 @@ class ComponentStatus:
 
 
 def pyflink_home() -> Path:
-    import pyflink
-
-    return Path(pyflink.__file__).resolve().parent
+    return flink_lib().parent
 
 
 def tansu_binary() -> Path:
@@ -226,6 +225,7 @@ class LocalStack:
 
     def _start_flink(self) -> None:
         if not self._flink_running():
+            ensure_built()  # the cluster loads lib/ once: the functions jar must be current before it starts
             self._write_flink_conf()
             subprocess.run(
                 [str(pyflink_home() / "bin" / "start-cluster.sh")],

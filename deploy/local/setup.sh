@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 want=()
-command -v java >/dev/null || want+=(openjdk-17-jre-headless)
+command -v javac >/dev/null || want+=(openjdk-17-jdk-headless)  # Flink, and javac for jobs/java
 command -v influxd >/dev/null || want+=(influxdb)
 command -v prometheus-pushgateway >/dev/null || want+=(prometheus-pushgateway)
 [[ "${1:-}" == "--test" ]] && ! command -v victoria-metrics >/dev/null && want+=(victoria-metrics)
@@ -40,6 +40,9 @@ if [[ ! -f $stamp || constraints.txt -nt $stamp || pyproject.toml -nt $stamp ]];
   rm -f "$log"
   touch "$stamp"
 fi
+
+# The cost job's Java functions (jobs/java) into Flink's lib/: rebuilt only when they or the schemas change.
+.venv/bin/python -m spendstream.java_functions
 
 # The FlinkDeployment validator's npm packages (pinned by tests/manifests/package-lock.json).
 if [[ "${1:-}" == "--test" && ! -d tests/manifests/node_modules ]]; then
