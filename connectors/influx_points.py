@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from influxdb_client import Point, WritePrecision
 
 MEASUREMENTS = {"account_service": "cost", "cost_center": "cost_by_cost_center"}
+LIVE_MEASUREMENT = "cost_live"
 TAGS = {
     "account_service": (
         ("account", "account_id"),
@@ -37,12 +38,12 @@ def micros(amount: str) -> int:
     return int((Decimal(amount) / MICRO).quantize(Decimal(1), ROUND_HALF_EVEN))
 
 
-def aggregate_point(aggregate: dict) -> Point:
+def aggregate_point(aggregate: dict, measurement: str | None = None) -> Point:
     """An Avro CostAggregate record → its point; unknown scopes raise ValueError."""
     scope = aggregate["scope"]
     if scope not in MEASUREMENTS:
         raise ValueError(f"aggregate scope {scope!r} has no InfluxDB measurement")
-    point = Point(MEASUREMENTS[scope])
+    point = Point(measurement or MEASUREMENTS[scope])
     for tag, column in TAGS[scope]:
         point.tag(tag, aggregate[column] or "none")
     return (
@@ -52,6 +53,14 @@ def aggregate_point(aggregate: dict) -> Point:
         .field("line_items", int(aggregate["line_items"]))
         .time(aggregate["window_start_ms"], WritePrecision.MS)
     )
+
+
+def live_aggregate_point(aggregate: dict) -> Point:
+    """A running total of the current hour → measurement ``cost_live``; each update overwrites the last.
+
+    Kept apart from ``cost`` so a late-arriving update can never overwrite an hour's final total.
+    """
+    return aggregate_point(aggregate, LIVE_MEASUREMENT)
 
 
 def utilization_point(utilization: dict) -> Point:

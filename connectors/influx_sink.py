@@ -16,7 +16,13 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from connectors.dead_letters import dead_letter
-from connectors.influx_points import aggregate_point, anomaly_point, forecast_point, utilization_point
+from connectors.influx_points import (
+    aggregate_point,
+    anomaly_point,
+    forecast_point,
+    live_aggregate_point,
+    utilization_point,
+)
 from connectors.influx_writers import PointWriter, RejectedPointsError, RetryableWriteError, writer_for
 from connectors.kafka_io import consumer, producer
 from connectors.process_metrics import SINK_DEAD_LETTERS, SINK_POINTS, SINK_RECORDS, SINK_RETRIES
@@ -45,6 +51,7 @@ class InfluxSink:
         self.source: KafkaConsumer = consumer(config, f"{config.kafka.consumer_group}-influx-sink")
         self.decoders = {
             config.kafka.topic("aggregate"): (SchemaName.COST_AGGREGATE, aggregate_point),
+            config.kafka.topic("live_aggregate"): (SchemaName.COST_AGGREGATE, live_aggregate_point),
             config.kafka.topic("utilization"): (SchemaName.RESOURCE_UTILIZATION, utilization_point),
             config.kafka.topic("anomaly"): (SchemaName.ANOMALY, anomaly_point),
             config.kafka.topic("forecast"): (SchemaName.FORECAST, forecast_point),
@@ -73,6 +80,8 @@ class InfluxSink:
     def process(self, records: list[ConsumerRecord]) -> None:
         pairs = []
         for record in records:
+            if record.value is None:  # a changelog tombstone on the live topic: nothing to write
+                continue
             try:
                 schema, to_point = self.decoders[record.topic]
                 pairs.append((record, to_point(codec().decode(record.value, schema))))

@@ -8,11 +8,11 @@ LATE = (
 )
 
 
-def dead_letters_sql(view: str, record: str, topic: str, what: str) -> str:
-    """Rows of ``view`` whose decoded ``record`` has an error, or that are late, as dead letters."""
+def dead_letters_sql(view: str, error: str, topic: str, what: str) -> str:
+    """Rows of ``view`` whose decoding ``error`` is set, or that are late, as dead letters."""
     return (
         f"SELECT CAST(NULL AS BYTES) AS k, encode_dead_letter('{topic}', kafka_partition, kafka_offset, payload, "
-        f"  COALESCE({record}.error, 'late: {what} time ' || CAST(event_time AS STRING) || "
+        f"  COALESCE({error}, 'late: {what} time ' || CAST(event_time AS STRING) || "
         "  ' is behind the watermark of its hour; raise flink.out_of_orderness_s')) AS v "
-        f"FROM {view} WHERE {record}.error IS NOT NULL OR late"
+        f"FROM {view} WHERE {error} IS NOT NULL OR late"
     )

@@ -98,4 +98,4 @@ def build_utilization(t_env: TableEnvironment, metrics_topic: str) -> tuple[Tabl
         "FROM resource_cost_hourly c JOIN resource_metric_hourly u ON c.resource_id = u.resource_id "
         "  AND c.window_start = u.window_start AND c.window_end = u.window_end)"
     )
-    return utilization, t_env.sql_query(dead_letters_sql("metrics_decoded", "m", metrics_topic, "metric"))
+    return utilization, t_env.sql_query(dead_letters_sql("metrics_decoded", "m.error", metrics_topic, "metric"))

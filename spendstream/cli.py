@@ -184,6 +184,7 @@ def cmd_stack(config, args) -> int:
         with console.status("starting SeaweedFS, Tansu, InfluxDB and Flink ..."):
             endpoints = stack.up()
         console.print(f"stack up, state in {config.state_dir}")
+        config = load_config(args.config)  # now with the endpoints of the stack just started
     if args.action == "down":
         stopped = stack.down()
         console.print(f"stopped: {', '.join(stopped) or 'nothing was running'} (data kept in {config.state_dir})")

@@ -127,6 +127,19 @@ def spend() -> dict:
                 w=18,
                 h=5,
             ),
+            panel(
+                "Live: hours still open, by service, updated as events arrive (USD)",
+                [
+                    target(
+                        f'SELECT sum("usd") FROM "cost_live" WHERE $timeFilter AND {ACCOUNT} '
+                        'GROUP BY time(1h), "service" fill(none)',
+                        alias="$tag_service",
+                    )
+                ],
+                0,
+                21,
+                w=24,
+            ),
         ],
     )
 

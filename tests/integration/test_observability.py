@@ -58,8 +58,13 @@ def test_job_and_process_metrics_count_what_flowed(stack: Config, tmp_path):
             seen = pipeline_metrics(config, job_id)
         assert seen["aggregates_written"] > 0 and seen["alerts_written"] == seen["alert_records"]
         assert (seen["series_models"], seen["account_models"]) == (len(series), len(accounts))
-        assert_pushed_to_prometheus(config, job_id, {"series_models": len(series), "account_models": len(accounts)})
+        pushed = {"series_models": len(series), "account_models": len(accounts)}
+        # the Java decoder's counters: every replayed event (per export format) and the poison message
+        pushed |= {"cost_events_decoded": summary.produced, "cost_events_undecodable": 1}
+        text = assert_pushed_to_prometheus(config, job_id, pushed)
+        assert any("cost_events_decoded{" in line and 'format="cur2"' in line for line in text.splitlines())
         stats = InfluxSink(config).run(until_idle_s=4)
+        assert_live_totals_end_at_the_final_ones(config, len(accounts))
         assert_health_dashboard_shows(config, dead_letters=seen["dead_letters_written"])
     finally:
         cancel(config, job_id)
@@ -69,10 +74,40 @@ def test_job_and_process_metrics_count_what_flowed(stack: Config, tmp_path):
     assert scraped["spendstream_sink_points_total"] >= stats.points > 0
 
 
-def assert_pushed_to_prometheus(config: Config, job_id: str, expected: dict[str, int]) -> None:
+def assert_live_totals_end_at_the_final_ones(config: Config, accounts: int) -> None:
+    """The live running totals (topic and ``cost_live``) end at each hour's final aggregate, to the cent."""
+    final = {
+        a["aggregate_id"]: a
+        for a in (codec().decode(r.value, SchemaName.COST_AGGREGATE) for r in read_topic(config, "aggregate"))
+        if a["scope"] == "account_service"
+    }
+    latest: dict[str, dict] = {}  # one aggregate's updates share a key, so a partition, in emission order
+    for record in read_topic(config, "live_aggregate"):
+        if record.value is not None:
+            update = codec().decode(record.value, SchemaName.COST_AGGREGATE)
+            latest[update["aggregate_id"]] = update
+    assert set(latest) == set(final)
+    for aggregate_id, aggregate in final.items():
+        live = latest[aggregate_id]
+        assert (live["unblended_cost"], live["net_cost"], live["line_items"]) == (
+            aggregate["unblended_cost"],
+            aggregate["net_cost"],
+            aggregate["line_items"],
+        ), aggregate_id
+    per_account = {
+        measurement: {
+            item["tags"]["account"]: item["values"][0][1]
+            for item in influxql(config.influx, f"SELECT SUM(usd_micros) FROM {measurement} GROUP BY account")
+        }
+        for measurement in ("cost", "cost_live")
+    }
+    assert per_account["cost_live"] == per_account["cost"] and len(per_account["cost"]) == accounts
+
+
+def assert_pushed_to_prometheus(config: Config, job_id: str, expected: dict[str, int]) -> str:
     """Flink's bundled Prometheus reporter pushed the job's own counters to the stack's Pushgateway."""
     url = f"{LocalStack(config).endpoints['pushgateway']}/metrics"
-    deadline, pushed = time.monotonic() + 60, {}
+    deadline, pushed, text = time.monotonic() + 60, {}, ""
     while pushed != expected:
         assert time.monotonic() < deadline, f"the Pushgateway has {pushed}, not {expected}"
         time.sleep(2)
@@ -81,10 +116,11 @@ def assert_pushed_to_prometheus(config: Config, job_id: str, expected: dict[str,
             name: sum(
                 float(line.rsplit(" ", 1)[1])
                 for line in text.splitlines()
-                if not line.startswith("#") and f"spendstream_{name}{{" in line and f'job_id="{job_id}"' in line
+                if not line.startswith("#") and f"_{name}{{" in line and f'job_id="{job_id}"' in line
             )
             for name in expected
         }
+    return text
 
 
 def assert_health_dashboard_shows(config: Config, dead_letters: float) -> None:

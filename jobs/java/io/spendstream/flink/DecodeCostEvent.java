@@ -8,6 +8,8 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.table.annotation.DataTypeHint;
@@ -38,9 +40,15 @@ public class DecodeCostEvent extends ScalarFunction {
   private transient Map<String, AvroBinary.Type> writers;
   private transient Set<String> otherSchemas;
   private transient AvroBinary.Type current;
+  private transient MetricGroup metrics;
+  private transient Map<String, Counter> decoded;
+  private transient Counter undecodable;
 
   @Override
   public void open(FunctionContext context) throws IOException {
+    metrics = context.getMetricGroup().addGroup("spendstream");
+    decoded = new HashMap<>();
+    undecodable = metrics.counter("cost_events_undecodable");
     writers = new HashMap<>();
     otherSchemas = new HashSet<>();
     try (InputStream in = DecodeCostEvent.class.getResourceAsStream("writers.json")) {
@@ -64,11 +72,20 @@ public class DecodeCostEvent extends ScalarFunction {
 
   public @DataTypeHint(RESULT) Row eval(byte[] payload) {
     try {
-      return row(read(payload));
+      Map<String, Object> event = read(payload);
+      Row row = row(event);
+      decoded.computeIfAbsent(String.valueOf(event.get("source_format")), this::formatCounter).inc();
+      return row;
     } catch (AvroBinary.MalformedException | RuntimeException error) {
+      undecodable.inc();
       return Row.of("undecodable cost event: " + error.getMessage(), null, null, null, null, null, null, null,
           null, null, null);
     }
+  }
+
+  /** Events decoded per export format (cur2, cur1, focus, ...): a label in Prometheus. */
+  private Counter formatCounter(String format) {
+    return metrics.addGroup("format", format).counter("cost_events_decoded");
   }
 
   @SuppressWarnings("unchecked")
