@@ -41,7 +41,10 @@ def rss_mib(pid: int | str) -> float:
     return 0.0
 
 
-def produce_for(config: Config, rate: int, events_per_hour: int, seconds: float, stop: threading.Event) -> None:
+def produce_for(
+    config: Config, rate: int, events_per_hour: int, seconds: float, stop: threading.Event, achieved: list[float]
+) -> None:
+    """Send at ``rate`` for ``seconds``; appends the rate actually achieved (the producer may fall short)."""
     sender, topic = producer(config), config.kafka.topic("raw_cost")
     partitions = config.kafka.topics["raw_cost"].partitions
     step_ms = HOUR_MS // events_per_hour
@@ -57,6 +60,7 @@ def produce_for(config: Config, rate: int, events_per_hour: int, seconds: float,
             time.sleep(ahead)
     sender.flush()
     sender.close()
+    achieved.append(sent / (time.perf_counter() - started))
 
 
 def sample(config: Config, local: LocalStack) -> dict[str, float]:
@@ -80,6 +84,7 @@ def main() -> None:
     parser.add_argument("--events-per-hour", type=int, default=5000)
     args = parser.parse_args()
     samples: list[dict[str, float]] = []
+    achieved: list[float] = []
     with embedded_stack() as config, Progress() as progress:
         ensure_topics(config)
         job_id = submit(config, "cost-aggregation", ["--from-earliest"])
@@ -89,7 +94,7 @@ def main() -> None:
         threading.Thread(target=InfluxSink(config).run, daemon=True).start()
         seconds = args.minutes * 60
         feeder = threading.Thread(
-            target=produce_for, args=(config, args.rate, args.events_per_hour, seconds, stop), daemon=True
+            target=produce_for, args=(config, args.rate, args.events_per_hour, seconds, stop, achieved), daemon=True
         )
         feeder.start()
         task = progress.add_task(f"soak at {args.rate:,} events/s", total=seconds)
@@ -102,11 +107,12 @@ def main() -> None:
                 assert rest(config, f"/jobs/{job_id}")["state"] == "RUNNING", "the job stopped during the soak"
         finally:
             stop.set()
+            feeder.join(60)
             cancel(config, job_id)
-    report(args, samples)
+    report(args, samples, achieved[0] if achieved else 0.0)
 
 
-def report(args, samples: list[dict[str, float]]) -> None:
+def report(args, samples: list[dict[str, float]], achieved: float) -> None:
     early = [s for s in samples if 2 <= s["minute"] < 7] or samples[:1]
     late = [s for s in samples if s["minute"] >= samples[-1]["minute"] - 5]
     table = Table("measure", "minutes 2-7", "last 5 minutes", "change", "flat")
@@ -116,7 +122,7 @@ def report(args, samples: list[dict[str, float]]) -> None:
         flat = abs(change) <= tolerance if tolerance else after <= max(before * 1.5, args.rate * 15)
         table.add_row(name, f"{before:,.0f}", f"{after:,.0f}", f"{change:+.1%}", "yes" if flat else "no")
     publish(
-        f"Soak, {args.minutes:g} minutes at {args.rate:,} events/s",
+        f"Soak, {args.minutes:g} minutes at {args.rate:,} events/s (achieved {achieved:,.0f})",
         table,
         [
             f"{len(samples)} samples every {SAMPLE_S} s; memory = resident set (TaskManager JVM + Python; the sink "

@@ -3,7 +3,9 @@
 A river-style estimator (``learn_one`` / ``forecast``): Holt's level and growth of deseasonalized
 days, day-of-week factors (mean 1), and month-start factors for days 1-3 that recur two months
 running. Unusual days (anomalies) are treated as missing unless they settle at a new level, which
-is then adopted at once. Every forecast made is kept until its day arrives; the relative errors
+is then adopted at once; so are month starts until their factor is known. For its first three
+weeks a series is forecast seasonal-naively (each weekday as last seen), as its factors are not
+yet worth more. Every forecast made is kept until its day arrives; the relative errors
 seen per horizon bucket feed rolling quantiles (river RollingQuantile), so the 80% interval widens
 or narrows with the series' real accuracy.
 """
@@ -21,10 +23,11 @@ BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibra
 # An 80% interval: the 7th and 93rd percentiles of past relative errors, because the errors of
 # consecutive days are correlated and the plain 10th/90th cover only ~75% (bench: BENCHMARKS.md).
 LOWER_Q, UPPER_Q = 0.07, 0.93
-LEVEL_ALPHA = 0.25
+LEVEL_ALPHA = 0.2
 GROWTH_BETA = 0.02  # slow: growth is read from weeks of level changes, not from a few days
 SEASON_ALPHA = 0.05  # weekday factors average their first 20 weeks, then follow slowly
 WARMUP_DAYS = 14  # before this, seasonal factors are still settling: nothing is judged unusual
+NAIVE_DAYS = 21  # until then, forecast each weekday as last seen (the model's factors are too young)
 UNUSUAL_ERRORS = 3  # a day further than this many typical errors from its expectation is unusual
 SHIFT_DAYS, SHIFT_AGREEMENT = 3, 0.15  # that many unusual days within 15% of each other: a new level
 ERROR_WINDOW = 365  # errors per horizon bucket the interval is calibrated on
@@ -65,6 +68,7 @@ class DailyCostForecaster:
         ]
         self.pending: dict[date, list[DayForecast]] = defaultdict(list)  # predicted day → forecasts of it
         self.days = 0
+        self.last_seen: dict[int, float] = {}  # day of week → its latest actual cost
         self.last_day: date | None = None
         self.one_step_error = stats.EWMean(0.1)  # typical relative error of a day against expectation
 
@@ -88,6 +92,7 @@ class DailyCostForecaster:
                 ratio = cost / max(expected_level * self.weekday.get(day.weekday(), 1.0), 1e-9)
                 seen[:] = [*seen, min(max(ratio, 0.2), 10.0)][-2:]
             self._learn_or_skip(day, cost, expected_level)
+        self.last_seen[day.weekday()] = cost
         self.days += 1
         self.last_day = day
 
@@ -103,6 +108,9 @@ class DailyCostForecaster:
 
     def _learn_or_skip(self, day: date, cost: float, expected_level: float) -> None:
         """A usual day is learned; an unusual one is skipped, unless it completes a level shift."""
+        if day.day <= 3 and len(self.month_start.get(day.day, [])) < 2:
+            self.level = expected_level  # a month start whose factor is not known yet: as if missing
+            return
         season = max(self._season(day), 1e-9)
         relative = cost / (expected_level * season) - 1 if expected_level > 0 else 0.0
         typical = max(self.one_step_error.get() or 0.05, 0.01)
@@ -129,7 +137,10 @@ class DailyCostForecaster:
         self.weekday_seen[weekday] += 1
         weight = max(1 / self.weekday_seen[weekday], SEASON_ALPHA)
         factor = self.weekday.get(weekday, 1.0)
-        self.weekday[weekday] = factor + weight * (cost / self.level / self._month_factor(day) - factor)
+        # Against the level expected before this day: the updated level has already absorbed part
+        # of the day's seasonality, which shrank every factor toward 1 (weekends over-forecast).
+        ratio = cost / max(expected_level, 1e-9) / self._month_factor(day)
+        self.weekday[weekday] = factor + weight * (ratio - factor)
         mean = sum(self.weekday.values()) / 7
         if len(self.weekday) == 7 and mean > 0:  # factors average 1, so the level is the typical day
             self.weekday = {d: f / mean for d, f in self.weekday.items()}
@@ -145,6 +156,8 @@ class DailyCostForecaster:
         for h in range(1, horizon + 1):
             day = self.last_day + timedelta(days=h)
             predicted = max((level + h * self.growth) * self._season(day), 0.0)
+            if self.days < NAIVE_DAYS and day.weekday() in self.last_seen:
+                predicted = self.last_seen[day.weekday()]
             lower_q, upper_q = self.errors[_bucket(h)]
             if lower_q.get() is None or self.days < WARMUP_DAYS:
                 low, high = -0.25, 0.25  # until the series has its own error record

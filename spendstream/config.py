@@ -42,7 +42,7 @@ def _topics() -> dict[str, Topic]:
     return {
         "raw_cost": Topic("spendstream.cost.raw"),
         "aggregate": Topic("spendstream.cost.hourly"),
-        "live_aggregate": Topic("spendstream.cost.hourly.live"),
+        "live_aggregate": Topic("spendstream.cost.hourly.live", retention_ms=7 * 24 * 3600 * 1000),  # open hours
         "alert": Topic("spendstream.alerts", partitions=1),
         "dead_letter": Topic("spendstream.dead-letter", partitions=1),
         "metrics": Topic("spendstream.metrics"),
