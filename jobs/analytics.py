@@ -1,7 +1,8 @@
 """Anomaly detection and forecasts in the cost aggregation job: river models in Flink keyed state.
 
-Native SQL builds the series (hourly usage cost per account × service × region, the top three
-resources of each hour by window Top-N, daily cost per account × service); Python runs only on
+Native SQL builds the series (hourly usage cost per account × service × region and daily cost per
+account × service, both rolled up from the cost job's ``hours`` view; the top three resources of
+each hour by window Top-N over the ``costs`` events); Python runs only on
 those aggregates, in two keyed process functions whose state is the pickled monitor of
 pipelines/spend_monitor.py, checkpointed with the job. An event-time timer at the end of each
 window's hour (day) hands the finished hour (day) to the monitor, so every key sees its hours
@@ -44,7 +45,7 @@ SELECT 'region' AS part, account_id, service, {EPOCH_MS} AS start_ms, window_tim
   CAST(cost AS STRING) AS cost
 FROM (
   SELECT window_start, window_end, window_time, account_id, service, region, SUM(unblended_cost) AS cost
-  FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR))
+  FROM TABLE(TUMBLE(TABLE hours, DESCRIPTOR(hour_time), INTERVAL '1' HOUR))
   WHERE charge_type = 'usage'
   GROUP BY window_start, window_end, window_time, account_id, service, region)
 UNION ALL
@@ -65,7 +66,7 @@ DAILY_SQL = f"""
 SELECT account_id, service, {EPOCH_MS} AS start_ms, window_time,
   CAST(SUM(CASE WHEN charge_type = 'usage' THEN unblended_cost ELSE 0 END) AS STRING) AS usage_cost,
   CAST(SUM(unblended_cost) AS STRING) AS total_cost
-FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' DAY))
+FROM TABLE(TUMBLE(TABLE hours, DESCRIPTOR(hour_time), INTERVAL '1' DAY))
 GROUP BY window_start, window_end, window_time, account_id, service
 """
 
@@ -277,7 +278,7 @@ def epoch_ms_of(day: date) -> int:
 
 
 def build_analytics(t_env: StreamTableEnvironment, directory: AccountDirectory) -> Table:
-    """Anomaly, forecast and alert rows (role, k, v) from the ``costs`` view."""
+    """Anomaly, forecast and alert rows (role, k, v) from the ``costs`` and ``hours`` views."""
     series = t_env.to_data_stream(t_env.sql_query(SERIES_SQL))
     daily = t_env.to_data_stream(t_env.sql_query(DAILY_SQL))
     anomalies: DataStream = (

@@ -34,6 +34,7 @@ from spendstream.config import Config, load_config, require
 from spendstream.java_functions import DECODE_COST_EVENT, JAR_NAME
 
 JOB_NAME = "spendstream-cost-aggregation"
+SUMS = "unblended_cost, net_cost, line_items"
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
 
 
@@ -56,14 +57,20 @@ COST_COLUMNS = (
     "account_id, account_name, cost_center, project, environment, team, service, region, charge_type, currency, "
     "resource_id, unblended_cost, net_cost, line_item"
 )
-ENRICH_BY = ("e.account_id", "e.tags")
+DECODED = (
+    "SELECT r.event_time, r.kafka_partition, r.kafka_offset, r.payload, e.error, e.account_id, e.service, "
+    "  e.region, e.charge_type, e.currency, e.unblended_cost, e.net_cost, e.resource_id, e.line_item_type, e.tags, "
+    f"  {LATE} "
+    "FROM raw_cost AS r, LATERAL TABLE(decode_cost_event(r.payload)) AS e "
+    "WHERE r.payload IS NOT NULL"  # a null value is a heartbeat: it only moves event time
+)
 # Every decoded event once: enriched and exact for the aggregations, or (error, late) with its payload.
 CHECKED = (
-    "SELECT event_time, kafka_partition, kafka_offset, e.error, late, "
-    "  CASE WHEN e.error IS NOT NULL OR late THEN payload END AS payload, "
-    "  e.account_id, {context}, e.service, e.region, e.charge_type, e.currency, e.resource_id, "
-    "  CAST(e.unblended_cost AS DECIMAL(38, 18)) AS unblended_cost, CAST(e.net_cost AS DECIMAL(38, 18)) AS net_cost, "
-    f"  CAST(CASE WHEN e.line_item_type = '{REMOVED}' THEN 0 ELSE 1 END AS BIGINT) AS line_item "
+    "SELECT event_time, kafka_partition, kafka_offset, error, late, "
+    "  CASE WHEN error IS NOT NULL OR late THEN payload END AS payload, "
+    "  account_id, {context}, service, region, charge_type, currency, resource_id, "
+    "  CAST(unblended_cost AS DECIMAL(38, 18)) AS unblended_cost, CAST(net_cost AS DECIMAL(38, 18)) AS net_cost, "
+    f"  CAST(CASE WHEN line_item_type = '{REMOVED}' THEN 0 ELSE 1 END AS BIGINT) AS line_item "
     "FROM decoded"
 )
 
@@ -73,9 +80,7 @@ def planned_once(t_env: StreamTableEnvironment, name: str, query: str) -> Table:
 
     Flink plans each ``to_data_stream`` conversion (the analytics) apart from the statement set, so
     each would scan the topic and decode every event again; a DataStream in between is planned
-    once. It also stops the planner from inlining the decode call into every ``e.field`` that
-    reads its result (once per field, measured: 35 decodes per event). Event time crosses it as
-    the record timestamp with the source's watermarks.
+    once. Event time crosses it as the record timestamp with the source's watermarks.
     """
     stream = t_env.to_data_stream(t_env.sql_query(query))
     schema = (
@@ -97,12 +102,11 @@ def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_
     t_env.create_temporary_function("budget_alerts", budget_alerts(directory))
     view = t_env.create_temporary_view
     sql = t_env.sql_query
-    decoded = (
-        f"SELECT event_time, kafka_partition, kafka_offset, payload, decode_cost_event(payload) AS e, {LATE} "
-        "FROM raw_cost WHERE payload IS NOT NULL"  # a null value is a heartbeat: it only moves event time
+    view("decoded", sql(DECODED))
+    view(
+        "checked",
+        planned_once(t_env, "checked_events", CHECKED.format(context=context_sql(directory, "account_id", "tags"))),
     )
-    view("decoded", planned_once(t_env, "decoded_events", decoded))
-    view("checked", sql(CHECKED.format(context=context_sql(directory, *ENRICH_BY))))
     view("costs", sql(f"SELECT event_time, {COST_COLUMNS} FROM checked WHERE error IS NULL AND late IS NOT TRUE"))
     view(
         "hourly",
@@ -113,6 +117,9 @@ def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_
             f"GROUP BY window_start, window_end, window_time, {DIMENSIONS}"
         ),
     )
+    # Coarser hourly and daily aggregates roll up these hours, not the events: every aggregation
+    # over events costs each event a key copy and a buffer insert (bench 3's profile).
+    view("hours", sql(f"SELECT window_time AS hour_time, {DIMENSIONS}, {SUMS} FROM hourly"))
     # Live: what each open hour has so far, every 200 ms of processing time (not waiting for the
     # watermark): per-200-ms sums of each hour's new events, then their running total per hour.
     view("costs_arriving", sql("SELECT *, PROCTIME() AS arrived FROM costs"))
@@ -136,8 +143,8 @@ def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_
         "cost_center_hourly",
         sql(
             "SELECT window_start, window_end, cost_center, charge_type, currency, "
-            "  SUM(unblended_cost) AS unblended_cost, SUM(net_cost) AS net_cost, SUM(line_item) AS line_items "
-            "FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
+            "  SUM(unblended_cost) AS unblended_cost, SUM(net_cost) AS net_cost, SUM(line_items) AS line_items "
+            "FROM TABLE(TUMBLE(TABLE hours, DESCRIPTOR(hour_time), INTERVAL '1' HOUR)) "
             "GROUP BY window_start, window_end, cost_center, charge_type, currency"
         ),
     )
@@ -146,7 +153,7 @@ def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_
         sql(
             "SELECT account_id, window_start, window_end, window_time, SUM(unblended_cost) AS total, "
             "  SUM(CASE WHEN charge_type = 'usage' THEN unblended_cost ELSE 0 END) AS usage_cost "
-            "FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
+            "FROM TABLE(TUMBLE(TABLE hours, DESCRIPTOR(hour_time), INTERVAL '1' HOUR)) "
             "GROUP BY account_id, window_start, window_end, window_time"
         ),
     )
@@ -290,6 +297,9 @@ def create_environment(config: Config, env: StreamExecutionEnvironment) -> Strea
         "execution.checkpointing.interval": f"{config.flink.checkpoint_interval_s}s",
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "table.exec.state.ttl": "40 d",
+        # SQL operators are safe with reused objects; without it every chained operator copied
+        # every row (RowDataSerializer.copy was the top frame of the source thread).
+        "pipeline.object-reuse": "true",
         # The live sink's key is the account (partitioning), not the row's identity: write every update.
         "table.exec.sink.upsert-materialize": "NONE",
         "restart-strategy.type": "fixed-delay",

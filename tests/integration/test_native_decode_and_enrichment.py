@@ -72,7 +72,7 @@ def decode_all(t_env: TableEnvironment, payloads: list[bytes], select: str = DEC
         DataTypes.ROW([DataTypes.FIELD("i", DataTypes.INT()), DataTypes.FIELD("payload", DataTypes.BYTES())]),
     )
     t_env.create_temporary_view("payloads", table)
-    query = f"SELECT i, {select} FROM (SELECT i, decode_cost_event(payload) AS e FROM payloads)"
+    query = f"SELECT i, {select} FROM payloads, LATERAL TABLE(decode_cost_event(payload)) AS e"
     with t_env.sql_query(query).execute().collect() as rows:
         result = sorted((tuple(row) for row in rows), key=lambda row: row[0])
     t_env.drop_temporary_view("payloads")

@@ -13,12 +13,17 @@ import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.FunctionContext;
-import org.apache.flink.table.functions.ScalarFunction;
+import org.apache.flink.table.functions.TableFunction;
 import org.apache.flink.types.Row;
 
 /**
  * Single-object Avro cost event to the row the cost job aggregates, in Flink's own JVM.
+ *
+ * <p>A table function ({@code LATERAL TABLE(decode_cost_event(payload))}), not a scalar one: the
+ * planner inlines a scalar call into every {@code e.field} that reads its result, which decoded
+ * each event once per field read; a lateral table is evaluated once per row.
  *
  * <p>Mirrors schemas/codec.py: the 10-byte header (C3 01 + CRC-64-AVRO fingerprint) picks the
  * writer schema among every known version; an unknown fingerprint is a newer writer, read as the
@@ -27,7 +32,8 @@ import org.apache.flink.types.Row;
  * a job failure. The schemas are the resource {@code writers.json}, generated from schemas/ when
  * the jar is built (spendstream/java_functions.py).
  */
-public class DecodeCostEvent extends ScalarFunction {
+@FunctionHint(output = @DataTypeHint(DecodeCostEvent.RESULT))
+public class DecodeCostEvent extends TableFunction<Row> {
   static final String RESULT =
       "ROW<error STRING, account_id STRING, service STRING, region STRING, charge_type STRING, "
           + "currency STRING, unblended_cost STRING, net_cost STRING, resource_id STRING, "
@@ -70,17 +76,19 @@ public class DecodeCostEvent extends ScalarFunction {
     }
   }
 
-  public @DataTypeHint(RESULT) Row eval(byte[] payload) {
+  /** Exactly one row per payload: the event's fields, or only {@code error}. */
+  public void eval(byte[] payload) {
+    Row row;
     try {
       Map<String, Object> event = read(payload);
-      Row row = row(event);
+      row = row(event);
       decoded.computeIfAbsent(String.valueOf(event.get("source_format")), this::formatCounter).inc();
-      return row;
     } catch (AvroBinary.MalformedException | RuntimeException error) {
       undecodable.inc();
-      return Row.of("undecodable cost event: " + error.getMessage(), null, null, null, null, null, null, null,
+      row = Row.of("undecodable cost event: " + error.getMessage(), null, null, null, null, null, null, null,
           null, null, null);
     }
+    collect(row);
   }
 
   /** Events decoded per export format (cur2, cur1, focus, ...): a label in Prometheus. */
