@@ -20,9 +20,9 @@ from river import stats
 
 HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
-# An 80% interval: the 7th and 93rd percentiles of past relative errors, because the errors of
+# An 80% interval: the 5th and 95th percentiles of past relative errors, because the errors of
 # consecutive days are correlated and the plain 10th/90th cover only ~75% (bench: BENCHMARKS.md).
-LOWER_Q, UPPER_Q = 0.07, 0.93
+LOWER_Q, UPPER_Q = 0.05, 0.95
 LEVEL_ALPHA = 0.2
 GROWTH_BETA = 0.02  # slow: growth is read from weeks of level changes, not from a few days
 SEASON_ALPHA = 0.05  # weekday factors average their first 20 weeks, then follow slowly
