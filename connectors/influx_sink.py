@@ -56,6 +56,7 @@ class InfluxSink:
             config.kafka.topic("anomaly"): (SchemaName.ANOMALY, anomaly_point),
             config.kafka.topic("forecast"): (SchemaName.FORECAST, forecast_point),
         }
+        self.live_topic = config.kafka.topic("live_aggregate")
         self.source.subscribe(list(self.decoders))
         self.dead_letters: KafkaProducer = producer(config)
         self.stats = SinkStats()
@@ -80,7 +81,7 @@ class InfluxSink:
     def process(self, records: list[ConsumerRecord]) -> None:
         pairs = []
         for record in records:
-            if record.value is None:  # a changelog tombstone on the live topic: nothing to write
+            if record.value is None and record.topic == self.live_topic:  # a changelog tombstone: no point
                 continue
             try:
                 schema, to_point = self.decoders[record.topic]

@@ -36,23 +36,6 @@ from spendstream.java_functions import DECODE_COST_EVENT, JAR_NAME
 JOB_NAME = "spendstream-cost-aggregation"
 SUMS = "unblended_cost, net_cost, line_items"
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
-
-
-def build(
-    t_env: StreamTableEnvironment, directory: AccountDirectory, raw_topic: str, metrics_topic: str
-) -> dict[str, Table]:
-    """The topology over source tables ``raw_cost`` and ``metric_events``; returns what each sink writes."""
-    outputs = build_costs(t_env, directory, raw_topic)
-    t_env.create_temporary_view("analytics", build_analytics(t_env, directory))
-    outputs["alerts"] = outputs["alerts"].union_all(t_env.sql_query("SELECT k, v FROM analytics WHERE role = 'alert'"))
-    for output, role in (("anomalies", "anomaly"), ("forecasts", "forecast")):
-        outputs[output] = t_env.sql_query(f"SELECT k, v FROM analytics WHERE role = '{role}'")
-    utilization, metric_dead_letters = build_utilization(t_env, metrics_topic)
-    outputs["utilization"] = utilization
-    outputs["dead_letters"] = outputs["dead_letters"].union_all(metric_dead_letters)
-    return outputs
-
-
 COST_COLUMNS = (
     "account_id, account_name, cost_center, project, environment, team, service, region, charge_type, currency, "
     "resource_id, unblended_cost, net_cost, line_item"
@@ -73,6 +56,21 @@ CHECKED = (
     f"  CAST(CASE WHEN line_item_type = '{REMOVED}' THEN 0 ELSE 1 END AS BIGINT) AS line_item "
     "FROM decoded"
 )
+
+
+def build(
+    t_env: StreamTableEnvironment, directory: AccountDirectory, raw_topic: str, metrics_topic: str
+) -> dict[str, Table]:
+    """The topology over source tables ``raw_cost`` and ``metric_events``; returns what each sink writes."""
+    outputs = build_costs(t_env, directory, raw_topic)
+    t_env.create_temporary_view("analytics", build_analytics(t_env, directory))
+    outputs["alerts"] = outputs["alerts"].union_all(t_env.sql_query("SELECT k, v FROM analytics WHERE role = 'alert'"))
+    for output, role in (("anomalies", "anomaly"), ("forecasts", "forecast")):
+        outputs[output] = t_env.sql_query(f"SELECT k, v FROM analytics WHERE role = '{role}'")
+    utilization, metric_dead_letters = build_utilization(t_env, metrics_topic)
+    outputs["utilization"] = utilization
+    outputs["dead_letters"] = outputs["dead_letters"].union_all(metric_dead_letters)
+    return outputs
 
 
 def planned_once(t_env: StreamTableEnvironment, name: str, query: str) -> Table:
@@ -158,26 +156,27 @@ def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_
         ),
     )
     return {
-        "aggregates": sql(
-            "SELECT r.k, r.v FROM (SELECT encode_aggregate('account_service', window_start, window_end, "
-            f"  {DIMENSIONS}, CAST(unblended_cost AS STRING), CAST(net_cost AS STRING), line_items) AS r FROM hourly)"
-        ).union_all(
+        "aggregates": sql(account_service_records("hourly", "window_end")).union_all(
             sql(
                 "SELECT r.k, r.v FROM (SELECT encode_aggregate('cost_center', window_start, window_end, '*', '*', '*', "
                 "  '*', charge_type, cost_center, '*', '*', '*', currency, CAST(unblended_cost AS STRING), "
                 "  CAST(net_cost AS STRING), line_items) AS r FROM cost_center_hourly)"
             )
         ),
-        "live_aggregates": sql(
-            "SELECT r.k, r.v FROM (SELECT encode_aggregate('account_service', window_start, "
-            f"  window_start + INTERVAL '1' HOUR, {DIMENSIONS}, CAST(unblended_cost AS STRING), "
-            "  CAST(net_cost AS STRING), line_items) AS r FROM live_hourly)"
-        ),
+        "live_aggregates": sql(account_service_records("live_hourly", "window_start + INTERVAL '1' HOUR")),
         "alerts": _running_budget(t_env, "daily", "DATE_FORMAT(window_start, 'yyyy-MM-dd')").union_all(
             _running_budget(t_env, "monthly", "DATE_FORMAT(window_start, 'yyyy-MM')")
         ),
         "dead_letters": sql(dead_letters_sql("checked", "error", raw_topic, "event")),
     }
+
+
+def account_service_records(view: str, window_end: str) -> str:
+    """Kafka records (k, v) of the account × service aggregates in ``view`` (final or live: same ids)."""
+    return (
+        f"SELECT r.k, r.v FROM (SELECT encode_aggregate('account_service', window_start, {window_end}, "
+        f"  {DIMENSIONS}, CAST(unblended_cost AS STRING), CAST(net_cost AS STRING), line_items) AS r FROM {view})"
+    )
 
 
 def register_java_function(t_env: StreamTableEnvironment, name: str, class_name: str) -> None:
