@@ -1,7 +1,7 @@
 """Build the spendstream functions jar: the Java half of the cost job's per-event path.
 
 Flink runs the cost job's per-event work natively; the one step SQL cannot express, reading
-single-object Avro, is a small Java scalar function (jobs/java). This module compiles it
+single-object Avro, is a small Java table function (jobs/java). This module compiles it
 against PyFlink's own jars, adds ``writers.json`` (every known schema version with its
 fingerprint header, generated from schemas/ so Java and Python read the same versions) and
 writes the jar into Flink's lib directory, where the embedded cluster, local runs and
