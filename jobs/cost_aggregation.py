@@ -25,7 +25,7 @@ from pyflink.util.java_utils import load_java_class
 from connectors.deliveries import REMOVED
 from jobs.analytics import build_analytics
 from jobs.enrichment_sql import context_sql
-from jobs.sql import LATE, dead_letters_sql
+from jobs.sql import LATE, dead_letters_sql, literal
 from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter
 from jobs.utilization import build_utilization
 from pipelines.enrichment import AccountDirectory, load_directory
@@ -219,12 +219,22 @@ def kafka_properties(config: Config) -> str:
         props["properties.sasl.mechanism"] = kafka.sasl_mechanism
         props["properties.sasl.jaas.config"] = (
             f"org.apache.kafka.common.security.{module} required "
-            f'username="{kafka.sasl_username}" password="{kafka.sasl_password}";'
+            f"username={jaas_quoted(kafka.sasl_username)} password={jaas_quoted(kafka.sasl_password)};"
         )
     if kafka.ssl_cafile:  # Kafka clients read a PEM trust store directly (KIP-651)
         props["properties.ssl.truststore.type"] = "PEM"
         props["properties.ssl.truststore.location"] = str(Path(kafka.ssl_cafile).resolve())
-    return ", ".join(f"'{k}' = '{v}'" for k, v in props.items())
+    return ", ".join(f"{literal(k)} = {literal(v)}" for k, v in props.items())
+
+
+def jaas_quoted(value: str) -> str:
+    """A JAAS option value in double quotes, as Kafka's JaasConfig tokenizer reads it back.
+
+    Its tokenizer (java.io.StreamTokenizer) reads backslash escapes inside quotes, so a quote,
+    backslash or line break in a password stays part of the value instead of ending it.
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
 
 
 def source_ddl(

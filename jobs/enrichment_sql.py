@@ -9,11 +9,8 @@ them in Flink against ``context`` itself.
 
 from __future__ import annotations
 
+from jobs.sql import literal
 from pipelines.enrichment import DIMENSIONS, AccountDirectory, TagRule
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def account_name_sql(directory: AccountDirectory, account: str) -> str:

@@ -1,6 +1,12 @@
-"""SQL fragments the jobs share: how a record counts as late, how a dead letter is written."""
+"""SQL fragments the jobs share: string literals, how a record counts as late, how a dead letter is written."""
 
 from __future__ import annotations
+
+
+def literal(text: str) -> str:
+    """A Flink SQL string literal: single quotes doubled, so no value can end it early."""
+    return "'" + text.replace("'", "''") + "'"
+
 
 # An event is late when the watermark has passed the end of its hour: that window has fired.
 LATE = (

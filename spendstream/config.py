@@ -222,11 +222,26 @@ def _merge(obj: Any, document: dict[str, Any], where: str) -> Any:
 
 
 def _typed(key: str, current: Any, value: Any) -> Any:
-    """``value`` as the type of the setting's default; the error names the key."""
-    try:
-        return type(current)(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}: {value!r} is not a valid {type(current).__name__}") from None
+    """``value`` as the type of the setting's default, never converted lossily; the error names the key.
+
+    Text (an environment variable) is parsed; a YAML value must already be of the setting's type
+    (an integer is accepted where a float is expected): ``2.5`` for an integer setting is refused
+    rather than truncated to 2, and an unquoted number for a text setting (an account id that
+    would lose its leading zeros) is refused rather than stringified.
+    """
+    kind = type(current)
+    if isinstance(value, str) and kind is not str:
+        try:
+            return kind(value.strip())
+        except ValueError:
+            raise ConfigError(f"{key}: {value!r} is not a valid {kind.__name__}") from None
+    fits = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not fits:
+        hint = " (quote it in YAML)" if kind is str else ""
+        raise ConfigError(f"{key}: {value!r} is {type(value).__name__}, expected {kind.__name__}{hint}")
+    return value
 
 
 def _apply_env(config: Config, env: dict[str, str]) -> Config:
