@@ -125,7 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = commands.add_parser("alerts", help="read the alert topic, or forward it to a webhook")
     alerts.add_argument("action", choices=["tail", "forward"])
-    alerts.add_argument("--webhook", help="forward: POST each alert here (Slack-compatible JSON by default)")
+    alerts.add_argument(
+        "--webhook-file",
+        type=Path,
+        help="forward: file holding the webhook URL (default: $SPENDSTREAM_WEBHOOK_URL); Slack-compatible JSON",
+    )
+    alerts.add_argument("--webhook", help=argparse.SUPPRESS)  # refused: a webhook URL is a credential
     alerts.add_argument("--template", type=Path, help="forward: request body template with $alert_id, $title, ...")
     alerts.add_argument("--json", action="store_true", help="one JSON object per line")
     alerts.add_argument("--from-beginning", action="store_true", help="all retained alerts, not only new ones")
@@ -395,13 +400,16 @@ def cmd_alerts(config, args) -> int:
 
 
 def cmd_alerts_forward(config, args) -> int:
-    from connectors.alert_forwarder import WebhookForwarder, forward_alerts
+    from connectors.alert_forwarder import WEBHOOK_ENV, WebhookForwarder, forward_alerts, webhook_url
 
-    if not args.webhook:
-        raise ValueError("alerts forward needs --webhook URL (e.g. a Slack incoming webhook)")
-    forwarder = WebhookForwarder(args.webhook, args.template)
+    if args.webhook:
+        raise ValueError(
+            "--webhook URL is refused: a webhook URL is a credential and the command line is visible to every "
+            f"user of this machine; set {WEBHOOK_ENV} or pass --webhook-file FILE"
+        )
+    forwarder = WebhookForwarder(webhook_url(args.webhook_file, os.environ), args.template)
     group = args.group or f"{config.kafka.consumer_group}-webhook"
-    console.print(f"forwarding alerts of {config.kafka.topic('alert')} to {args.webhook} (group {group}) ...")
+    console.print(f"forwarding alerts of {config.kafka.topic('alert')} to {forwarder.where} (group {group}) ...")
     stats = forward_alerts(config, forwarder, group, args.until_idle)
     console.print(f"delivered {stats.delivered}, duplicates skipped {stats.duplicates}, retries {stats.retries}")
     return 0

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from connectors.alert_forwarder import DeliveryError, WebhookForwarder, forward_alerts
 from connectors.kafka_io import ensure_topics, producer
 from schemas import SchemaName, codec
-from spendstream.config import Config
+from spendstream.config import Config, to_env
 from tests.integration.test_formats_pipeline import isolated
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxb-SECRET-token"
 
 
 def alert(n: int) -> dict:
@@ -36,8 +41,8 @@ def alert(n: int) -> dict:
 class Webhook:
     """A real HTTP server; answers 500 to the first ``failures`` requests, then 200."""
 
-    def __init__(self, failures: int) -> None:
-        self.failures, self.bodies = failures, []
+    def __init__(self, failures: int, status: int = 500) -> None:
+        self.failures, self.status, self.bodies = failures, status, []
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,7 +50,7 @@ class Webhook:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if hook.failures > 0:
                     hook.failures -= 1
-                    self.send_response(500)
+                    self.send_response(hook.status)
                 else:
                     hook.bodies.append(json.loads(body))
                     self.send_response(200)
@@ -55,7 +60,8 @@ class Webhook:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+        self.url = f"{self.origin}{SECRET_PATH}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -103,3 +109,31 @@ def test_a_template_shapes_the_request_with_json_safe_values(alerts_on_topic, tm
         "from": "2026-09-01T01:00:00Z",
         "sev": "critical",
     }
+
+
+def forward_cli(config: Config, *args: str, url: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **to_env(config), "SPENDSTREAM_LOG_FORMAT": "json", "COLUMNS": "400"}
+    env.pop("SPENDSTREAM_WEBHOOK_URL", None)
+    if url is not None:
+        env["SPENDSTREAM_WEBHOOK_URL"] = url
+    argv = [str(ROOT / ".venv" / "bin" / "spendstream"), "alerts", "forward", "--until-idle", "3", *args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_webhook_url_is_a_secret_never_printed_logged_or_taken_from_argv(alerts_on_topic, tmp_path):
+    """Retries, a refusal, and a success through the real CLI: only scheme://host:port is ever shown."""
+    refusing, flaky = Webhook(failures=1000, status=403), Webhook(failures=2)
+    refused = forward_cli(alerts_on_topic, "--group", "secret", url=refusing.url)
+    url_file = tmp_path / "webhook-url"
+    url_file.write_text(flaky.url + "\n")
+    delivered = forward_cli(alerts_on_topic, "--group", "secret", "--webhook-file", str(url_file))
+    on_argv = forward_cli(alerts_on_topic, "--webhook", flaky.url)
+    missing = forward_cli(alerts_on_topic)
+
+    assert refused.returncode == 2 and f"webhook {refusing.origin} refused alert alert-1: HTTP 403" in refused.stdout
+    assert delivered.returncode == 0 and len(flaky.bodies) == 3
+    assert f"to {flaky.origin} (group" in delivered.stdout and "retry 2" in delivered.stderr
+    assert on_argv.returncode == 2 and "--webhook URL is refused" in on_argv.stdout and len(flaky.bodies) == 3
+    assert missing.returncode == 2 and "set SPENDSTREAM_WEBHOOK_URL or pass --webhook-file" in missing.stdout
+    for run in (refused, delivered, on_argv, missing):
+        assert "SECRET" not in run.stdout + run.stderr
