@@ -2,13 +2,19 @@
 
 POST a JSON object or array to ``/v1/cost-events`` or ``/v1/metric-events``. A batch is taken
 whole or not at all: 202 with counts once every record is on Kafka (acknowledged by the broker),
-400 with one error per invalid record and nothing produced, 413 for a body over the limit,
-401 without the configured bearer token.
+400 with one error per invalid record and nothing produced, 413 for a body over the byte limit or
+a batch over the event limit, 401 without the configured bearer token, 411 without a
+``Content-Length`` (400 for a negative or malformed one), 408 for a client that stops sending.
+
+Each connection has its own thread and a socket timeout, so a slow client holds only its own
+thread, and only for ``ingest.client_timeout_s``. Without a token the server binds loopback only:
+anyone who can reach it may publish costs.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 from collections.abc import Callable
 from http import HTTPStatus
@@ -21,7 +27,7 @@ from connectors.kafka_io import ensure_topics, producer
 from pipelines.cost_event import ChargeType, RejectedRow, event_id, exact_decimal
 from pipelines.metrics import metric_id, sample_value
 from schemas import SchemaName, codec
-from spendstream.config import Config
+from spendstream.config import Config, ConfigError
 
 Validator = Callable[[dict[str, Any]], tuple[bytes, bytes, int]]
 
@@ -111,19 +117,24 @@ class IngestHandler(BaseHTTPRequestHandler):
             return self._answer(HTTPStatus.NOT_FOUND, {"error": f"POST to one of {', '.join(ROUTES)}"})
         if not self._authorized():
             return self._answer(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > self.server.settings.max_body_bytes:
-            return self._answer(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                {"error": f"body of {length} bytes is over {self.server.settings.max_body_bytes}"},
-            )
+        length = self._content_length()
+        if length is None:
+            return None
         try:
             body = json.loads(self.rfile.read(length) or b"null")
+        except TimeoutError:
+            self.close_connection = True
+            return self._answer(HTTPStatus.REQUEST_TIMEOUT, {"error": "the request body did not arrive in time"})
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             return self._answer(
                 HTTPStatus.BAD_REQUEST, {"accepted": 0, "errors": [{"index": None, "error": str(error)}]}
             )
         items = body if isinstance(body, list) else [body]
+        if len(items) > self.server.settings.max_events:
+            return self._answer(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                {"error": f"{len(items)} events in one request; at most {self.server.settings.max_events}"},
+            )
         role, validate = route
         records, errors = [], []
         for index, item in enumerate(items):
@@ -137,6 +148,28 @@ class IngestHandler(BaseHTTPRequestHandler):
             return self._answer(HTTPStatus.BAD_REQUEST, {"accepted": 0, "rejected": len(errors), "errors": errors})
         self.server.publish(role, records)
         self._answer(HTTPStatus.ACCEPTED, {"accepted": len(records)})
+
+    def setup(self) -> None:
+        self.timeout = self.server.settings.client_timeout_s  # StreamRequestHandler applies it to the socket
+        super().setup()
+
+    def _content_length(self) -> int | None:
+        """The body's declared length, or None once the request has been answered with why it is refused."""
+        header = self.headers.get("Content-Length")
+        limit = self.server.settings.max_body_bytes
+        if header is None:
+            self.close_connection = True
+            self._answer(HTTPStatus.LENGTH_REQUIRED, {"error": "a Content-Length header is required"})
+            return None
+        if not header.strip().isdigit():
+            self.close_connection = True
+            self._answer(HTTPStatus.BAD_REQUEST, {"error": f"Content-Length must be a byte count, not {header!r}"})
+            return None
+        if int(header) > limit:
+            self.close_connection = True
+            self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"body of {header} bytes is over {limit}"})
+            return None
+        return int(header)
 
     def _authorized(self) -> bool:
         token = self.server.settings.token
@@ -162,6 +195,11 @@ class IngestServer(ThreadingHTTPServer):
 
     def __init__(self, config: Config) -> None:
         self.config, self.settings = config, config.ingest
+        if not self.settings.token and not is_loopback(self.settings.host):
+            raise ConfigError(
+                f"ingest.host {self.settings.host} is reachable from other machines, and no token is set: "
+                "set SPENDSTREAM_INGEST_TOKEN (clients send it as a bearer token) or bind 127.0.0.1"
+            )
         ensure_topics(config)
         self.out: KafkaProducer = producer(config)
         super().__init__((self.settings.host, self.settings.port), IngestHandler)
@@ -176,3 +214,12 @@ class IngestServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         self.out.close()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost may resolve anywhere
+        return False

@@ -128,6 +128,8 @@ class IngestSettings:
     host: str = "127.0.0.1"
     port: int = 8087
     max_body_bytes: int = 1_000_000
+    max_events: int = 10_000  # per request
+    client_timeout_s: float = 10.0  # a client that sends nothing for this long is cut off (408)
     token: str = field(default="", repr=False)
 
 
@@ -197,6 +199,8 @@ def validate(config: Config) -> None:
         "flink.parallelism": config.flink.parallelism,
         "flink.checkpoint_interval_s": config.flink.checkpoint_interval_s,
         "influx.batch_size": config.influx.batch_size,
+        "ingest.max_events": config.ingest.max_events,
+        "ingest.client_timeout_s": config.ingest.client_timeout_s,
         **{f"kafka.topics.{role}.partitions": topic.partitions for role, topic in kafka.topics.items()},
     }.items():
         if value < 1:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -15,7 +17,7 @@ from connectors.ingest import IngestServer
 from connectors.metric_replay import replay_metrics
 from pipelines.metrics import MetricSeries
 from schemas import SchemaName, codec
-from spendstream.config import Config, IngestSettings, Topic
+from spendstream.config import Config, ConfigError, IngestSettings, Topic
 from spendstream.processes import free_port
 from tests.integration.test_pipeline import read_topic
 
@@ -41,7 +43,10 @@ def test_nab_cloudwatch_series_replays_into_the_metrics_topic(stack: Config):
 @pytest.fixture
 def ingest(stack: Config):
     config = replace(
-        own_topics(stack, "ingest"), ingest=IngestSettings(port=free_port(), max_body_bytes=4096, token="s3cret")
+        own_topics(stack, "ingest"),
+        ingest=IngestSettings(
+            port=free_port(), max_body_bytes=4096, max_events=3, client_timeout_s=1.0, token="s3cret"
+        ),
     )
     server = IngestServer(config)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -88,6 +93,8 @@ def test_ingest_accepts_batches_refuses_bad_ones_whole_and_guards_its_door(inges
     assert "not a decimal number" in body["errors"][0]["error"]
 
     assert post(f"{url}/v1/cost-events", [COST] * 200)[0] == 413
+    status, body = post(f"{url}/v1/cost-events", [COST] * 4)
+    assert (status, body) == (413, {"error": "4 events in one request; at most 3"})
     assert post(f"{url}/v1/cost-events", COST, token=None)[0] == 401
     assert post(f"{url}/v1/cost-events", COST, token="wrong")[0] == 401
     assert post(f"{url}/v1/cost-events", None, raw=b"{not json")[0] == 400
@@ -96,3 +103,39 @@ def test_ingest_accepts_batches_refuses_bad_ones_whole_and_guards_its_door(inges
     assert sorted(c["unblended_cost"] for c in costs) == ["0.5", "12.50"]  # nothing of the refused batch
     assert [r.timestamp for r in read_topic(config, "raw_cost")] == [1790776800000] * 2
     assert len(read_topic(config, "metrics")) == 1
+
+
+def raw_request(port: int, head: str, body: bytes = b"", wait_s: float = 5.0) -> tuple[float, bytes]:
+    """Send a hand-made request over a socket; (seconds until the server answered, its status line)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as connection:
+        started = time.monotonic()
+        connection.sendall(head.encode() + b"\r\n" + body)
+        answer = connection.recv(200)
+        return time.monotonic() - started, answer.split(b"\r\n")[0]
+
+
+HEAD = "POST /v1/cost-events HTTP/1.1\r\nHost: ingest\r\nAuthorization: Bearer s3cret\r\n"
+
+
+def test_ingest_answers_bad_lengths_at_once_and_cuts_off_slow_clients(ingest):
+    config, url = ingest
+    port = config.ingest.port
+    assert raw_request(port, HEAD)[1] == b"HTTP/1.0 411 Length Required"
+    seconds, status = raw_request(port, HEAD + "Content-Length: -5\r\n", b"{}")
+    assert status == b"HTTP/1.0 400 Bad Request" and seconds < 0.5
+    assert raw_request(port, HEAD + "Content-Length: 1e3\r\n", b"{}")[1] == b"HTTP/1.0 400 Bad Request"
+
+    slow = threading.Thread(target=lambda: results.append(raw_request(port, HEAD + "Content-Length: 100\r\n", b"[")))
+    results: list[tuple[float, bytes]] = []
+    slow.start()
+    time.sleep(0.2)
+    assert post(f"{url}/v1/cost-events", COST)[0] == 202  # not blocked by the slow client
+    slow.join(10)
+    seconds, status = results[0]
+    assert status == b"HTTP/1.0 408 Request Timeout" and 0.9 < seconds < 3
+
+
+def test_ingest_without_a_token_binds_loopback_only(stack: Config):
+    open_door = replace(stack, ingest=IngestSettings(host="0.0.0.0", port=free_port()))
+    with pytest.raises(ConfigError, match="ingest.host 0.0.0.0 is reachable from other machines, and no token"):
+        IngestServer(open_door)
