@@ -13,7 +13,8 @@ test:
 	.venv/bin/ruff format --check .
 	.venv/bin/pytest -ra --durations=15
 
-test-unit: setup
+test-unit:
+	@deploy/local/setup.sh --test
 	.venv/bin/pytest -ra tests/unit
 
 # Benchmarks (not in CI): each appends its table, the machine and the command to BENCHMARKS.md.

@@ -107,3 +107,27 @@ def test_every_spendstream_command_in_the_manifests_parses():
     for command in spendstream:
         if command[1:] != ["--help"]:
             build_parser().parse_args(command[1:])
+
+
+def test_compose_publishes_only_on_loopback_with_separate_secrets_and_no_web_submission():
+    compose = yaml.safe_load(COMPOSE.read_text())
+    published = [port for service in compose["services"].values() for port in service.get("ports", [])]
+    assert len(published) >= 3 and all(port.startswith("127.0.0.1:") for port in published), published
+    grafana = compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    influx_secrets = {v for k, v in compose["services"]["influxdb"]["environment"].items() if "PASSWORD" in k}
+    assert "GRAFANA_ADMIN_PASSWORD" in grafana and grafana not in influx_secrets
+    flink = yaml.safe_load(compose["x-spendstream"]["environment"]["FLINK_PROPERTIES"])
+    assert flink["web.submit.enable"] is False
+
+
+def test_flink_deployment_disables_job_submission_through_the_web():
+    flink = next(doc for doc in kubernetes_documents() if doc["kind"] == "FlinkDeployment")
+    assert flink["spec"]["flinkConfiguration"]["web.submit.enable"] == "false"
+
+
+def test_no_manifest_puts_a_secret_on_a_command_line():
+    """Command lines are visible to every process on a node: secrets travel in the environment or files."""
+    for path in [*KUBERNETES.glob("*.yaml"), COMPOSE]:
+        for line in path.read_text().splitlines():
+            if "command" in line or "args" in line:
+                assert not any(word in line for word in ("--webhook ", "TOKEN", "PASSWORD", "hooks.slack")), line
