@@ -8,6 +8,7 @@ cannot even bootstrap.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -75,7 +76,13 @@ def test_replay_job_and_sink_keep_the_books_over_tls(stack: Config, tls_broker, 
     assert_books_match(config, bill)
 
 
-def test_a_client_that_does_not_trust_the_brokers_certificate_is_refused(stack: Config, tls_broker):
+def test_a_client_that_does_not_trust_the_brokers_certificate_is_refused(stack: Config, tls_broker, caplog):
+    """Refused for the certificate, not for any other reason a bootstrap can fail (a wrong port, a dead broker)."""
     bootstrap, _, untrusted = tls_broker
-    with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
+    with (
+        caplog.at_level(logging.WARNING, logger="kafka"),
+        pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"),
+    ):
         producer(over_tls(stack, bootstrap, untrusted))
+    failures = [r.getMessage() for r in caplog.records if r.name.startswith("kafka")]
+    assert any("CERTIFICATE_VERIFY_FAILED" in message for message in failures), failures

@@ -31,16 +31,18 @@ def lines(path: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    "export", [FIXTURES / "cur1-real", FIXTURES / "focus-real", ROOT / "deploy" / "sample" / "cur2"]
+    "export, anomalies",
+    [(FIXTURES / "cur1-real", 0), (FIXTURES / "focus-real", 1), (ROOT / "deploy" / "sample" / "cur2", 1)],
 )
-def test_every_format_gives_the_four_files(export, tmp_path):
+def test_every_format_gives_the_four_files(export, anomalies, tmp_path):
     result = backtest(export, tmp_path, load_directory(ROOT / "accounts.yaml"), show_progress=False)
     assert {p.name for p in tmp_path.iterdir()} >= {"anomalies.jsonl", "forecasts.jsonl", "metrics.json", "report.html"}
     assert result.metrics["rows_rejected"] == 0 and result.metrics["series"] > 0
     forecasts = lines(tmp_path / "forecasts.jsonl")
     assert forecasts and all(set(f) >= FORECAST_KEYS for f in forecasts)
     assert {f["service"] for f in forecasts} >= {"*"}
-    assert all(set(a) >= ANOMALY_KEYS for a in lines(tmp_path / "anomalies.jsonl"))
+    found = lines(tmp_path / "anomalies.jsonl")
+    assert len(found) == anomalies and all(set(a) >= ANOMALY_KEYS for a in found)  # the sample's one runaway day
     assert json.loads((tmp_path / "metrics.json").read_text())["forecasts"] == len(forecasts)
     assert "<svg" in (tmp_path / "report.html").read_text()
 

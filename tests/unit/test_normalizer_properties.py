@@ -7,6 +7,7 @@ exception escapes — and a kept row keeps its money exactly.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -51,7 +52,7 @@ BAD_TEXT = st.sampled_from(
     ]
 )
 ANY_TEXT = st.one_of(BAD_TEXT, st.text(max_size=30), GOOD_MONEY.map(str))
-TIMES = st.datetimes(timezones=st.just(__import__("datetime").UTC)).map(lambda d: d.isoformat())
+TIMES = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
 TAGS = st.one_of(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=4).map(json.dumps), BAD_TEXT)
 
 COLUMNS = {
@@ -152,3 +153,32 @@ def test_cur1_rows_are_kept_exactly_or_rejected_with_a_reason(row):
 @given(rows("focus"))
 def test_focus_rows_are_kept_exactly_or_rejected_with_a_reason(row):
     check("focus", row)
+
+
+START_TIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1))
+VALID = {
+    **GOOD,
+    "tags": st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=4).map(json.dumps),
+    "text": st.text(min_size=1, max_size=20).filter(str.strip),
+}
+
+
+@st.composite
+def valid_rows(draw, fmt: str) -> dict[str, str]:
+    """Rows with every column present and well formed, the hour ending after it starts."""
+    start = draw(START_TIMES).replace(tzinfo=UTC)
+    row = {column: draw(VALID[kind]) for column, kind in COLUMNS[fmt].items() if kind not in ("start", "end")}
+    times = {kind: column for column, kind in COLUMNS[fmt].items() if kind in ("start", "end")}
+    row[times["start"]] = start.isoformat()
+    row[times["end"]] = (start + timedelta(hours=1)).isoformat()
+    return row
+
+
+@given(st.sampled_from(sorted(FORMATS)).flatmap(lambda fmt: st.tuples(st.just(fmt), valid_rows(fmt))))
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_every_well_formed_row_is_kept(case):
+    """The properties above hold even for a normalizer that rejects everything: valid rows must pass."""
+    fmt, row = case
+    event = FORMATS[fmt].normalize(row)
+    cost_column = next(c for c, kind in COLUMNS[fmt].items() if kind == "cost")
+    assert Decimal(event.unblended_cost) == Decimal(row[cost_column])

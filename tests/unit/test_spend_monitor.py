@@ -115,13 +115,24 @@ def test_an_alert_fired_on_little_history_says_so():
 
 @pytest.mark.parametrize("make", [HourlyCostDetector, DailyCostForecaster, lambda: SeriesMonitor("a", "s")])
 def test_models_survive_pickling_and_are_deterministic(make):
-    """What Flink checkpoints is the pickled model: it must continue exactly where it stopped."""
-    costs = series(20)
+    """What Flink checkpoints is the pickled model: it must continue exactly where it stopped.
+
+    The cut falls in the middle of a spike, so the restored monitor carries an open anomaly
+    episode, not just quiet history: it must close that episode exactly as the uncut one does.
+    """
+    costs, cut = series(24), 12 * 24
+    for hour in range(cut - 4, cut + 4):
+        costs[hour] *= 5
     first, second = make(), make()
-    feed(first, costs[: 10 * 24])
+    before = feed(first, costs[:cut])
     restored = pickle.loads(pickle.dumps(first))
-    feed(second, costs[: 10 * 24])
-    assert feed(restored, costs[10 * 24 :]) == feed(second, costs[10 * 24 :])
+    feed(second, costs[:cut])
+    after = feed(second, costs[cut:], cut)
+    assert feed(restored, costs[cut:], cut) == after
+    if isinstance(first, SeriesMonitor):
+        opened = [a.status for alerts in before for a in alerts]
+        closed = [a.status for alerts in after for a in alerts]
+        assert opened == ["open"] and closed == ["update", "close"], (opened, closed)
 
 
 def test_a_series_state_stays_small_for_a_million_series():
@@ -131,10 +142,10 @@ def test_a_series_state_stays_small_for_a_million_series():
     assert len(pickle.dumps(monitor, protocol=pickle.HIGHEST_PROTOCOL)) < 4_000
 
 
-def feed(model, costs: list[float]) -> list:
-    """Hours to a detector or monitor, or whole days to a forecaster; returns what each said."""
+def feed(model, costs: list[float], first_hour: int = 0) -> list:
+    """Hours from ``first_hour`` on to a detector or monitor, or whole days to a forecaster; what each said."""
     out = []
-    for hour, cost in enumerate(costs):
+    for hour, cost in enumerate(costs, start=first_hour):
         ms = int((START + timedelta(hours=hour)).timestamp() * 1000)
         if isinstance(model, HourlyCostDetector):
             out.append(model.score_one(ms, cost))
