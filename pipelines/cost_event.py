@@ -77,6 +77,24 @@ def exact_decimal(text: str, column: str, *, required: bool = True) -> str:
         raise RejectedRow(f"{column} is not a decimal number: {text[:40]!r}") from None
     if not value.is_finite():
         raise RejectedRow(f"{column} is not finite: {text[:40]!r}")
-    if abs(value) >= Decimal("1e15"):
+    if value.copy_abs() >= MONEY_LIMIT:  # abs() would round to the context first (28 digits)
         raise RejectedRow(f"{column} is implausibly large: {text[:40]!r}")
+    if decimal_places(value) > MONEY_DECIMALS:
+        raise RejectedRow(f"{column} has more than {MONEY_DECIMALS} decimal places: {text[:40]!r}")
     return format(value, "f")
+
+
+# The one money rule, shared with the job's Java decoder (DecodeCostEvent.money): the job sums in
+# DECIMAL(38, 18), so a value must have at most 18 decimal places (trailing zeros aside) and stay
+# below 1e15 — every input row is either held exactly everywhere or refused everywhere.
+MONEY_LIMIT = Decimal("1e15")
+MONEY_DECIMALS = 18
+
+
+def decimal_places(value: Decimal) -> int:
+    """Decimal places of ``value`` once trailing zeros are dropped (without rounding to a context)."""
+    _, digits, exponent = value.as_tuple()
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:
+        return 0
+    return max(0, -(exponent + len(digits) - len(significant)))

@@ -9,12 +9,14 @@ run here in a real (local) Flink runtime over payloads encoded by the Python cod
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 from jobs.cost_aggregation import register_java_function
 from jobs.enrichment_sql import context_sql
+from pipelines.cost_event import RejectedRow, exact_decimal
 from pipelines.enrichment import directory_from_document
 from schemas import SchemaName, codec
 from schemas.codec import SCHEMA_DIR
@@ -125,10 +127,10 @@ def refused(t_env: TableEnvironment, payload: bytes) -> str:
         ),
         (codec().encode(SchemaName.COST_EVENT, cost_event(2))[:40], "ends early"),
         (codec().encode(SchemaName.COST_EVENT, {**cost_event(3), "unblended_cost": "12,50"}), "not a decimal number"),
-        (codec().encode(SchemaName.COST_EVENT, {**cost_event(4), "net_cost": "1e30"}), "does not fit DECIMAL(38, 18)"),
+        (codec().encode(SchemaName.COST_EVENT, {**cost_event(4), "net_cost": "1e30"}), "does not fit the money rule"),
         (
             codec().encode(SchemaName.COST_EVENT, {**cost_event(5), "net_cost": "0.0000000000000000001"}),
-            "does not fit DECIMAL(38, 18)",
+            "does not fit the money rule",
         ),
     ],
 )
@@ -153,3 +155,40 @@ def test_compiled_enrichment_gives_the_directorys_answer_for_every_account_and_t
     expected = [DIRECTORY.context(event["usage_account_id"], event["tags"]) for event in events]
     assert rows == [(c.account_name, c.cost_center, c.project, c.environment, c.team) for c in expected]
     assert {row[3] for row in rows} >= {"production", "staging", "qa", "sandbox", "unknown"}
+
+
+MONEY_EDGES = [
+    "999999999999999.999999999999999999",  # just below 1e15, 18 decimals
+    "-999999999999999.999999999999999999",
+    "1000000000000000",  # 1e15
+    "-1E15",
+    "1E+14",
+    "0.000000000000000001",  # 18 decimals
+    "0.0000000000000000001",  # 19
+    "0.1000000000000000000000",  # 22 digits after the point, one decimal place once zeros are dropped
+    "1.0000000000000000001",
+    "-0",
+    "-0.000",
+    "0E-30",
+    "1E-18",
+    "1E-19",
+    "12.5e3",
+]
+
+
+def test_python_normalizers_and_the_java_decoder_apply_one_money_rule(t_env):
+    """Each edge value is kept by both with the same amount, or refused by both."""
+    python: list[str | None] = []
+    for text in MONEY_EDGES:
+        try:
+            python.append(exact_decimal(text, "cost"))
+        except RejectedRow:
+            python.append(None)
+    payloads = [
+        codec().encode(SchemaName.COST_EVENT, {**cost_event(10 + i), "unblended_cost": text, "net_cost": text})
+        for i, text in enumerate(MONEY_EDGES)
+    ]
+    java = [row[6] if row[0] is None else None for row in decode_all(t_env, payloads)]
+    assert [p is None for p in python] == [j is None for j in java], list(zip(MONEY_EDGES, python, java, strict=True))
+    assert [Decimal(p) for p in python if p] == [Decimal(j) for j in java if j]
+    assert python.count(None) == 5  # 1e15 twice, 19 decimals three times

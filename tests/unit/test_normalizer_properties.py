@@ -18,7 +18,16 @@ from pipelines.formats import FORMATS
 from schemas import SchemaName, codec
 
 EXAMPLES = 3400
-GOOD_MONEY = st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), allow_nan=False, places=10)
+# Money up to the edges of the one money rule (pipelines/cost_event.py): below 1e15, 18 decimal places.
+LARGEST = Decimal("999999999999999.999999999999999999")
+GOOD_MONEY = st.one_of(
+    # built from integers: st.decimals rounds values of more than 28 digits to the decimal context
+    st.integers(-(10**33 - 1), 10**33 - 1).map(lambda n: Decimal(f"{n}E-18")),  # up to ±LARGEST
+    st.integers(-(10**12), 10**12).map(lambda n: Decimal(f"{n}E-6")),
+    st.sampled_from(
+        [LARGEST, LARGEST.copy_negate(), Decimal("1E-18"), Decimal("-0"), Decimal("1.5E+3"), Decimal("0E-30")]
+    ),
+)
 BAD_TEXT = st.sampled_from(
     [
         "",
@@ -49,6 +58,10 @@ BAD_TEXT = st.sampled_from(
         ".5",
         "5.",
         "9" * 400,
+        "1E15",
+        "-1000000000000000",
+        "0.0000000000000000001",
+        "1.0000000000000000001",
     ]
 )
 ANY_TEXT = st.one_of(BAD_TEXT, st.text(max_size=30), GOOD_MONEY.map(str))

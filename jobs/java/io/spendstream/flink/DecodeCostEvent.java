@@ -41,7 +41,7 @@ public class DecodeCostEvent extends TableFunction<Row> {
   private static final String SCHEMA = "cost_event";
   private static final int HEADER = 10;
   private static final int MAX_SCALE = 18;
-  private static final int MAX_INTEGER_DIGITS = 20;
+  private static final BigDecimal MONEY_LIMIT = new BigDecimal("1E15"); // pipelines/cost_event.py MONEY_LIMIT
 
   private transient Map<String, AvroBinary.Type> writers;
   private transient Set<String> otherSchemas;
@@ -131,7 +131,10 @@ public class DecodeCostEvent extends TableFunction<Row> {
     return (String) value;
   }
 
-  /** Exact decimal strings only, and only what DECIMAL(38, 18) holds without rounding. */
+  /**
+   * Exact decimal strings only, by the rule of pipelines/cost_event.py (exact_decimal): at most 18
+   * decimal places once trailing zeros are dropped, and below 1e15, as a plain (non-exponent) string.
+   */
   private static String money(Map<String, Object> event, String field) throws AvroBinary.MalformedException {
     String value = text(event, field);
     BigDecimal amount;
@@ -141,10 +144,10 @@ public class DecodeCostEvent extends TableFunction<Row> {
       throw new AvroBinary.MalformedException(field + " '" + value + "' is not a decimal number");
     }
     BigDecimal exact = amount.stripTrailingZeros();
-    if (exact.scale() > MAX_SCALE || exact.precision() - exact.scale() > MAX_INTEGER_DIGITS) {
-      throw new AvroBinary.MalformedException(field + " " + value + " does not fit DECIMAL(38, 18) exactly");
+    if (exact.scale() > MAX_SCALE || amount.abs().compareTo(MONEY_LIMIT) >= 0) {
+      throw new AvroBinary.MalformedException(field + " " + value + " does not fit the money rule (at most 18 decimal places, below 1e15)");
     }
-    return value;
+    return amount.toPlainString();
   }
 
   private static String headerHex(byte[] payload) {
