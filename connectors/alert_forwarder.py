@@ -46,7 +46,8 @@ def webhook_url(url_file: Path | None, env: Mapping[str, str]) -> str:
         url = env.get(WEBHOOK_ENV, "").strip()
     if not url:
         raise ValueError(f"alerts forward needs a webhook URL: set {WEBHOOK_ENV} or pass --webhook-file FILE")
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"the webhook URL must be http(s)://host/...; got one starting {redacted(url)!r}")
     return url
 

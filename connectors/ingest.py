@@ -123,8 +123,7 @@ class IngestHandler(BaseHTTPRequestHandler):
         try:
             body = json.loads(self.rfile.read(length) or b"null")
         except TimeoutError:
-            self.close_connection = True
-            return self._answer(HTTPStatus.REQUEST_TIMEOUT, {"error": "the request body did not arrive in time"})
+            return self._refuse(HTTPStatus.REQUEST_TIMEOUT, "the request body did not arrive in time")
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             return self._answer(
                 HTTPStatus.BAD_REQUEST, {"accepted": 0, "errors": [{"index": None, "error": str(error)}]}
@@ -154,22 +153,20 @@ class IngestHandler(BaseHTTPRequestHandler):
         super().setup()
 
     def _content_length(self) -> int | None:
-        """The body's declared length, or None once the request has been answered with why it is refused."""
-        header = self.headers.get("Content-Length")
-        limit = self.server.settings.max_body_bytes
+        """The body's declared length, or None once the request has been refused with the reason."""
+        header, limit = self.headers.get("Content-Length"), self.server.settings.max_body_bytes
         if header is None:
-            self.close_connection = True
-            self._answer(HTTPStatus.LENGTH_REQUIRED, {"error": "a Content-Length header is required"})
-            return None
+            return self._refuse(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
         if not header.strip().isdigit():
-            self.close_connection = True
-            self._answer(HTTPStatus.BAD_REQUEST, {"error": f"Content-Length must be a byte count, not {header!r}"})
-            return None
+            return self._refuse(HTTPStatus.BAD_REQUEST, f"Content-Length must be a byte count, not {header!r}")
         if int(header) > limit:
-            self.close_connection = True
-            self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"body of {header} bytes is over {limit}"})
-            return None
+            return self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {header} bytes is over {limit}")
         return int(header)
+
+    def _refuse(self, status: HTTPStatus, error: str) -> None:
+        """Answer and close: the unread body must not be taken for the next request."""
+        self.close_connection = True
+        self._answer(status, {"error": error})
 
     def _authorized(self) -> bool:
         token = self.server.settings.token
