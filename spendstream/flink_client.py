@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from spendstream import PACKAGES, SOURCE_ROOT
 from spendstream.config import Config, require, to_env
 from spendstream.stack import pyflink_home
 
+TERMINAL_STATES = ("FINISHED", "FAILED", "CANCELED")
+SAVEPOINT_CREATED = re.compile(r"A savepoint has been created at: (\S+?),? but")  # StopWithSavepointStoppingException
 JOB_FILES = {"cost-aggregation": SOURCE_ROOT / "jobs" / "cost_aggregation.py"}
 
 
@@ -80,7 +83,7 @@ def wait_for_job(config: Config, job_id: str, timeout_s: float = 600) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         state = rest(config, f"/jobs/{job_id}")["state"]
-        if state in ("FINISHED", "FAILED", "CANCELED"):
+        if state in TERMINAL_STATES:
             return state
         time.sleep(1)
     raise TimeoutError(f"job {job_id} still running after {timeout_s:.0f}s")
@@ -147,19 +150,46 @@ def pipeline_metrics(config: Config, job_id: str) -> dict[str, float]:
 
 
 def stop_with_savepoint(config: Config, job_id: str, directory: str, timeout_s: float = 120) -> str:
-    """Stop a job with a savepoint (the upgrade path); returns the savepoint's location."""
+    """Stop a job with a savepoint (the upgrade path); returns the savepoint's location.
+
+    Flink can write a consistent savepoint and then fail while the tasks shut down
+    (``StopWithSavepointStoppingException``); the job would then restart from its last checkpoint.
+    The savepoint is usable, so it is returned and the job is cancelled, as the operator asked
+    for it to stop.
+    """
     trigger = rest(config, f"/jobs/{job_id}/stop", "POST", {"targetDirectory": directory, "drain": False})
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         status = rest(config, f"/jobs/{job_id}/savepoints/{trigger['request-id']}")
         if status["status"]["id"] == "COMPLETED":
-            operation = status["operation"]
-            if "failure-cause" in operation:
-                cause = operation["failure-cause"].get("stack-trace", "").splitlines()
-                raise RuntimeError(f"savepoint of job {job_id} failed: {cause[0] if cause else 'unknown'}")
-            return operation["location"]
+            location, stopped = savepoint_outcome(job_id, status["operation"])
+            if not stopped:
+                stop_for_good(config, job_id, max(deadline - time.monotonic(), 10))
+            return location
         time.sleep(0.5)
     raise TimeoutError(f"savepoint of job {job_id} not done after {timeout_s:.0f}s")
+
+
+def savepoint_outcome(job_id: str, operation: dict) -> tuple[str, bool]:
+    """A finished stop-with-savepoint operation → (savepoint location, whether the job stopped).
+
+    Raises when no savepoint was written.
+    """
+    if "failure-cause" not in operation:
+        return operation["location"], True
+    trace = operation["failure-cause"].get("stack-trace", "")
+    created = SAVEPOINT_CREATED.search(trace)
+    if not created:
+        cause = trace.splitlines()
+        raise RuntimeError(f"savepoint of job {job_id} failed: {cause[0] if cause else 'unknown'}")
+    return created.group(1), False
+
+
+def stop_for_good(config: Config, job_id: str, timeout_s: float) -> None:
+    """Cancel a job unless it already reached a terminal state, and wait until it has."""
+    if rest(config, f"/jobs/{job_id}")["state"] not in TERMINAL_STATES:
+        cancel(config, job_id)
+    wait_for_job(config, job_id, timeout_s)
 
 
 def cancel(config: Config, job_id: str) -> None:
