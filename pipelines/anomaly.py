@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from river import stats
 
 HOUR_MS = 3_600_000
+WEEK_SLOTS, DAY_SLOTS, MONTH_START_SLOTS = 168, 24, 72  # hour of week, hour of day, days 1-3 × hour
 
 
 def fading(half_life_h: float) -> float:
@@ -74,25 +75,33 @@ class HourlyCostDetector:
         self.regions: set[str] = set()
         self.first_ms: int | None = None
 
-    def __getstate__(self) -> dict:
-        """Only the means: a river EWMean pickles to ~170 bytes, its mean is 8 (17 KB → 3 KB a series).
+    def state(self) -> dict:
+        """The learned numbers, as schemas/series_monitor_state.avsc records them (settings are config).
 
-        An EWMean whose mean is 0 takes its next value as is, so feeding a fresh one its mean
-        restores it exactly (tests/unit/test_anomaly.py checks a restored model scores the same).
+        Slots are positions in fixed arrays (hour of week from Monday 00:00, hour of day, month
+        start (day − 1) × 24 + hour), null where nothing was learned yet: 8 bytes a mean.
         """
-        state = dict(self.__dict__)
-        for name in self.PROFILES:
-            state[name] = {slot: mean.get() for slot, mean in state[name].items()}
-        for name in self.LEVELS:
-            state[name] = state[name].get()
-        return state
+        return {
+            "week": [_mean(self.week.get(slot)) for slot in range(WEEK_SLOTS)],
+            "day": [_mean(self.day.get(slot)) for slot in range(DAY_SLOTS)],
+            "month_start": [_mean(self.month_start.get(slot + 24)) for slot in range(MONTH_START_SLOTS)],
+            **{name: getattr(self, name).get() for name in self.LEVELS},
+            "regions": sorted(self.regions),
+            "first_ms": self.first_ms,
+        }
 
-    def __setstate__(self, state: dict) -> None:
-        for name, factor in self.PROFILES.items():
-            state[name] = {slot: _ewmean(factor, mean) for slot, mean in state[name].items()}
-        for name, half_life in self.LEVELS.items():
-            state[name] = _ewmean(fading(half_life), state[name])
-        self.__dict__.update(state)
+    @classmethod
+    def from_state(cls, state: dict, settings: DetectorSettings | None = None) -> HourlyCostDetector:
+        """The detector that ``state()`` described; it scores and learns exactly as the original would."""
+        detector = cls(settings)
+        for name, offset in (("week", 0), ("day", 0), ("month_start", 24)):
+            factor = cls.PROFILES[name]
+            means = {slot + offset: restored_ewmean(factor, m) for slot, m in enumerate(state[name]) if m is not None}
+            setattr(detector, name, means)
+        for name, half_life in cls.LEVELS.items():
+            setattr(detector, name, restored_ewmean(fading(half_life), state[name]))
+        detector.regions, detector.first_ms = set(state["regions"]), state["first_ms"]
+        return detector
 
     def history_days(self, hour_ms: int) -> float:
         return 0.0 if self.first_ms is None else (hour_ms - self.first_ms) / (24 * HOUR_MS)
@@ -170,11 +179,21 @@ class HourlyCostDetector:
         self.month_start.setdefault(slot, stats.EWMean(self.PROFILES["month_start"])).update(ratio)
 
 
-def _ewmean(fading_factor: float, mean: float) -> stats.EWMean:
+def restored_ewmean(fading_factor: float, mean: float) -> stats.EWMean:
+    """A river EWMean standing at ``mean``, rebuilt from that number alone.
+
+    An EWMean whose mean is 0 takes its next value as is, so feeding a fresh one its mean
+    restores it exactly (tests/unit/test_spend_monitor.py: restored models say what the
+    originals say).
+    """
     restored = stats.EWMean(fading_factor)
     if mean:
         restored.update(mean)
     return restored
+
+
+def _mean(ewmean: stats.EWMean | None) -> float | None:
+    return None if ewmean is None else ewmean.get()
 
 
 def severity(score: Score) -> str:

@@ -12,11 +12,15 @@ or narrows with the series' real accuracy.
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from river import stats
+
+from pipelines.anomaly import restored_ewmean
 
 HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
@@ -31,6 +35,7 @@ NAIVE_DAYS = 21  # until then, forecast each weekday as last seen (the model's f
 UNUSUAL_ERRORS = 3  # a day further than this many typical errors from its expectation is unusual
 SHIFT_DAYS, SHIFT_AGREEMENT = 3, 0.15  # that many unusual days within 15% of each other: a new level
 ERROR_WINDOW = 365  # errors per horizon bucket the interval is calibrated on
+ONE_STEP_FADING = 0.1  # river fading factor of the typical one-day error
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,34 @@ def _bucket(horizon: int) -> int:
     return next(i for i, (low, high) in enumerate(BUCKETS) if low <= horizon <= high)
 
 
+class RelativeErrors:
+    """The last ``window`` relative errors of one horizon bucket, and their rolling quantiles.
+
+    The values are kept (8 bytes each) beside river's quantiles because they are the state:
+    replaying them into fresh quantiles restores the same window, and so the same intervals.
+    """
+
+    def __init__(self, window: int, values: tuple[float, ...] = ()) -> None:
+        self.window = window
+        self.values = array("d")
+        self.lower, self.upper = stats.RollingQuantile(LOWER_Q, window), stats.RollingQuantile(UPPER_Q, window)
+        for value in values:
+            self.update(value)
+
+    def update(self, relative: float) -> None:
+        self.values.append(relative)
+        if len(self.values) > self.window:
+            del self.values[0]
+        self.lower.update(relative)
+        self.upper.update(relative)
+
+    def bounds(self) -> tuple[float, float] | None:
+        """The interval as relative errors around a prediction (it always contains it)."""
+        if not self.values:
+            return None
+        return min(self.lower.get(), 0.0), max(self.upper.get(), 0.0)
+
+
 class DailyCostForecaster:
     """Learn one day at a time (in order), forecast the next 30 days.
 
@@ -63,14 +96,12 @@ class DailyCostForecaster:
         self.weekday_seen: dict[int, int] = defaultdict(int)
         self.month_start: dict[int, list[float]] = {}  # day 1-3 → its last two ratios to a usual day
         self.unusual: list[float] = []  # deseasonalized costs of the current run of unusual days
-        self.errors = [
-            (stats.RollingQuantile(LOWER_Q, window), stats.RollingQuantile(UPPER_Q, window)) for _ in BUCKETS
-        ]
-        self.pending: dict[date, list[DayForecast]] = defaultdict(list)  # predicted day → forecasts of it
+        self.errors = [RelativeErrors(window) for _ in BUCKETS]
+        self.pending: dict[date, list[tuple[date, float]]] = defaultdict(list)  # day → (made_at, predicted)
         self.days = 0
         self.last_seen: dict[int, float] = {}  # day of week → its latest actual cost
         self.last_day: date | None = None
-        self.one_step_error = stats.EWMean(0.1)  # typical relative error of a day against expectation
+        self.one_step_error = stats.EWMean(ONE_STEP_FADING)  # typical relative error of a day against expectation
 
     def _month_factor(self, day: date) -> float:
         """A month-start run counts once it recurred: the smaller of the last two months' ratios."""
@@ -97,12 +128,9 @@ class DailyCostForecaster:
         self.last_day = day
 
     def _score(self, day: date, cost: float) -> None:
-        for made in self.pending.pop(day, []):
-            if made.predicted > 0:
-                lower, upper = self.errors[_bucket((day - made.made_at).days)]
-                relative = cost / made.predicted - 1
-                lower.update(relative)
-                upper.update(relative)
+        for made_at, predicted in self.pending.pop(day, []):
+            if predicted > 0:
+                self.errors[_bucket((day - made_at).days)].update(cost / predicted - 1)
         for stale in [d for d in self.pending if d < day]:  # days the series skipped
             del self.pending[stale]
 
@@ -141,7 +169,7 @@ class DailyCostForecaster:
         # of the day's seasonality, which shrank every factor toward 1 (weekends over-forecast).
         ratio = cost / max(expected_level, 1e-9) / self._month_factor(day)
         self.weekday[weekday] = factor + weight * (ratio - factor)
-        mean = sum(self.weekday.values()) / 7
+        mean = math.fsum(self.weekday.values()) / 7  # exact: the same whatever order weekdays were met
         if len(self.weekday) == 7 and mean > 0:  # factors average 1, so the level is the typical day
             self.weekday = {d: f / mean for d, f in self.weekday.items()}
             self.level *= mean
@@ -158,14 +186,60 @@ class DailyCostForecaster:
             predicted = max((level + h * self.growth) * self._season(day), 0.0)
             if self.days < NAIVE_DAYS and day.weekday() in self.last_seen:
                 predicted = self.last_seen[day.weekday()]
-            lower_q, upper_q = self.errors[_bucket(h)]
-            if lower_q.get() is None or self.days < WARMUP_DAYS:
-                low, high = -0.25, 0.25  # until the series has its own error record
-            else:
-                low, high = min(lower_q.get(), 0.0), max(upper_q.get(), 0.0)
+            bounds = self.errors[_bucket(h)].bounds()
+            low, high = (-0.25, 0.25) if bounds is None or self.days < WARMUP_DAYS else bounds  # own record yet?
             out.append(
                 DayForecast(self.last_day, day, predicted, max(predicted * (1 + low), 0.0), predicted * (1 + high))
             )
         for item in out:
-            self.pending[item.day].append(item)
+            self.pending[item.day].append((item.made_at, item.predicted))
         return out
+
+    def state(self) -> dict:
+        """The learned numbers, as schemas/account_monitor_state.avsc records them.
+
+        Days are proleptic ordinals (``date.toordinal``); weekday arrays are Monday first, null
+        where the weekday was not seen; forecasts awaiting their day are grouped by the day made.
+        """
+        runs: dict[date, dict[str, list]] = {}
+        for day, made in sorted(self.pending.items()):
+            for made_at, predicted in made:
+                run = runs.setdefault(made_at, {"made_at": made_at.toordinal(), "horizons": [], "predicted": []})
+                run["horizons"].append((day - made_at).days)
+                run["predicted"].append(predicted)
+        return {
+            "alpha": self.alpha,
+            "window": self.errors[0].window,
+            "level": self.level,
+            "growth": self.growth,
+            "weekday": [self.weekday.get(d) for d in range(7)],
+            "weekday_seen": [self.weekday_seen.get(d, 0) for d in range(7)],
+            "month_start": [self.month_start.get(d) for d in (1, 2, 3)],
+            "unusual": list(self.unusual),
+            "errors": [list(errors.values) for errors in self.errors],
+            "pending": [runs[made_at] for made_at in sorted(runs)],
+            "days": self.days,
+            "last_seen": [self.last_seen.get(d) for d in range(7)],
+            "last_day": self.last_day.toordinal() if self.last_day else None,
+            "one_step_error": self.one_step_error.get(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> DailyCostForecaster:
+        """The forecaster that ``state()`` described; it learns and forecasts exactly as the original would."""
+        forecaster = cls(state["alpha"], state["window"])
+        forecaster.level, forecaster.growth = state["level"], state["growth"]
+        forecaster.weekday = {d: f for d, f in enumerate(state["weekday"]) if f is not None}
+        forecaster.weekday_seen.update({d: n for d, n in enumerate(state["weekday_seen"]) if n})
+        forecaster.month_start = {d: list(r) for d, r in zip((1, 2, 3), state["month_start"], strict=True) if r}
+        forecaster.unusual = list(state["unusual"])
+        forecaster.errors = [RelativeErrors(state["window"], tuple(values)) for values in state["errors"]]
+        for run in state["pending"]:
+            made_at = date.fromordinal(run["made_at"])
+            for horizon, predicted in zip(run["horizons"], run["predicted"], strict=True):
+                forecaster.pending[made_at + timedelta(days=horizon)].append((made_at, predicted))
+        forecaster.days = state["days"]
+        forecaster.last_seen = {d: cost for d, cost in enumerate(state["last_seen"]) if cost is not None}
+        forecaster.last_day = date.fromordinal(state["last_day"]) if state["last_day"] else None
+        forecaster.one_step_error = restored_ewmean(ONE_STEP_FADING, state["one_step_error"])
+        return forecaster

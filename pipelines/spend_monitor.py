@@ -4,8 +4,10 @@
 alerts: one episode per anomaly, opened once, updated while it lasts, closed when spend is back
 to normal. ``AccountMonitor`` (one per account) turns finished days into 30-day forecasts for
 the account (service ``*``) and each service, and raises a projected-overspend alert when the
-month-end projection crosses the monthly budget. Both are picklable: the Flink job keeps them in
-keyed state, so they are checkpointed and restored with it.
+month-end projection crosses the monthly budget. The Flink job keeps them in keyed state as plain,
+versioned Avro records (``state()`` / ``from_state``; schemas/*_monitor_state.avsc): numbers and
+names only, so a checkpoint cannot carry code, and a later build or Python reads it. Settings and
+budgets are not state: they come from accounts.yaml whenever a monitor is restored.
 """
 
 from __future__ import annotations
@@ -82,6 +84,21 @@ class _Episode:
     peak_window: tuple[int, int]
 
 
+def _episode_state(episode: _Episode) -> dict:
+    return {
+        "episode_id": episode.episode_id,
+        "start_ms": episode.start_ms,
+        "last_anomalous_ms": episode.last_anomalous_ms,
+        "last_report_ms": episode.last_report_ms,
+        "peak_actual": episode.peak.actual,
+        "peak_expected": episode.peak.expected,
+        "peak_score": episode.peak.score,
+        "peak_reasons": list(episode.peak.reasons),
+        "peak_start_ms": episode.peak_window[0],
+        "peak_end_ms": episode.peak_window[1],
+    }
+
+
 class SeriesMonitor:
     """Anomaly episodes of one account × service hourly usage cost series."""
 
@@ -132,6 +149,33 @@ class SeriesMonitor:
             self.episode = None
             return [self._alert("close", hour, score, episode)]
         return []
+
+    def state(self) -> dict:
+        """What schemas/series_monitor_state.avsc records: the detector's numbers and the open episode."""
+        episode = self.episode
+        return {
+            "account_id": self.account_id,
+            "service": self.service,
+            "detector": self.detector.state(),
+            "episode": None if episode is None else _episode_state(episode),
+            "last_hour_ms": self.last_hour_ms,
+            "suspect_ms": self.suspect_ms,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, settings: DetectorSettings | None = None) -> SeriesMonitor:
+        monitor = cls(state["account_id"], state["service"], settings)
+        monitor.detector = HourlyCostDetector.from_state(state["detector"], settings)
+        if (episode := state["episode"]) is not None:
+            peak = Score(
+                episode["peak_actual"], episode["peak_expected"], episode["peak_score"], episode["peak_reasons"]
+            )
+            moments = (episode["start_ms"], episode["last_anomalous_ms"], episode["last_report_ms"])
+            monitor.episode = _Episode(
+                episode["episode_id"], *moments, peak, (episode["peak_start_ms"], episode["peak_end_ms"])
+            )
+        monitor.last_hour_ms, monitor.suspect_ms = state["last_hour_ms"], state["suspect_ms"]
+        return monitor
 
     def _confirmed(self, start: int, score: Score) -> bool:
         """A strong signal opens an episode at once; a moderate excess must persist a second hour."""
@@ -235,6 +279,41 @@ class AccountMonitor:
             made[name] = forecaster.forecast()
             points += [self._point(name, f) for f in made[name]]
         return points, self._projection(spend, made)
+
+    def state(self) -> dict:
+        """What schemas/account_monitor_state.avsc records: each series' forecaster and recent days."""
+        return {
+            "account_id": self.account_id,
+            "series": [
+                {
+                    "name": name,
+                    "forecaster": forecaster.state(),
+                    "recent_days": [day.toordinal() for day, _ in self.history.get(name, [])],
+                    "recent_costs": [cost for _, cost in self.history.get(name, [])],
+                }
+                for name, forecaster in sorted(self.forecasters.items())
+            ],
+            "month": self.month_to_date[0],
+            "month_to_date": str(self.month_to_date[1]),
+            "warned_months": sorted(self.warned_months),
+            "last_day": self.last_day.toordinal() if self.last_day else None,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, monthly_budget: Budget | None = None) -> AccountMonitor:
+        series = state["series"]
+        return cls(
+            state["account_id"],
+            monthly_budget,
+            forecasters={s["name"]: DailyCostForecaster.from_state(s["forecaster"]) for s in series},
+            history={
+                s["name"]: [(date.fromordinal(d), c) for d, c in zip(s["recent_days"], s["recent_costs"], strict=True)]
+                for s in series
+            },
+            month_to_date=(state["month"], Decimal(state["month_to_date"])),
+            warned_months=set(state["warned_months"]),
+            last_day=date.fromordinal(state["last_day"]) if state["last_day"] else None,
+        )
 
     def _point(self, service: str, forecast: DayForecast) -> ForecastPoint:
         return ForecastPoint(

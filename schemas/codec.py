@@ -38,6 +38,8 @@ class SchemaName(StrEnum):
     RESOURCE_UTILIZATION = "resource_utilization"
     ANOMALY = "anomaly"
     FORECAST = "forecast"
+    SERIES_MONITOR_STATE = "series_monitor_state"  # Flink keyed state of the analytics, not a topic
+    ACCOUNT_MONITOR_STATE = "account_monitor_state"
 
 
 @dataclass(frozen=True)

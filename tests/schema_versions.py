@@ -13,16 +13,22 @@ from schemas.codec import SCHEMA_DIR
 
 
 def next_version(schema: dict) -> dict:
-    """What the next version may add under schemas/README.md: an optional field, an enum symbol."""
+    """What the next version may add under schemas/README.md: a last top-level optional field, enum symbols.
+
+    Nested records never change (an old reader could not skip a field added inside one).
+    """
+    newer = with_next_symbols(schema)
+    return {**newer, "fields": [*newer["fields"], {"name": "added_field", "type": ["null", "string"], "default": None}]}
+
+
+def with_next_symbols(schema):
     if isinstance(schema, list):
-        return [next_version(item) for item in schema]
+        return [with_next_symbols(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    newer = {key: next_version(value) for key, value in schema.items()}
+    newer = {key: with_next_symbols(value) for key, value in schema.items()}
     if schema.get("type") == "enum":
         newer["symbols"] = [*schema["symbols"], "added_in_next_version"]
-    if schema.get("type") == "record" and "fields" in schema:
-        newer["fields"] = [*newer["fields"], {"name": "added_field", "type": ["null", "string"], "default": None}]
     return newer
 
 

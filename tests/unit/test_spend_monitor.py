@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import pickle
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,6 +15,7 @@ from pipelines.cost_event import ChargeType
 from pipelines.forecast import DailyCostForecaster
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
 from pipelines.spend_series import SpendSeries
+from schemas import SchemaName, codec
 
 START = datetime(2026, 5, 25, tzinfo=UTC)  # a Monday; warm-up covers the first Sunday and June 1
 
@@ -113,37 +113,72 @@ def test_an_alert_fired_on_little_history_says_so():
     assert opened.history_days < DetectorSettings().full_history_days and opened.history_days >= 7
 
 
-@pytest.mark.parametrize("make", [HourlyCostDetector, DailyCostForecaster, lambda: SeriesMonitor("a", "s")])
-def test_models_survive_pickling_and_are_deterministic(make):
-    """What Flink checkpoints is the pickled model: it must continue exactly where it stopped.
+MONITORS = {  # what the Flink job keeps in keyed state, and its schema
+    SeriesMonitor: SchemaName.SERIES_MONITOR_STATE,
+    AccountMonitor: SchemaName.ACCOUNT_MONITOR_STATE,
+}
+BUDGET = Budget("monthly", Decimal("9000"))
 
-    The cut falls in the middle of a spike, so the restored monitor carries an open anomaly
-    episode, not just quiet history: it must close that episode exactly as the uncut one does.
+
+def checkpointed(monitor):
+    """The monitor as the job restores it: through its Avro state record, settings from config."""
+    kind = type(monitor)
+    state = codec().decode(codec().encode(MONITORS[kind], monitor.state()), MONITORS[kind])
+    return kind.from_state(state, BUDGET if kind is AccountMonitor else DetectorSettings())
+
+
+@pytest.mark.parametrize("make", [lambda: SeriesMonitor("a", "s"), lambda: AccountMonitor("a", BUDGET)])
+def test_monitors_restored_from_their_state_continue_exactly_where_they_stopped(make):
+    """Flink checkpoints the monitors' state records: a restored one must say what the uncut one says.
+
+    The cut falls in the middle of a spike, so the restored series monitor carries an open anomaly
+    episode, not just quiet history, and must close it as the uncut one does; the account monitor
+    is cut mid-month with forecasts pending, a month-start factor learned and its budget running.
     """
-    costs, cut = series(24), 12 * 24
+    costs, cut = series(75), 40 * 24 + 12
     for hour in range(cut - 4, cut + 4):
         costs[hour] *= 5
     first, second = make(), make()
     before = feed(first, costs[:cut])
-    restored = pickle.loads(pickle.dumps(first))
+    restored = checkpointed(first)
     feed(second, costs[:cut])
     after = feed(second, costs[cut:], cut)
     assert feed(restored, costs[cut:], cut) == after
+    assert checkpointed(restored).state() == restored.state()
     if isinstance(first, SeriesMonitor):
         opened = [a.status for alerts in before for a in alerts]
         closed = [a.status for alerts in after for a in alerts]
         assert opened == ["open"] and closed == ["update", "close"], (opened, closed)
+    else:
+        assert first.forecasters["*"].pending and first.forecasters["*"].month_start
+        assert sum(len(points) for points, _ in after) > 0 and any(overspend for _, overspend in after)
+
+
+def test_monitor_state_holds_numbers_and_names_only():
+    """No code can ride in a checkpoint: every value of a state record is a plain Avro value."""
+    monitors = [SeriesMonitor("111111111111", "AmazonEC2"), AccountMonitor("111111111111", BUDGET)]
+    for monitor in monitors:
+        feed(monitor, series(40))
+        assert plain(monitor.state()), type(monitor).__name__
+
+
+def plain(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(plain(item) for item in value)
+    return value is None or type(value) in (str, int, float, bool)
 
 
 def test_a_series_state_stays_small_for_a_million_series():
-    """Keyed state is one pickled monitor per series: 1M series must fit a TaskManager (bench/state_memory.py)."""
+    """Keyed state is one state record per series: 1M series must fit a TaskManager (bench/state_memory.py)."""
     monitor = SeriesMonitor("111111111111", "AmazonEC2")
     feed(monitor, series(60))
-    assert len(pickle.dumps(monitor, protocol=pickle.HIGHEST_PROTOCOL)) < 4_000
+    assert len(codec().encode(SchemaName.SERIES_MONITOR_STATE, monitor.state())) < 4_000
 
 
 def feed(model, costs: list[float], first_hour: int = 0) -> list:
-    """Hours from ``first_hour`` on to a detector or monitor, or whole days to a forecaster; what each said."""
+    """Hours from ``first_hour`` on to a detector or series monitor, days to a forecaster or account; what each said."""
     out = []
     for hour, cost in enumerate(costs, start=first_hour):
         ms = int((START + timedelta(hours=hour)).timestamp() * 1000)
@@ -154,6 +189,12 @@ def feed(model, costs: list[float], first_hour: int = 0) -> list:
             if hour % 24 == 0:
                 model.learn_one((START + timedelta(hours=hour)).date(), cost * 24)
                 out.append(model.forecast())
+        elif isinstance(model, AccountMonitor):
+            if hour % 24 == 0:
+                usage = {"AmazonEC2": Decimal(str(round(cost * 16, 4))), "AmazonS3": Decimal(str(round(cost * 8, 4)))}
+                out.append(
+                    model.observe(DayOfSpend("a", (START + timedelta(hours=hour)).date(), usage, sum(usage.values())))
+                )
         else:
             out.append(model.observe(HourOfSpend("a", "s", ms, {"r": Decimal(str(round(cost, 4)))})))
     return out
