@@ -2,15 +2,16 @@
 
 Native SQL builds the series (hourly usage cost per account × service × region and daily cost per
 account × service, both rolled up from the cost job's ``hours`` view; the top three resources of
-each hour by window Top-N over the ``costs`` events); Python runs only on
-those aggregates, in two keyed process functions whose state is the pickled monitor of
-pipelines/spend_monitor.py, checkpointed with the job. An event-time timer at the end of each
-window's hour (day) hands the finished hour (day) to the monitor, so every key sees its hours
+each hour by window Top-N over the ``costs`` events); Python runs only on those aggregates, in two
+keyed process functions whose state is the monitor of pipelines/spend_monitor.py as its plain
+Avro state record, checkpointed with the job. An event-time timer at the end of each window's
+hour (day) hands the finished hour (day) to the monitor, so every key sees its hours
 and days in order, as ``spendstream backtest`` does.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -75,70 +76,89 @@ class FinishedWindows(KeyedProcessFunction):
     """Buffers each window's rows in keyed state; its end hands the finished window to the monitor.
 
     The event-time timer at the window's end fires after every row of that window has arrived, so
-    each key's monitor sees its windows complete and in order, as ``backtest`` feeds them.
+    each key's monitor sees its windows complete and in order, as ``backtest`` feeds them. Both
+    states are plain data: the monitor as its Avro state record (schemas/*_monitor_state.avsc),
+    the buffered rows as JSON strings, so a checkpoint holds numbers and names, never code. The
+    record is kept base64 in a STRING state: PyFlink's byte-array state converts a value byte by
+    byte into a tuple and fails on a key with no state yet.
     """
 
     window_ms: int
     state_name: str
+    state_schema: SchemaName
+    row_fields: tuple[str, ...]  # the row's fields a window buffers (strings)
 
     def __init__(self, directory: AccountDirectory) -> None:
         self.directory = directory
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        pickled = Types.PICKLED_BYTE_ARRAY()
-        self.monitor = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-monitor", pickled))
-        self.pending = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-pending", pickled))
+        self.monitor = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-model", Types.STRING()))
+        self.pending = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-windows", Types.STRING()))
         metrics = runtime_context.get_metrics_group().add_group("spendstream")
         self.models = metrics.counter(f"{self.state_name}_models")
         self.emitted = {role: metrics.counter(f"{role}_records") for role in ("anomaly", "alert", "forecast")}
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
-        windows = self.pending.value() or {}
-        windows[row.start_ms] = self.add(windows.get(row.start_ms), row)
-        self.pending.update(windows)
+        windows = json.loads(self.pending.value() or "{}")
+        windows.setdefault(str(row.start_ms), []).append([getattr(row, name) for name in self.row_fields])
+        self.pending.update(json.dumps(windows, separators=(",", ":")))
         ctx.timer_service().register_event_time_timer(row.start_ms + self.window_ms - 1)
         return iter(())
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        windows = self.pending.value() or {}
-        monitor = self.monitor.value()
-        if monitor is None:
+        windows = json.loads(self.pending.value() or "{}")
+        saved = self.monitor.value()
+        if saved is None:
             monitor = self.new_monitor(ctx.get_current_key())
             self.models.inc()
-        for start in sorted(s for s in windows if s <= timestamp):
-            for row in self.finish(monitor, start, windows.pop(start)):
+        else:
+            monitor = self.restore(loaded_state(saved, self.state_schema))
+        for start in sorted(int(s) for s in windows if int(s) <= timestamp):
+            for row in self.finish(monitor, start, windows.pop(str(start))):
                 self.emitted[row[0]].inc()  # (role, k, v)
                 yield row
-        self.monitor.update(monitor)
-        self.pending.update(windows)
-
-    def add(self, window, row: Row):
-        raise NotImplementedError
+        self.monitor.update(stored_state(self.state_schema, monitor.state()))
+        self.pending.update(json.dumps(windows, separators=(",", ":")))
 
     def new_monitor(self, key: str):
         raise NotImplementedError
 
-    def finish(self, monitor, start_ms: int, window) -> Iterator[Row]:
+    def restore(self, state: dict):
+        """The monitor a state record describes, with today's settings from accounts.yaml."""
         raise NotImplementedError
+
+    def finish(self, monitor, start_ms: int, rows: list[list[str]]) -> Iterator[Row]:
+        raise NotImplementedError
+
+
+def stored_state(schema: SchemaName, state: dict) -> str:
+    """A monitor's state as the job keeps it: its Avro state record, base64 (see FinishedWindows)."""
+    return base64.b64encode(codec().encode(schema, state)).decode()
+
+
+def loaded_state(stored: str, schema: SchemaName) -> dict:
+    return codec().decode(base64.b64decode(stored), schema)
 
 
 class HourlyAnomalies(FinishedWindows):
     """Keyed by account × service: an hour's usage per region and top resources → anomaly episodes."""
 
-    window_ms, state_name = 3_600_000, "series"
-
-    def add(self, hour: dict | None, row: Row) -> dict:
-        hour = hour or {"region": {}, "resource": {}}
-        hour[row.part][row.name] = Decimal(row.cost)
-        return hour
+    window_ms, state_name, state_schema = 3_600_000, "series", SchemaName.SERIES_MONITOR_STATE
+    row_fields = ("part", "name", "cost")
 
     def new_monitor(self, key: str) -> SeriesMonitor:
         account, service = key.split("|", 1)
         return SeriesMonitor(account, service, self.directory.anomaly_settings(account))
 
-    def finish(self, monitor: SeriesMonitor, start_ms: int, hour: dict) -> Iterator[Row]:
-        resources = tuple(sorted(hour["resource"].items(), key=lambda item: (-item[1], item[0])))
-        spend = HourOfSpend(monitor.account_id, monitor.service, start_ms, hour["region"], resources)
+    def restore(self, state: dict) -> SeriesMonitor:
+        return SeriesMonitor.from_state(state, self.directory.anomaly_settings(state["account_id"]))
+
+    def finish(self, monitor: SeriesMonitor, start_ms: int, rows: list[list[str]]) -> Iterator[Row]:
+        parts: dict[str, dict[str, Decimal]] = {"region": {}, "resource": {}}
+        for part, name, cost in rows:
+            parts[part][name] = Decimal(cost)
+        resources = tuple(sorted(parts["resource"].items(), key=lambda item: (-item[1], item[0])))
+        spend = HourOfSpend(monitor.account_id, monitor.service, start_ms, parts["region"], resources)
         for alert in monitor.observe(spend):
             yield from anomaly_rows(alert, self.directory)
 
@@ -146,19 +166,22 @@ class HourlyAnomalies(FinishedWindows):
 class DailyForecasts(FinishedWindows):
     """Keyed by account: a day's usage per service and total cost → forecasts, month-end projection."""
 
-    window_ms, state_name = 86_400_000, "account"
-
-    def add(self, day: tuple | None, row: Row) -> tuple[dict, Decimal]:
-        usage, total = day or ({}, Decimal(0))
-        usage[row.service] = usage.get(row.service, Decimal(0)) + Decimal(row.usage_cost)
-        return usage, total + Decimal(row.total_cost)
+    window_ms, state_name, state_schema = 86_400_000, "account", SchemaName.ACCOUNT_MONITOR_STATE
+    row_fields = ("service", "usage_cost", "total_cost")
 
     def new_monitor(self, key: str) -> AccountMonitor:
         return AccountMonitor(key, self.directory.monthly_budget(key))
 
-    def finish(self, monitor: AccountMonitor, start_ms: int, day: tuple) -> Iterator[Row]:
-        usage = {service: cost for service, cost in day[0].items() if cost}
-        points, overspends = monitor.observe(DayOfSpend(monitor.account_id, day_of(start_ms), usage, day[1]))
+    def restore(self, state: dict) -> AccountMonitor:
+        return AccountMonitor.from_state(state, self.directory.monthly_budget(state["account_id"]))
+
+    def finish(self, monitor: AccountMonitor, start_ms: int, rows: list[list[str]]) -> Iterator[Row]:
+        usage: dict[str, Decimal] = {}
+        for service, usage_cost, _ in rows:
+            usage[service] = usage.get(service, Decimal(0)) + Decimal(usage_cost)
+        total = sum((Decimal(total_cost) for _, _, total_cost in rows), Decimal(0))
+        usage = {service: cost for service, cost in usage.items() if cost}
+        points, overspends = monitor.observe(DayOfSpend(monitor.account_id, day_of(start_ms), usage, total))
         yield from (forecast_row(point) for point in points)
         yield from (overspend_row(alert, self.directory) for alert in overspends)
 
