@@ -11,6 +11,11 @@ newer one republishes the period in full, so every hourly aggregate it covers is
 overwrites its old value downstream; for each key-hour the older delivery had and the newer one
 lacks, a zero-cost *removal* event is published, so that aggregate is overwritten with zero
 instead of keeping a stale value. Totals therefore follow the newest delivery, never the sum.
+
+A republished period is *restated*: its rows go to the restated topic, not the raw one, so a
+continuously running job never sees them (they would be late there, or land in an open hour
+beside the older delivery's rows); a bounded correction run of the job recomputes exactly the
+hours they cover (spendstream/restatements.py).
 """
 
 from __future__ import annotations
@@ -113,6 +118,7 @@ class DeliveryPlan:
     """Per period: published as a new delivery, or left out because the ledger already has it."""
 
     published: dict[str, str] = field(default_factory=dict)  # period → delivery id
+    restated: dict[str, str] = field(default_factory=dict)  # the published periods the ledger had before
     unchanged: dict[str, str] = field(default_factory=dict)
     removed_key_hours: int = 0
     records: int = 0  # to publish: the rows of new deliveries and their removal events
@@ -177,6 +183,8 @@ class DeliveryTracker:
                 self.plan.unchanged[period] = delivery.delivery_id
                 continue
             self.plan.published[period] = delivery.delivery_id
+            if last is not None:
+                self.plan.restated[period] = delivery.delivery_id
             self.plan.records += delivery.rows
             for key in sorted(last[1] - delivery.key_hours) if last else ():
                 self.plan.removed_key_hours += 1
@@ -186,6 +194,10 @@ class DeliveryTracker:
 
     def publishes(self, record: TimedRecord) -> bool:
         return record.group in self.plan.published
+
+    def restates(self, record: TimedRecord) -> bool:
+        """Whether ``record`` belongs to a period published before (it goes to the restated topic)."""
+        return record.group in self.plan.restated
 
     def commit(self) -> None:
         """Record the published deliveries; call only once the broker acknowledged every record."""

@@ -13,21 +13,30 @@ from pipelines.ordering import TimedRecord
 from spendstream.config import Config
 
 
-class Tally(Protocol):
-    """The counters a replay summary keeps."""
+class Offsets(Protocol):
+    """Per partition of one topic: the first offset a producer wrote and the one after its last."""
 
-    produced: int
-    rejected: int
-    reasons: Counter
     start_offsets: dict[int, int]
     end_offsets: dict[int, int]
 
 
-class Publisher:
-    """One producer per replay; ``close`` raises if the broker did not acknowledge every record."""
+class Tally(Offsets, Protocol):
+    """The counters a replay summary keeps (and the offsets of its main topic)."""
 
-    def __init__(self, config: Config, stage: str, topic: str, tally: Tally) -> None:
+    produced: int
+    rejected: int
+    reasons: Counter
+
+
+class Publisher:
+    """One producer per replay and topic; ``close`` raises if the broker did not acknowledge every record.
+
+    Offsets go to ``offsets`` when given (a second topic of the same replay), else to ``tally``.
+    """
+
+    def __init__(self, config: Config, stage: str, topic: str, tally: Tally, offsets: Offsets | None = None) -> None:
         self.out, self.stage, self.topic, self.tally = producer(config), stage, topic, tally
+        self.offsets: Offsets = tally if offsets is None else offsets
         self.dead_letter_topic = config.kafka.topic("dead_letter")
         self.failures: list[BaseException] = []
 
@@ -57,8 +66,8 @@ class Publisher:
         """Wait for every acknowledgement; partitions that got nothing start and end at offset 0."""
         self.out.flush()
         for partition in self.out.partitions_for(self.topic) or ():
-            self.tally.end_offsets.setdefault(partition, 0)
-            self.tally.start_offsets.setdefault(partition, self.tally.end_offsets[partition])
+            self.offsets.end_offsets.setdefault(partition, 0)
+            self.offsets.start_offsets.setdefault(partition, self.offsets.end_offsets[partition])
         self.out.close()
         if self.failures:
             raise RuntimeError(
@@ -66,6 +75,6 @@ class Publisher:
             )
 
     def _delivered(self, metadata) -> None:
-        starts, ends, partition = self.tally.start_offsets, self.tally.end_offsets, metadata.partition
+        starts, ends, partition = self.offsets.start_offsets, self.offsets.end_offsets, metadata.partition
         starts[partition] = min(starts.get(partition, metadata.offset), metadata.offset)
         ends[partition] = max(ends.get(partition, 0), metadata.offset + 1)

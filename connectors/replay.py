@@ -2,7 +2,8 @@
 
 read files → normalize rows (errors → dead-letter topic) → Avro-encode → sort by usage start
 (bounded memory) → pace → produce keyed by usage account, with the usage start as the Kafka
-record timestamp (Flink's source derives its watermarks from it).
+record timestamp (Flink's source derives its watermarks from it). Billing periods published
+before go to the restated topic instead (connectors/deliveries.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ from spendstream.config import Config
 
 
 @dataclass
+class RestatedOffsets:
+    """Where a replay's restated periods went in the restated topic: the correction run reads exactly these."""
+
+    start_offsets: dict[int, int] = field(default_factory=dict)
+    end_offsets: dict[int, int] = field(default_factory=dict)
+
+    def correction_args(self) -> list[str]:
+        """The cost aggregation job's arguments that recompute the hours of these records."""
+        return ["--restated", *bounded_args(self.start_offsets, self.end_offsets)]
+
+
+@dataclass
 class ReplaySummary:
     """What a replay read, produced and rejected; its offsets bound the backfill job of exactly this replay."""
 
@@ -39,13 +52,17 @@ class ReplaySummary:
     cost_by_account: dict[str, Decimal] = field(default_factory=dict)
     start_offsets: dict[int, int] = field(default_factory=dict)
     end_offsets: dict[int, int] = field(default_factory=dict)
+    restated: RestatedOffsets = field(default_factory=RestatedOffsets)
     deliveries: DeliveryPlan = field(default_factory=DeliveryPlan)
-    closing_heartbeat_ms: int | None = None  # event time that closes the replay's last hour in a running job
+    closing_heartbeat_ms: int | None = None  # event time that closes the replay's last raw hour in a running job
 
     def backfill_args(self) -> list[str]:
         """The cost aggregation job's arguments that process what this replay produced, and only that."""
-        start, end = format_offsets(self.start_offsets), format_offsets(self.end_offsets)
-        return ["--from-offsets", start, "--until-offsets", end]
+        return bounded_args(self.start_offsets, self.end_offsets)
+
+
+def bounded_args(start: dict[int, int], end: dict[int, int]) -> list[str]:
+    return ["--from-offsets", format_offsets(start), "--until-offsets", format_offsets(end)]
 
 
 def format_offsets(offsets: dict[int, int]) -> str:
@@ -187,6 +204,7 @@ def replay(
     topic = config.kafka.topic("raw_cost")
     summary = ReplaySummary()
     publisher = Publisher(config, "replay", topic, summary)
+    restated = Publisher(config, "replay", config.kafka.topic("restated_cost"), summary, summary.restated)
     deliveries = DeliveryTracker(DeliveryLedger(config.state_dir / "deliveries"), topic, force)
     pacer = Pacer(speed)
     with replay_progress(show_progress) as progress:
@@ -200,12 +218,16 @@ def replay(
                 producing = progress.add_task("produce", total=deliveries.plan.records)
             if deliveries.publishes(record):
                 pacer.wait_for(record.ts_ms)
-                publisher.send(record)
+                if deliveries.restates(record):
+                    restated.send(record)
+                else:
+                    publisher.send(record)
+                    summary.closing_heartbeat_ms = closing_heartbeat_ms(record.ts_ms, config)
                 progress.advance(producing)
-                summary.closing_heartbeat_ms = closing_heartbeat_ms(record.ts_ms, config)
         if heartbeat and summary.closing_heartbeat_ms is not None:
             publisher.heartbeat(summary.closing_heartbeat_ms)
         publisher.close()
+        restated.close()
     deliveries.commit()
     summary.deliveries = deliveries.plan
     return summary

@@ -1,7 +1,7 @@
 """Cost aggregation job: cost events → hourly aggregates, cost-center rollups, budget alerts, utilization.
 
     flink run -py jobs/cost_aggregation.py [--config spendstream.yaml] [--from-offsets 0:0,1:0,2:0]
-        [--until-offsets 0:120,1:98,2:0]
+        [--until-offsets 0:120,1:98,2:0] [--restated]
 
 Event time is the Kafka record timestamp (replay sets it to the line item's usage start), with
 watermarks generated in the source per partition and bounded out-of-orderness from config.
@@ -9,6 +9,11 @@ Events behind the watermark of their hour are not dropped: they go to the dead-l
 Records with a null value are heartbeats (``replay --heartbeat``): they advance the watermark of
 their partition, so a continuously running job closes the last hours of a replay.
 Delivery is at-least-once; every output carries a deterministic id so sinks are idempotent.
+
+``--restated`` is a correction run: it reads the given offsets of the restated topic (newer
+deliveries of billing periods published before, which the running job never sees) and writes
+only the hourly aggregates, whose ids are those the running job wrote, so the sink overwrites
+them; budget alerts, live totals and the analytics stay with the running job.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from spendstream.config import Config, load_config, require
 from spendstream.java_functions import DECODE_COST_EVENT, JAR_NAME
 
 JOB_NAME = "spendstream-cost-aggregation"
+CORRECTION_JOB_NAME = "spendstream-cost-correction"  # a --restated run
 SUMS = "unblended_cost, net_cost, line_items"
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
 COST_COLUMNS = (
@@ -71,6 +77,12 @@ def build(
     outputs["utilization"] = utilization
     outputs["dead_letters"] = outputs["dead_letters"].union_all(metric_dead_letters)
     return outputs
+
+
+def build_correction(t_env: StreamTableEnvironment, directory: AccountDirectory, restated_topic: str) -> dict:
+    """What a correction run writes: the recomputed hourly aggregates and its dead letters."""
+    outputs = build_costs(t_env, directory, restated_topic)
+    return {output: outputs[output] for output in ("aggregates", "dead_letters")}
 
 
 def planned_once(t_env: StreamTableEnvironment, name: str, query: str) -> Table:
@@ -344,7 +356,8 @@ def statements(t_env: StreamTableEnvironment, config: Config, outputs: dict[str,
     statement_set = t_env.create_statement_set()
     for output, role in topics.items():
         t_env.execute_sql(sink_ddl(f"{output}_sink", config.kafka.topic(role), config, role == "live_aggregate"))
-        statement_set.add_insert(f"{output}_sink", outputs[output])
+        if output in outputs:
+            statement_set.add_insert(f"{output}_sink", outputs[output])
     return statement_set
 
 
@@ -372,26 +385,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--from-offsets", type=parse_offsets, help="start the raw topic at these offsets (a replay's first records)"
     )
+    parser.add_argument(
+        "--restated",
+        action="store_true",
+        help="correction run: read the restated topic between --from-offsets and --until-offsets "
+        "(`spendstream replay` starts it)",
+    )
     args = parser.parse_args(argv)
+    if args.restated and (args.from_offsets is None or args.until_offsets is None):
+        parser.error("--restated needs --from-offsets and --until-offsets: the offsets `spendstream replay` printed")
     config = load_config(args.config)
-    directory = load_directory(Path(config.accounts_file))
     env = StreamExecutionEnvironment.get_execution_environment()
     t_env = create_environment(config, env)
-    bounded = args.until_offsets is not None
+    outputs = topology(t_env, config, load_directory(Path(config.accounts_file)), args)
+    statements(t_env, config, outputs).attach_as_datastream()
+    name = CORRECTION_JOB_NAME if args.restated else JOB_NAME
+    job = env.execute_async(name)
+    print(f"submitted {name}: job id {job.get_job_id()}", flush=True)
+    if args.until_offsets is not None and t_env.get_config().get("execution.attached", "true") == "true":
+        job.get_job_execution_result().result()  # a local or attached backfill; `--detached` returns at once
+
+
+def topology(t_env: StreamTableEnvironment, config: Config, directory: AccountDirectory, args) -> dict[str, Table]:
+    """The sources the arguments ask for, and what each sink writes from them."""
+    if args.restated:
+        topic = config.kafka.topic("restated_cost")
+        t_env.execute_sql(source_ddl("raw_cost", topic, config, args.until_offsets, False, args.from_offsets))
+        return build_correction(t_env, directory, topic)
     metrics_until = args.metrics_until_offsets
-    if bounded and metrics_until is None:  # a cost backfill without metrics: stop the metrics topic at offset 0
+    if args.until_offsets is not None and metrics_until is None:  # a cost backfill without metrics: stop at 0
         metrics_until = dict.fromkeys(range(config.kafka.topics["metrics"].partitions), 0)
     raw_topic, metrics_topic = config.kafka.topic("raw_cost"), config.kafka.topic("metrics")
     t_env.execute_sql(
         source_ddl("raw_cost", raw_topic, config, args.until_offsets, args.from_earliest, args.from_offsets)
     )
     t_env.execute_sql(source_ddl("metric_events", metrics_topic, config, metrics_until, args.from_earliest))
-    outputs = build(t_env, directory, raw_topic, metrics_topic)
-    statements(t_env, config, outputs).attach_as_datastream()
-    job = env.execute_async(JOB_NAME)
-    print(f"submitted {JOB_NAME}: job id {job.get_job_id()}", flush=True)
-    if bounded and t_env.get_config().get("execution.attached", "true") == "true":
-        job.get_job_execution_result().result()  # a local or attached backfill; `--detached` returns at once
+    return build(t_env, directory, raw_topic, metrics_topic)
 
 
 if __name__ == "__main__":

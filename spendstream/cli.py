@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--heartbeat", action="store_true", help="end with a heartbeat so a running job closes the last hour"
     )
+    replay.add_argument(
+        "--no-correction",
+        action="store_true",
+        help="publish restated billing periods but do not start their correction run (print its command)",
+    )
     replay.add_argument("--no-progress", action="store_true")
     replay.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     replay.set_defaults(run=cmd_replay)
@@ -80,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--offsets-file", type=Path, help="backfill exactly the records a replay wrote")
     submit.add_argument("--metrics-until-offsets", help="backfill: stop the metrics topic at partition:offset,...")
     submit.add_argument("--from-earliest", action="store_true", help="ignore committed offsets")
+    submit.add_argument(
+        "--restated", action="store_true", help="correction run over the restated topic's offsets (see replay)"
+    )
     submit.add_argument("--wait", action="store_true", help="wait until a backfill job has finished")
     submit.set_defaults(run=cmd_job_submit)
 
@@ -254,6 +262,22 @@ def cmd_replay(config, args) -> int:
     console.print(f"backfill this replay: spendstream job submit {shlex.join(summary.backfill_args())}")
     if args.offsets_file:
         args.offsets_file.write_text(json.dumps({"from": summary.start_offsets, "until": summary.end_offsets}))
+    return correct_restatements(config, summary, args.no_correction)
+
+
+def correct_restatements(config, summary, print_only: bool) -> int:
+    """Start the correction run of the replay's restated periods, or say how to."""
+    from spendstream.restatements import apply_restatements, correction_command
+
+    restated = ", ".join(sorted(summary.deliveries.restated))
+    if not restated:
+        return 0
+    if print_only:
+        console.print(f"apply the restated billing periods {restated}: {correction_command(summary)}")
+        return 0
+    with console.status(f"correction run of the restated billing periods {restated} ..."):
+        job_id = apply_restatements(config, summary)
+    console.print(f"restated billing periods {restated}: hourly aggregates recomputed by job {job_id}")
     return 0
 
 
@@ -271,6 +295,8 @@ def job_arguments(args) -> list[str]:
         job_args += ["--metrics-until-offsets", args.metrics_until_offsets]
     if args.from_earliest:
         job_args.append("--from-earliest")
+    if getattr(args, "restated", False):
+        job_args.append("--restated")
     if args.config:
         job_args += ["--config", str(Path(args.config).resolve())]
     return job_args

@@ -41,6 +41,7 @@ class Topic:
 def _topics() -> dict[str, Topic]:
     return {
         "raw_cost": Topic("spendstream.cost.raw"),
+        "restated_cost": Topic("spendstream.cost.restated"),  # newer deliveries of published periods
         "aggregate": Topic("spendstream.cost.hourly"),
         "live_aggregate": Topic("spendstream.cost.hourly.live", retention_ms=7 * 24 * 3600 * 1000),  # open hours
         "alert": Topic("spendstream.alerts", partitions=1),

@@ -1,15 +1,23 @@
 """Deliveries: the same export is recognised, a restated one replaces it, vanished key-hours are zeroed."""
 
+import os
 import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from connectors.deliveries import REMOVED, DeliveryLedger, DeliveryTracker, key_hour
 from connectors.replay import FormatChecker, ReplaySummary, encoded_events
+from jobs import cost_aggregation
 from pipelines.cost_event import ChargeType, CostEvent
 from pipelines.cur2 import normalize_cur2_row
 from schemas import SchemaName, codec
+from spendstream.restatements import correction_command
 from tests.conformance.bill import charges, restate, write_cur2
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TOPIC = "spendstream.cost.raw"
 
@@ -33,6 +41,7 @@ def test_same_export_twice_publishes_nothing_the_second_time(tmp_path):
     first, rows, removals = read(export, ledger)
     assert list(first.plan.published) == ["2026-09"] and removals == []
     assert first.plan.records == len(rows) and all(first.publishes(r) for r in rows)
+    assert first.plan.restated == {} and not any(first.restates(r) for r in rows)  # a first delivery: raw topic
     first.commit()
 
     copy = shutil.copytree(export, tmp_path / "elsewhere")  # where the files sit does not matter
@@ -42,6 +51,7 @@ def test_same_export_twice_publishes_nothing_the_second_time(tmp_path):
 
     forced, rows, _ = read(copy, ledger, force=True)
     assert list(forced.plan.published) == ["2026-09"] and all(forced.publishes(r) for r in rows)
+    assert forced.plan.restated == forced.plan.published and all(forced.restates(r) for r in rows)
 
 
 def test_restated_export_is_a_new_delivery_and_zeroes_vanished_key_hours(tmp_path):
@@ -61,6 +71,7 @@ def test_restated_export_is_a_new_delivery_and_zeroes_vanished_key_hours(tmp_pat
     events = [{**e, "charge_type": ChargeType(e["charge_type"])} for e in events]
     assert {key_hour(CostEvent(**e)) for e in events} == vanished  # each lands in the key-hour it replaces
     assert all(r.group == "2026-09" and restated.publishes(r) for r in rows + removals)
+    assert restated.plan.restated == restated.plan.published and all(restated.restates(r) for r in rows + removals)
 
 
 def test_key_hour_is_the_hour_of_usage_start_with_the_enrichment_inputs():
@@ -76,3 +87,19 @@ def test_key_hour_is_the_hour_of_usage_start_with_the_enrichment_inputs():
     }
     key = key_hour(normalize_cur2_row(row))
     assert key.hour_ms == 1788256800000 and key.tags == '{"user_team": "web"}' and key.usage_account_id == "1"
+
+
+def test_the_correction_run_reads_exactly_the_restated_offsets_and_refuses_to_run_unbounded(capsys):
+    summary = ReplaySummary(start_offsets={0: 40, 1: 38}, end_offsets={0: 40, 1: 38})
+    summary.restated.start_offsets, summary.restated.end_offsets = {0: 0, 1: 7}, {0: 12, 1: 9}
+    args = ["--restated", "--from-offsets", "0:0,1:7", "--until-offsets", "0:12,1:9"]
+    assert summary.restated.correction_args() == args
+    assert correction_command(summary) == "spendstream job submit --wait " + " ".join(args)
+    cli = str(ROOT / ".venv" / "bin" / "spendstream")
+    env = {**os.environ, "SPENDSTREAM_FLINK_REST_URL": "http://127.0.0.1:1"}
+    dry_run = subprocess.run([cli, "job", "submit", "--dry-run", *args], env=env, capture_output=True, text=True)
+    job_args = dry_run.stdout.split()[-5:]  # what `flink run` passes the job
+    assert dry_run.returncode == 0 and job_args == [*args[1:], "--restated"], dry_run.stderr
+    with pytest.raises(SystemExit):
+        cost_aggregation.main(["--restated", "--until-offsets", "0:12"])
+    assert "--restated needs --from-offsets and --until-offsets" in capsys.readouterr().err
