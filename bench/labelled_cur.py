@@ -6,9 +6,14 @@ in a new region) with their windows as labels; and legitimate patterns that must
 (weekly batch bursts, month-start runs, monthly fees, taxes and credits). Rows are shuffled as
 in real exports.
 
-    python -m bench.labelled_cur --out DIR [--days 120] [--seed 1]
+    python -m bench.labelled_cur --out DIR [--days 120] [--seed 1] [--varied]
 
 writes ``DIR/data/BILLING_PERIOD=YYYY-MM/labelled-00001.csv.gz`` and ``DIR/labels.json``.
+
+The default bill is the fixed set of series below, the one the analytics were developed on.
+``--varied`` draws the bill's character from the seed instead (``varied_series``): accounts,
+services, levels from cents to hundreds of dollars an hour, noise, weekends, trends, daily cycle or
+none, batch work, resources per series, so quality is measured across bills, not on one.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import gzip
 import json
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +43,9 @@ class Series:
     trend_per_day: float = 0.0
     weekly_burst: bool = False
     month_start_run: bool = False
+    weekend: float = 0.75  # weekend cost ÷ weekday cost
+    diurnal: float = 0.35  # amplitude of the daily cycle (0: flat)
+    resources: int = 3
     events: list[dict] = field(default_factory=list)  # anomalies: kind, start, hours, size
 
 
@@ -54,12 +62,46 @@ SERIES = [
     Series("444444444444", "AmazonCloudFront", "us-east-1", 5.0, 0.09),
 ]
 KINDS = ("spike", "leak", "level_shift", "new_region")
+SERVICES = (
+    "AmazonEC2", "AmazonRDS", "AmazonS3", "AWSLambda", "AmazonDynamoDB", "AmazonSageMaker", "AmazonCloudFront",
+    "AmazonEKS", "AmazonElastiCache", "AmazonRedshift", "AmazonOpenSearchService", "AmazonKinesis",
+)  # fmt: skip
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
+
+
+def varied_series(rng: random.Random) -> list[Series]:
+    """A bill's series with their character drawn at random within the ranges users' bills span.
+
+    2–4 accounts of 3–10 services; $0.05–$300 an hour (log-uniform); 3–20% hourly noise; weekends
+    at 0.5–1.0 of weekdays (per account); trends from −1%/week to +3%/week; a daily cycle or none;
+    weekly and month-start batch work; 1–5 resources.
+    """
+    out = []
+    for n in range(rng.randint(2, 4)):
+        account, weekend = f"{(n + 1) * 111111111111 % 10**12:012d}", rng.uniform(0.5, 1.0)
+        for service in rng.sample(SERVICES, rng.randint(3, 10)):
+            out.append(
+                Series(
+                    account,
+                    service,
+                    rng.choice(REGIONS),
+                    base=math.exp(rng.uniform(math.log(0.05), math.log(300))),
+                    noise=rng.uniform(0.03, 0.20),
+                    trend_per_day=rng.uniform(-0.01, 0.03) / 7,
+                    weekly_burst=rng.random() < 0.3,
+                    month_start_run=rng.random() < 0.3,
+                    weekend=weekend,
+                    diurnal=0.0 if rng.random() < 0.3 else rng.uniform(0.1, 0.5),
+                    resources=rng.randint(1, 5),
+                )  # fmt: skip
+            )
+    return out
 
 
 def shape(series: Series, moment: datetime, day: int) -> float:
     """The legitimate cost of an hour: daily and weekly cycle, trend, planned bursts."""
-    daily = 1 + 0.35 * math.sin((moment.hour - 8) / 24 * 2 * math.pi)
-    weekly = 0.75 if moment.weekday() >= 5 else 1.0
+    daily = 1 + series.diurnal * math.sin((moment.hour - 8) / 24 * 2 * math.pi)
+    weekly = series.weekend if moment.weekday() >= 5 else 1.0
     cost = series.base * daily * weekly * (1 + series.trend_per_day * day)
     if series.weekly_burst and moment.weekday() == 6 and 2 <= moment.hour < 5:
         cost *= 3.0
@@ -68,10 +110,10 @@ def shape(series: Series, moment: datetime, day: int) -> float:
     return cost
 
 
-def plan_anomalies(rng: random.Random, days: int) -> None:
+def plan_anomalies(bill: list[Series], rng: random.Random, days: int) -> None:
     """Anomalies on every material series, kinds in turn, apart from each other, after the warm-up."""
     turn = 0
-    for series in SERIES:
+    for series in bill:
         if series.base < 1:
             continue
         slots = range(20, days - 10, 14)
@@ -104,10 +146,10 @@ def anomalous_extra(series: Series, moment: datetime, cost: float) -> tuple[floa
     return extra, new_region
 
 
-def labels() -> list[dict]:
+def labels(bill: list[Series]) -> list[dict]:
     """Anomaly windows: the whole event, except a level shift, which counts for its first day."""
     out = []
-    for series in SERIES:
+    for series in bill:
         for event in series.events:
             hours = min(event["hours"], 24) if event["kind"] == "level_shift" else event["hours"]
             end = event["start"] + timedelta(hours=hours)
@@ -123,22 +165,30 @@ def labels() -> list[dict]:
     return out
 
 
-def rows(days: int, rng: random.Random) -> list[dict]:
+def resource_shares(count: int) -> list[float]:
+    """How a series' cost splits over its resources: 3 → 0.5, 0.3, 0.2 as before; others halve."""
+    if count == 3:
+        return [0.5, 0.3, 0.2]
+    weights = [0.5**n for n in range(count)]
+    return [w / sum(weights) for w in weights]
+
+
+def rows(bill: list[Series], days: int, rng: random.Random) -> list[dict]:
     out = []
-    for series in SERIES:
+    for series in bill:
+        shares = resource_shares(series.resources)
         for hour in range(days * 24):
             moment = START + timedelta(hours=hour)
             cost = shape(series, moment, hour // 24) * math.exp(rng.gauss(0, series.noise))
             extra, new_region = anomalous_extra(series, moment, cost)
-            resources = [f"{series.service.lower()}-{series.account[-4:]}-{n}" for n in range(3)]
-            split = (0.5, 0.3, 0.2)
-            for resource, share in zip(resources, split, strict=True):
+            for n, share in enumerate(shares):
+                resource = f"{series.service.lower()}-{series.account[-4:]}-{n}"
                 out.append(line(series, moment, series.region, resource, cost * share))
             if extra:
                 out.append(line(series, moment, series.region, f"{series.service.lower()}-runaway", extra))
             if new_region:
                 out.append(line(series, moment, "sa-east-1", f"{series.service.lower()}-stray", new_region))
-    accounts = sorted({s.account for s in SERIES})
+    accounts = sorted({s.account for s in bill})
     month = START.replace(day=1)
     while month < START + timedelta(days=days):
         for account in accounts:
@@ -176,14 +226,14 @@ def charge(account: str, month: datetime, kind: str, amount: float) -> dict:
     }
 
 
-def legitimate_daily_usage(days: int) -> dict[tuple[str, date], float]:
+def legitimate_daily_usage(bill: list[Series], days: int) -> dict[tuple[str, date], float]:
     """Each account's usage cost per day without noise or anomalies, level shifts included.
 
-    What a perfect forecaster would predict for the bill ``write`` made last: the ceiling the
-    forecast quality benchmark compares the model with.
+    What a perfect forecaster would predict for ``bill``: the ceiling the forecast quality
+    benchmark compares the model with.
     """
     totals: dict[tuple[str, date], float] = {}
-    for series in SERIES:
+    for series in bill:
         shifts = [e for e in series.events if e["kind"] == "level_shift"]
         for hour in range(days * 24):
             moment = START + timedelta(hours=hour)
@@ -195,13 +245,18 @@ def legitimate_daily_usage(days: int) -> dict[tuple[str, date], float]:
 
 
 def write(out: Path, days: int = 120, seed: int = 1) -> tuple[Path, Path]:
-    """Generate the bill and its labels under ``out``; returns (export folder, labels file)."""
+    """Generate the default bill and its labels under ``out``; returns (export folder, labels file)."""
+    export, labels_path, _ = write_bill(out, days, seed)
+    return export, labels_path
+
+
+def write_bill(out: Path, days: int, seed: int, varied: bool = False) -> tuple[Path, Path, list[Series]]:
+    """Generate a bill (the default one, or ``varied`` from the seed): (export folder, labels file, series)."""
     rng = random.Random(seed)
-    for series in SERIES:
-        series.events.clear()
-    plan_anomalies(rng, days)
+    bill = varied_series(rng) if varied else [replace(series, events=[]) for series in SERIES]
+    plan_anomalies(bill, rng, days)
     by_period: dict[str, list[dict]] = {}
-    for row in rows(days, rng):
+    for row in rows(bill, days, rng):
         by_period.setdefault(row["start"].strftime("%Y-%m"), []).append(row)
     for period, period_rows in by_period.items():
         path = out / "data" / f"BILLING_PERIOD={period}" / "labelled-00001.csv.gz"
@@ -212,8 +267,8 @@ def write(out: Path, days: int = 120, seed: int = 1) -> tuple[Path, Path]:
             for n, row in enumerate(period_rows):
                 writer.writerow(cur2_row(row, period, n))
     labels_path = out / "labels.json"
-    labels_path.write_text(json.dumps(labels(), indent=1))
-    return out, labels_path
+    labels_path.write_text(json.dumps(labels(bill), indent=1))
+    return out, labels_path, bill
 
 
 COLUMNS = [
@@ -263,8 +318,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--varied", action="store_true", help="draw the bill's character from the seed")
     args = parser.parse_args()
-    export, labels_path = write(args.out, args.days, args.seed)
+    export, labels_path, _ = write_bill(args.out, args.days, args.seed, args.varied)
     print(f"wrote {export} and {labels_path}")
 
 

@@ -79,7 +79,7 @@ def forecast_metrics(
     nearby horizons (from 7 days before the cutoff to the horizon's end) are reported apart.
     """
     clean: dict[str, list[float]] = {"model": [], "naive": [], "covered": []}
-    everything: dict[str, list[float]] = {"model": [], "naive": []}
+    everything: dict[str, list[float]] = {"model": [], "naive": [], "covered": []}
     for item in forecasts:
         if item["service"] != "*":
             continue
@@ -90,15 +90,17 @@ def forecast_metrics(
         if not actual or naive is None:
             continue
         model_ape, naive_ape = abs(item["predicted_cost"] - actual) / actual, abs(naive - actual) / actual
+        covered = float(item["lower"] <= actual <= item["upper"])
         everything["model"].append(model_ape)
         everything["naive"].append(naive_ape)
+        everything["covered"].append(covered)
         near_shift = any(
             made - timedelta(days=7) <= s.date() <= made + timedelta(days=30) for s in shifts.get(account, [])
         )
         if not near_shift:
             clean["model"].append(model_ape)
             clean["naive"].append(naive_ape)
-            clean["covered"].append(float(item["lower"] <= actual <= item["upper"]))
+            clean["covered"].append(covered)
 
     def mean(values: list[float]) -> float | None:
         return round(statistics.fmean(values), 4) if values else None
@@ -107,6 +109,7 @@ def forecast_metrics(
         "days_scored": len(everything["model"]),
         "mape": mean(everything["model"]),
         "seasonal_naive_mape": mean(everything["naive"]),
+        "interval_coverage": mean(everything["covered"]),
         "no_shift_days_scored": len(clean["model"]),
         "no_shift_mape": mean(clean["model"]),
         "no_shift_seasonal_naive_mape": mean(clean["naive"]),
