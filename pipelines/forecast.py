@@ -5,9 +5,11 @@ days, day-of-week factors (mean 1), and month-start factors for days 1-3 that re
 running. Unusual days (anomalies) are treated as missing unless they settle at a new level, which
 is then adopted at once; so are month starts until their factor is known. For its first three
 weeks a series is forecast seasonal-naively (each weekday as last seen), as its factors are not
-yet worth more. Every forecast made is kept until its day arrives; the relative errors
-seen per horizon bucket feed rolling quantiles (river RollingQuantile), so the 80% interval widens
-or narrows with the series' real accuracy.
+yet worth more. Every forecast made is kept until its day arrives; the relative errors seen per
+horizon bucket make the 80% interval (split conformal: the empirical quantiles of the series' own
+out-of-sample errors), and adaptive conformal inference (Gibbs & Candès, 2021) moves the quantile
+level with every scored day, widening after misses and narrowing after hits, so the coverage
+tracks 80% on this series as it changes, whatever its errors' shape or correlation.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from pipelines.anomaly import restored_ewmean
 
 HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
-# An 80% interval: the 5th and 95th percentiles of past relative errors, because the errors of
-# consecutive days are correlated and the plain 10th/90th cover only ~75% (bench: BENCHMARKS.md).
-LOWER_Q, UPPER_Q = 0.05, 0.95
+INTERVAL_MISS = 0.2  # an 80% interval
+DEFAULT_INTERVAL = (-0.25, 0.25)  # relative, before any horizon bucket has errors of its own
+ACI_STEP = 0.005  # how far one scored day moves the quantile level (adaptive conformal inference)
 LEVEL_ALPHA = 0.2
 GROWTH_BETA = 0.02  # slow: growth is read from weeks of level changes, not from a few days
 SEASON_ALPHA = 0.05  # weekday factors average their first 20 weeks, then follow slowly
@@ -54,31 +56,45 @@ def _bucket(horizon: int) -> int:
 
 
 class RelativeErrors:
-    """The last ``window`` relative errors of one horizon bucket, and their rolling quantiles.
+    """The last ``window`` relative errors of one horizon bucket, and the interval they make.
 
-    The values are kept (8 bytes each) beside river's quantiles because they are the state:
-    replaying them into fresh quantiles restores the same window, and so the same intervals.
+    The interval is the range between the ``miss / 2`` and ``1 - miss / 2`` empirical quantiles of
+    the errors. ``miss`` starts at the target (0.2) and follows adaptive conformal inference: each
+    error outside the interval its forecast was issued with widens the intervals issued next, each
+    inside narrows them, so the long-run share of misses converges to the target. Judged against
+    the interval as issued, not as it is when the day arrives: with correlated errors, today's
+    interval has already widened for the misses that yesterday's forecasts are about to make.
     """
 
-    def __init__(self, window: int, values: tuple[float, ...] = ()) -> None:
+    def __init__(self, window: int, values: tuple[float, ...] = (), miss: float = INTERVAL_MISS) -> None:
         self.window = window
-        self.values = array("d")
-        self.lower, self.upper = stats.RollingQuantile(LOWER_Q, window), stats.RollingQuantile(UPPER_Q, window)
-        for value in values:
-            self.update(value)
+        self.values = array("d", values[-window:])
+        self.miss = miss
 
-    def update(self, relative: float) -> None:
+    def update(self, relative: float, issued: tuple[float, float] | None) -> None:
+        """Learn a scored error; ``issued`` is its forecast's interval, None if not this bucket's own yet."""
+        if issued is not None:
+            outside = not issued[0] <= relative <= issued[1]
+            self.miss += ACI_STEP * (INTERVAL_MISS - outside)
         self.values.append(relative)
         if len(self.values) > self.window:
             del self.values[0]
-        self.lower.update(relative)
-        self.upper.update(relative)
 
     def bounds(self) -> tuple[float, float] | None:
         """The interval as relative errors around a prediction (it always contains it)."""
         if not self.values:
             return None
-        return min(self.lower.get(), 0.0), max(self.upper.get(), 0.0)
+        ordered = sorted(self.values)
+        tail = min(max(self.miss / 2, 0.0), 0.5)
+        return min(_quantile(ordered, tail), 0.0), max(_quantile(ordered, 1 - tail), 0.0)
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The linear-interpolated ``q`` quantile of sorted values."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
 
 
 class DailyCostForecaster:
@@ -98,6 +114,7 @@ class DailyCostForecaster:
         self.unusual: list[float] = []  # deseasonalized costs of the current run of unusual days
         self.errors = [RelativeErrors(window) for _ in BUCKETS]
         self.pending: dict[date, list[tuple[date, float]]] = defaultdict(list)  # day → (made_at, predicted)
+        self.issued: dict[date, tuple[tuple[float, float] | None, ...]] = {}  # made_at → each bucket's own interval
         self.days = 0
         self.last_seen: dict[int, float] = {}  # day of week → its latest actual cost
         self.last_day: date | None = None
@@ -130,9 +147,13 @@ class DailyCostForecaster:
     def _score(self, day: date, cost: float) -> None:
         for made_at, predicted in self.pending.pop(day, []):
             if predicted > 0:
-                self.errors[_bucket((day - made_at).days)].update(cost / predicted - 1)
+                bucket = _bucket((day - made_at).days)
+                issued = self.issued.get(made_at)
+                self.errors[bucket].update(cost / predicted - 1, issued[bucket] if issued else None)
         for stale in [d for d in self.pending if d < day]:  # days the series skipped
             del self.pending[stale]
+        for made_at in [m for m in self.issued if (day - m).days >= HORIZON_DAYS]:  # all its days scored
+            del self.issued[made_at]
 
     def _learn_or_skip(self, day: date, cost: float, expected_level: float) -> None:
         """A usual day is learned; an unusual one is skipped, unless it completes a level shift."""
@@ -181,19 +202,32 @@ class DailyCostForecaster:
             return []
         out = []
         level = self.level or 0.0
+        own = self._intervals()
+        known = [bounds for bounds in own if bounds]
+        borrowed = (min(low for low, _ in known), max(high for _, high in known)) if known else DEFAULT_INTERVAL
         for h in range(1, horizon + 1):
             day = self.last_day + timedelta(days=h)
             predicted = max((level + h * self.growth) * self._season(day), 0.0)
             if self.days < NAIVE_DAYS and day.weekday() in self.last_seen:
                 predicted = self.last_seen[day.weekday()]
-            bounds = self.errors[_bucket(h)].bounds()
-            low, high = (-0.25, 0.25) if bounds is None or self.days < WARMUP_DAYS else bounds  # own record yet?
+            low, high = own[_bucket(h)] or borrowed
             out.append(
                 DayForecast(self.last_day, day, predicted, max(predicted * (1 + low), 0.0), predicted * (1 + high))
             )
         for item in out:
             self.pending[item.day].append((item.made_at, item.predicted))
+        self.issued[self.last_day] = own
         return out
+
+    def _intervals(self) -> tuple[tuple[float, float] | None, ...]:
+        """Each bucket's own interval (relative to the prediction), None while it has no record yet.
+
+        A bucket without one borrows the widest of the others (long horizons have no scored
+        errors for their first weeks), or ±25% before any; borrowed intervals do not adapt it.
+        """
+        if self.days < WARMUP_DAYS:
+            return (None,) * len(BUCKETS)
+        return tuple(errors.bounds() for errors in self.errors)
 
     def state(self) -> dict:
         """The learned numbers, as schemas/account_monitor_state.avsc records them.
@@ -204,7 +238,7 @@ class DailyCostForecaster:
         runs: dict[date, dict[str, list]] = {}
         for day, made in sorted(self.pending.items()):
             for made_at, predicted in made:
-                run = runs.setdefault(made_at, {"made_at": made_at.toordinal(), "horizons": [], "predicted": []})
+                run = runs.setdefault(made_at, self._run_state(made_at))
                 run["horizons"].append((day - made_at).days)
                 run["predicted"].append(predicted)
         return {
@@ -217,12 +251,18 @@ class DailyCostForecaster:
             "month_start": [self.month_start.get(d) for d in (1, 2, 3)],
             "unusual": list(self.unusual),
             "errors": [list(errors.values) for errors in self.errors],
+            "interval_miss": [errors.miss for errors in self.errors],
             "pending": [runs[made_at] for made_at in sorted(runs)],
             "days": self.days,
             "last_seen": [self.last_seen.get(d) for d in range(7)],
             "last_day": self.last_day.toordinal() if self.last_day else None,
             "one_step_error": self.one_step_error.get(),
         }
+
+    def _run_state(self, made_at: date) -> dict:
+        issued = self.issued.get(made_at) or (None,) * len(BUCKETS)
+        interval = [bound for bounds in issued for bound in (bounds or (None, None))]
+        return {"made_at": made_at.toordinal(), "horizons": [], "predicted": [], "interval": interval}
 
     @classmethod
     def from_state(cls, state: dict) -> DailyCostForecaster:
@@ -233,9 +273,14 @@ class DailyCostForecaster:
         forecaster.weekday_seen.update({d: n for d, n in enumerate(state["weekday_seen"]) if n})
         forecaster.month_start = {d: list(r) for d, r in zip((1, 2, 3), state["month_start"], strict=True) if r}
         forecaster.unusual = list(state["unusual"])
-        forecaster.errors = [RelativeErrors(state["window"], tuple(values)) for values in state["errors"]]
+        forecaster.errors = [
+            RelativeErrors(state["window"], tuple(values), miss)
+            for values, miss in zip(state["errors"], state["interval_miss"], strict=True)
+        ]
         for run in state["pending"]:
             made_at = date.fromordinal(run["made_at"])
+            pairs = zip(run["interval"][::2], run["interval"][1::2], strict=True)
+            forecaster.issued[made_at] = tuple(None if low is None else (low, high) for low, high in pairs)
             for horizon, predicted in zip(run["horizons"], run["predicted"], strict=True):
                 forecaster.pending[made_at + timedelta(days=horizon)].append((made_at, predicted))
         forecaster.days = state["days"]
