@@ -32,7 +32,8 @@ def autoets_forecasts(model_forecasts: list[dict], daily_usage: dict[tuple[str, 
         history = daily_history(days[account], made_at)
         if len(history) < 2 * SEASON:
             continue
-        fit = AutoETS(season_length=SEASON).forecast(y=np.asarray(history), h=HORIZON_DAYS, level=[LEVEL])
+        with np.errstate(divide="ignore", invalid="ignore"):  # ETS candidates with no residual dof: rejected anyway
+            fit = AutoETS(season_length=SEASON).forecast(y=np.asarray(history), h=HORIZON_DAYS, level=[LEVEL])
         for h in range(HORIZON_DAYS):
             out.append(
                 {
