@@ -28,7 +28,7 @@ HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
 INTERVAL_MISS = 0.2  # an 80% interval
 DEFAULT_INTERVAL = (-0.25, 0.25)  # relative, before any horizon bucket has errors of its own
-ACI_STEP = 0.005  # how far one scored day moves the quantile level (adaptive conformal inference)
+ACI_STEP = 0.01  # how far one scored day moves the quantile level (adaptive conformal inference)
 LEVEL_ALPHA = 0.2
 GROWTH_BETA = 0.02  # slow: growth is read from weeks of level changes, not from a few days
 SEASON_ALPHA = 0.05  # weekday factors average their first 20 weeks, then follow slowly
@@ -86,7 +86,8 @@ class RelativeErrors:
             return None
         ordered = sorted(self.values)
         tail = min(max(self.miss / 2, 0.0), 0.5)
-        return min(_quantile(ordered, tail), 0.0), max(_quantile(ordered, 1 - tail), 0.0)
+        upper = min((1 - tail) * (len(ordered) + 1) / len(ordered), 1.0)  # split conformal's finite-sample level
+        return min(_quantile(ordered, 1 - upper), 0.0), max(_quantile(ordered, upper), 0.0)
 
 
 def _quantile(ordered: list[float], q: float) -> float:
