@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from river import stats
 
 from pipelines.anomaly import restored_ewmean
+from pipelines.model_choice import Basis, ModelChoice
 
 HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
@@ -120,10 +121,14 @@ class DailyCostForecaster:
         self.last_seen: dict[int, float] = {}  # day of week → its latest actual cost
         self.last_day: date | None = None
         self.one_step_error = stats.EWMean(ONE_STEP_FADING)  # typical relative error of a day against expectation
+        self.choice = ModelChoice(len(BUCKETS), HORIZON_DAYS)  # which forecaster this series trusts
 
     def _month_factor(self, day: date) -> float:
         """A month-start run counts once it recurred: the smaller of the last two months' ratios."""
-        seen = self.month_start.get(day.day, []) if day.day <= 3 else []
+        return self._month_start_factor(day.day) if day.day <= 3 else 1.0
+
+    def _month_start_factor(self, day_of_month: int) -> float:
+        seen = self.month_start.get(day_of_month, [])
         return min(seen) if len(seen) == 2 else 1.0
 
     def _season(self, day: date) -> float:
@@ -146,6 +151,7 @@ class DailyCostForecaster:
         self.last_day = day
 
     def _score(self, day: date, cost: float) -> None:
+        self.choice.score(day, cost, _bucket)
         for made_at, predicted in self.pending.pop(day, []):
             if predicted > 0:
                 bucket = _bucket((day - made_at).days)
@@ -202,15 +208,13 @@ class DailyCostForecaster:
         if self.last_day is None:
             return []
         out = []
-        level = self.level or 0.0
+        basis = self._basis()
         own = self._intervals()
         known = [bounds for bounds in own if bounds]
         borrowed = (min(low for low, _ in known), max(high for _, high in known)) if known else DEFAULT_INTERVAL
         for h in range(1, horizon + 1):
             day = self.last_day + timedelta(days=h)
-            predicted = max((level + h * self.growth) * self._season(day), 0.0)
-            if self.days < NAIVE_DAYS and day.weekday() in self.last_seen:
-                predicted = self.last_seen[day.weekday()]
+            predicted = self.choice.predict(basis, day, _bucket(h))
             low, high = own[_bucket(h)] or borrowed
             out.append(
                 DayForecast(self.last_day, day, predicted, max(predicted * (1 + low), 0.0), predicted * (1 + high))
@@ -219,6 +223,18 @@ class DailyCostForecaster:
             self.pending[item.day].append((item.made_at, item.predicted))
         self.issued[self.last_day] = own
         return out
+
+    def _basis(self) -> Basis:
+        """What every candidate forecaster forecasts from today."""
+        return Basis(
+            self.last_day,
+            self.level or 0.0,
+            self.growth,
+            tuple(self.weekday.get(d, 1.0) for d in range(7)),
+            tuple(self._month_start_factor(d) for d in (1, 2, 3)),
+            tuple(self.last_seen.get(d) for d in range(7)),
+            self.days < NAIVE_DAYS,
+        )
 
     def _intervals(self) -> tuple[tuple[float, float] | None, ...]:
         """Each bucket's own interval (relative to the prediction), None while it has no record yet.
@@ -266,9 +282,14 @@ class DailyCostForecaster:
         return {"made_at": made_at.toordinal(), "horizons": [], "predicted": [], "interval": interval}
 
     @classmethod
-    def from_state(cls, state: dict) -> DailyCostForecaster:
-        """The forecaster that ``state()`` described; it learns and forecasts exactly as the original would."""
+    def from_state(cls, state: dict, choice: dict | None = None) -> DailyCostForecaster:
+        """The forecaster that ``state()`` and its ``choice.state()`` described.
+
+        It learns and forecasts exactly as the original would; without ``choice``, its model choice starts afresh.
+        """
         forecaster = cls(state["alpha"], state["window"])
+        if choice is not None:
+            forecaster.choice = ModelChoice.from_state(choice, len(BUCKETS), HORIZON_DAYS)
         forecaster.level, forecaster.growth = state["level"], state["growth"]
         forecaster.weekday = {d: f for d, f in enumerate(state["weekday"]) if f is not None}
         forecaster.weekday_seen.update({d: n for d, n in enumerate(state["weekday_seen"]) if n})

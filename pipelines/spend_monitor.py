@@ -297,15 +297,21 @@ class AccountMonitor:
             "month_to_date": str(self.month_to_date[1]),
             "warned_months": sorted(self.warned_months),
             "last_day": self.last_day.toordinal() if self.last_day else None,
+            "model_choice": [
+                {"name": name, **forecaster.choice.state()} for name, forecaster in sorted(self.forecasters.items())
+            ],
         }
 
     @classmethod
     def from_state(cls, state: dict, monthly_budget: Budget | None = None) -> AccountMonitor:
         series = state["series"]
+        choices = {c["name"]: c for c in state.get("model_choice", [])}
         return cls(
             state["account_id"],
             monthly_budget,
-            forecasters={s["name"]: DailyCostForecaster.from_state(s["forecaster"]) for s in series},
+            forecasters={
+                s["name"]: DailyCostForecaster.from_state(s["forecaster"], choices.get(s["name"])) for s in series
+            },
             history={
                 s["name"]: [(date.fromordinal(d), c) for d, c in zip(s["recent_days"], s["recent_costs"], strict=True)]
                 for s in series

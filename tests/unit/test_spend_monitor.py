@@ -151,7 +151,29 @@ def test_monitors_restored_from_their_state_continue_exactly_where_they_stopped(
         assert opened == ["open"] and closed == ["update", "close"], (opened, closed)
     else:
         assert first.forecasters["*"].pending and first.forecasters["*"].month_start
+        assert first.forecasters["*"].choice.bases and min(first.forecasters["*"].choice.scored[0]) > 0
         assert sum(len(points) for points, _ in after) > 0 and any(overspend for _, overspend in after)
+
+
+def test_an_account_checkpoint_from_before_model_choice_restores_on_the_model_alone():
+    """A checkpoint written by the previous build (state version 1) still restores.
+
+    Each series starts its model choice afresh, forecasting with its model alone until the others have a record.
+    """
+    import json
+
+    from schemas.codec import SCHEMA_DIR
+    from tests.schema_versions import encode_as
+
+    monitor = AccountMonitor("a", BUDGET)
+    feed(monitor, series(45))
+    old = {k: v for k, v in monitor.state().items() if k != "model_choice"}
+    version_1 = json.loads((SCHEMA_DIR / "history" / "account_monitor_state@1.avsc").read_text())
+    state = codec().decode(encode_as(version_1, old), SchemaName.ACCOUNT_MONITOR_STATE)
+    restored = AccountMonitor.from_state(state, BUDGET)
+    choice = restored.forecasters["*"].choice
+    assert not choice.bases and all(weight == (1.0, 0.0, 0.0) for weight in map(choice.weights, range(3)))
+    assert restored.forecasters["*"].state() == monitor.forecasters["*"].state()
 
 
 def test_monitor_state_holds_numbers_and_names_only():

@@ -1,0 +1,141 @@
+"""Model choice per series: several cheap forecasters, weighted by their own rolling-origin errors.
+
+A bill's series differ in what forecasts them best: a steady one wants its learned weekday
+pattern, a series whose trend is an artefact of a few noisy weeks wants that trend damped, one
+whose week repeats exactly wants last week again. No single model is best everywhere (the
+independent bills of issue 13 had series where seasonal naive beat today's model), so each
+series keeps all of them and lets its own record decide.
+
+Every candidate forecasts from the same learned numbers, a ``Basis``: the level, growth and
+seasonal factors of the series' model and the last actual of each weekday, as they stood on the
+day a forecast was made. So remembering a forecast costs one basis (19 numbers), not one
+prediction per candidate and horizon, and scoring a day recomputes what each candidate said.
+Per horizon bucket, each candidate's mean absolute percentage error fades over its last ~60
+scores; the forecast issued is the candidates' mix weighted by the inverse fourth power of that
+error (a candidate twice as wrong gets a sixteenth of the weight: nearly a choice, but no flapping
+between two that forecast about as well), and today's model alone until every candidate has been
+scored ``MIN_SCORED`` times in that bucket.
+
+Measured on the varied bills (BENCHMARKS.md): the damped trend is what rescues the worst series
+(a trend read from a few noisy weeks, extrapolated 30 days); seasonal naive rarely wins there
+but is kept for bills whose week repeats more exactly than the model can average.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from river import stats
+
+from pipelines.anomaly import restored_ewmean
+
+CANDIDATES = ("model", "seasonal_naive", "damped_trend")
+DAMPING = 0.9  # per day ahead: a damped trend adds at most 9 days of growth, however far it looks
+ERROR_FADING = 1 / 60  # river fading factor of a candidate's error per bucket
+MIN_SCORED = 14  # scores per bucket and candidate before the mix moves away from the model
+WEIGHT_POWER = 4  # weights are error ** -WEIGHT_POWER
+ERROR_FLOOR = 0.005  # a candidate is never trusted as more than 0.5% accurate (no division by zero)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a series' model knew on the day a forecast was made; every candidate forecasts from it."""
+
+    made_at: date
+    level: float
+    growth: float
+    weekday: tuple[float, ...]  # 7 factors, Monday first (1.0 where not yet seen)
+    month_start: tuple[float, ...]  # days 1-3: their factors (1.0 until known)
+    last_seen: tuple[float | None, ...]  # 7 latest actuals, Monday first
+    young: bool  # the model itself still forecasts seasonal-naively
+
+    def _season(self, day: date) -> float:
+        month = self.month_start[day.day - 1] if day.day <= 3 else 1.0
+        return self.weekday[day.weekday()] * month
+
+    def predictions(self, day: date) -> tuple[float, ...]:
+        """Each candidate's forecast of ``day``, in the order of ``CANDIDATES``."""
+        horizon = (day - self.made_at).days
+        naive = self.last_seen[day.weekday()]
+        damped_growth = sum(DAMPING**i for i in range(1, horizon + 1))
+        damped = max((self.level + damped_growth * self.growth) * self._season(day), 0.0)
+        model = max((self.level + horizon * self.growth) * self._season(day), 0.0)
+        if naive is None:
+            return model, model, damped
+        return (naive if self.young else model), naive, (naive if self.young else damped)
+
+
+class ModelChoice:
+    """The candidates' error record of one series and the bases of its forecasts still awaiting their day."""
+
+    def __init__(self, buckets: int, horizon: int) -> None:
+        self.horizon = horizon
+        self.errors = [[stats.EWMean(ERROR_FADING) for _ in range(buckets)] for _ in CANDIDATES]
+        self.scored = [[0] * buckets for _ in CANDIDATES]
+        self.bases: dict[date, Basis] = {}
+
+    def weights(self, bucket: int) -> tuple[float, ...]:
+        """Each candidate's share of the forecast issued for horizons of ``bucket``."""
+        if min(scored[bucket] for scored in self.scored) < MIN_SCORED:
+            return (1.0,) + (0.0,) * (len(CANDIDATES) - 1)
+        inverse = [max(errors[bucket].get(), ERROR_FLOOR) ** -WEIGHT_POWER for errors in self.errors]
+        total = sum(inverse)
+        return tuple(w / total for w in inverse)
+
+    def predict(self, basis: Basis, day: date, bucket: int) -> float:
+        """The mix of the candidates' forecasts of ``day``; remembers the basis to score them later."""
+        self.bases[basis.made_at] = basis
+        return sum(w * p for w, p in zip(self.weights(bucket), basis.predictions(day), strict=True))
+
+    def score(self, day: date, cost: float, bucket_of) -> None:
+        """Learn how far each candidate's forecasts of ``day`` were from its actual ``cost``."""
+        if cost <= 0:
+            return
+        for made_at in [m for m in self.bases if (day - m).days > self.horizon]:
+            del self.bases[made_at]
+        for made_at, basis in self.bases.items():
+            if made_at >= day or basis.young:  # a young model forecast naively: nothing to tell apart
+                continue
+            bucket = bucket_of((day - made_at).days)
+            for c, predicted in enumerate(basis.predictions(day)):
+                self.errors[c][bucket].update(min(abs(predicted - cost) / cost, 1.0))
+                self.scored[c][bucket] += 1
+
+    def state(self) -> dict:
+        """The record as schemas/account_monitor_state.avsc's ModelChoiceState holds it."""
+        return {
+            "errors": [[e.get() for e in errors] for errors in self.errors],
+            "scored": [list(scored) for scored in self.scored],
+            "bases": [
+                {
+                    "made_at": b.made_at.toordinal(),
+                    "level": b.level,
+                    "growth": b.growth,
+                    "weekday": list(b.weekday),
+                    "month_start": list(b.month_start),
+                    "last_seen": list(b.last_seen),
+                    "young": b.young,
+                }
+                for _, b in sorted(self.bases.items())
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, buckets: int, horizon: int) -> ModelChoice:
+        """The record ``state()`` described; it weighs and scores exactly as the original would."""
+        choice = cls(buckets, horizon)
+        choice.errors = [[restored_ewmean(ERROR_FADING, e) for e in errors] for errors in state["errors"]]
+        choice.scored = [list(scored) for scored in state["scored"]]
+        for b in state["bases"]:
+            made_at = date.fromordinal(b["made_at"])
+            choice.bases[made_at] = Basis(
+                made_at,
+                b["level"],
+                b["growth"],
+                tuple(b["weekday"]),
+                tuple(b["month_start"]),
+                tuple(b["last_seen"]),
+                b["young"],
+            )
+        return choice

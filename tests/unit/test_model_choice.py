@@ -1,0 +1,60 @@
+"""Model choice per series: each series ends up forecast by what forecasts it best."""
+
+import math
+import random
+from datetime import date, timedelta
+
+from pipelines.forecast import BUCKETS, DailyCostForecaster
+from pipelines.model_choice import CANDIDATES, MIN_SCORED, ModelChoice
+
+START = date(2026, 1, 5)  # a Monday
+
+
+def forecast_errors(costs: list[float], scored_from: int) -> tuple[DailyCostForecaster, list[float]]:
+    """Learn ``costs`` day by day; the absolute percentage errors of every forecast of a day ≥ ``scored_from``."""
+    forecaster, errors = DailyCostForecaster(), []
+    actual = {START + timedelta(days=n): cost for n, cost in enumerate(costs)}
+    for day, cost in actual.items():
+        forecaster.learn_one(day, cost)
+        for point in forecaster.forecast():
+            if point.day in actual and (point.day - START).days >= scored_from:
+                errors.append(abs(point.predicted - actual[point.day]) / actual[point.day])
+    return forecaster, errors
+
+
+def test_a_series_whose_week_changed_shape_falls_back_to_last_week():
+    """Weekends triple on day 70 and stay so: the series' forecasts move to seasonal naive.
+
+    The model's weekday factors take months to follow; last week's actuals know at once.
+    """
+    costs = [
+        100.0 * ((0.5 if n < 70 else 1.5) if (START + timedelta(days=n)).weekday() >= 5 else 1.0) for n in range(180)
+    ]
+    forecaster, errors = forecast_errors(costs, scored_from=120)
+    naive = CANDIDATES.index("seasonal_naive")
+    assert all(forecaster.choice.weights(b)[naive] > 0.9 for b in range(len(BUCKETS)))
+    assert sum(errors) / len(errors) < 0.02  # the model alone is still ~25% off on weekends here
+
+
+def test_a_steady_noisy_series_keeps_its_model():
+    """Noise of 10% a day: last week's actual carries its noise into the forecast, the model averages it out."""
+    rng = random.Random(7)
+    costs = [
+        100 * (0.7 if (START + timedelta(days=n)).weekday() >= 5 else 1.0) * math.exp(rng.gauss(0, 0.1))
+        for n in range(150)
+    ]
+    forecaster, _ = forecast_errors(costs, scored_from=0)
+    naive = CANDIDATES.index("seasonal_naive")
+    for bucket in range(len(BUCKETS)):
+        weights = forecaster.choice.weights(bucket)
+        assert weights[naive] == min(weights) and weights[naive] < 0.25, weights
+
+
+def test_the_model_alone_forecasts_until_every_candidate_has_a_record():
+    choice = ModelChoice(len(BUCKETS), 30)
+    assert choice.weights(0) == (1.0,) + (0.0,) * (len(CANDIDATES) - 1)
+    costs = [100.0 + n for n in range(21 + 3)]
+    forecaster, _ = forecast_errors(costs, scored_from=0)
+    scored = forecaster.choice.scored
+    assert min(s[0] for s in scored) > 0 and all(s[2] < MIN_SCORED for s in scored)
+    assert forecaster.choice.weights(2)[0] == 1.0
