@@ -2,7 +2,8 @@
 
 read + normalize (any supported format) → hourly and daily series (pipelines/spend_series.py) →
 the monitors (pipelines/spend_monitor.py), as fast as the machine allows → anomalies.jsonl,
-forecasts.jsonl, metrics.json and report.html in the output folder.
+forecasts.jsonl, forecast_accuracy.jsonl (every forecast scored as its day arrived, as the job's
+topic has it), metrics.json and report.html in the output folder.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from connectors.progress import replay_progress
 from connectors.replay import FormatChecker, ReplaySummary, normalized_events
 from connectors.report import write_report
 from pipelines.enrichment import AccountDirectory
-from pipelines.evaluation import Label, detection_metrics, forecast_metrics
+from pipelines.evaluation import Label, detection_metrics, forecast_metrics, live_accuracy
 from pipelines.spend_monitor import AnomalyAlert, ForecastPoint, History, monitor_history
 from pipelines.spend_series import SpendSeries
 
@@ -124,6 +125,7 @@ def evaluate(
         if label.kind == "level_shift":
             shifts.setdefault(label.account_id, []).append(label.start)
     metrics["forecast"] = forecast_metrics([forecast_json(f) for f in history.forecasts], daily_usage, shifts)
+    metrics["forecast_accuracy"] = live_accuracy([scored.record() for scored in history.accuracy])
     if labels is not None:
         metrics["detection"] = detection_metrics(opened, labels)
     return metrics
@@ -138,5 +140,8 @@ def write_outputs(out: Path, history: History, metrics: dict, labels: list[Label
     with (out / "forecasts.jsonl").open("w") as forecasts:
         for point in history.forecasts:
             forecasts.write(json.dumps(forecast_json(point)) + "\n")
+    with (out / "forecast_accuracy.jsonl").open("w") as accuracy:
+        for scored in history.accuracy:
+            accuracy.write(json.dumps(scored.record()) + "\n")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     write_report(out / "report.html", history, metrics, labels or [])

@@ -115,3 +115,26 @@ def forecast_point(forecast: dict) -> Point:
         .field("horizon_days", horizon)
         .time(int(moment.timestamp() * 1000), WritePrecision.MS)
     )
+
+
+def forecast_accuracy_point(scored: dict) -> Point:
+    """A ForecastAccuracy record → measurement ``forecast_accuracy`` at the scored day, one per horizon.
+
+    ``covered`` is 0/1, so ``MEAN(covered)`` is the interval's coverage; ``ape`` and ``naive_ape``
+    are absent on a day without cost, so means skip it rather than count it as perfect.
+    """
+    moment = datetime.fromisoformat(scored["date"]).replace(tzinfo=UTC)
+    point = (
+        Point("forecast_accuracy")
+        .tag("account", scored["account_id"] or "none")
+        .tag("service", scored["service"] or "none")
+        .tag("horizon", str(scored["horizon_days"]))
+        .field("predicted_usd", float(Decimal(scored["predicted_cost"])))
+        .field("actual_usd", float(Decimal(scored["actual_cost"])))
+        .field("covered", int(scored["covered"]))
+        .time(int(moment.timestamp() * 1000), WritePrecision.MS)
+    )
+    for name in ("ape", "naive_ape"):
+        if scored[name] is not None:
+            point.field(name, scored[name])
+    return point

@@ -1,4 +1,4 @@
-"""InfluxDB sink: aggregate, utilization, anomaly and forecast topics → InfluxDB, committing after a write.
+"""InfluxDB sink: aggregate, utilization, anomaly, forecast and accuracy topics → InfluxDB, committing after a write.
 
 poll a batch → decode (undecodable → dead letters) → write with back-off until it succeeds →
 commit. A crash between write and commit re-delivers the batch, which overwrites the same
@@ -19,6 +19,7 @@ from connectors.dead_letters import dead_letter
 from connectors.influx_points import (
     aggregate_point,
     anomaly_point,
+    forecast_accuracy_point,
     forecast_point,
     live_aggregate_point,
     utilization_point,
@@ -55,6 +56,7 @@ class InfluxSink:
             config.kafka.topic("utilization"): (SchemaName.RESOURCE_UTILIZATION, utilization_point),
             config.kafka.topic("anomaly"): (SchemaName.ANOMALY, anomaly_point),
             config.kafka.topic("forecast"): (SchemaName.FORECAST, forecast_point),
+            config.kafka.topic("forecast_accuracy"): (SchemaName.FORECAST_ACCURACY, forecast_accuracy_point),
         }
         self.live_topic = config.kafka.topic("live_aggregate")
         self.source.subscribe(list(self.decoders))

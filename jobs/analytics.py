@@ -96,7 +96,8 @@ class FinishedWindows(KeyedProcessFunction):
         self.pending = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-windows", Types.STRING()))
         metrics = runtime_context.get_metrics_group().add_group("spendstream")
         self.models = metrics.counter(f"{self.state_name}_models")
-        self.emitted = {role: metrics.counter(f"{role}_records") for role in ("anomaly", "alert", "forecast")}
+        roles = ("anomaly", "alert", "forecast", "forecast_accuracy")
+        self.emitted = {role: metrics.counter(f"{role}_records") for role in roles}
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
         windows = json.loads(self.pending.value() or "{}")
@@ -181,9 +182,12 @@ class DailyForecasts(FinishedWindows):
             usage[service] = usage.get(service, Decimal(0)) + Decimal(usage_cost)
         total = sum((Decimal(total_cost) for _, _, total_cost in rows), Decimal(0))
         usage = {service: cost for service, cost in usage.items() if cost}
-        points, overspends = monitor.observe(DayOfSpend(monitor.account_id, day_of(start_ms), usage, total))
-        yield from (forecast_row(point) for point in points)
-        yield from (overspend_row(alert, self.directory) for alert in overspends)
+        outcome = monitor.observe(DayOfSpend(monitor.account_id, day_of(start_ms), usage, total))
+        yield from (forecast_row(point) for point in outcome.forecasts)
+        yield from (overspend_row(alert, self.directory) for alert in outcome.overspends)
+        for scored in outcome.accuracy:
+            record = codec().encode(SchemaName.FORECAST_ACCURACY, scored.record())
+            yield Row("forecast_accuracy", scored.account_id.encode(), record)
 
 
 def anomaly_rows(alert: AnomalyAlert, directory: AccountDirectory) -> Iterator[Row]:

@@ -71,7 +71,11 @@ def build(
     outputs = build_costs(t_env, directory, raw_topic)
     t_env.create_temporary_view("analytics", build_analytics(t_env, directory))
     outputs["alerts"] = outputs["alerts"].union_all(t_env.sql_query("SELECT k, v FROM analytics WHERE role = 'alert'"))
-    for output, role in (("anomalies", "anomaly"), ("forecasts", "forecast")):
+    for output, role in (
+        ("anomalies", "anomaly"),
+        ("forecasts", "forecast"),
+        ("forecast_accuracy", "forecast_accuracy"),
+    ):
         outputs[output] = t_env.sql_query(f"SELECT k, v FROM analytics WHERE role = '{role}'")
     utilization, metric_dead_letters = build_utilization(t_env, metrics_topic)
     outputs["utilization"] = utilization
@@ -352,6 +356,7 @@ def statements(t_env: StreamTableEnvironment, config: Config, outputs: dict[str,
         "utilization": "utilization",
         "anomalies": "anomaly",
         "forecasts": "forecast",
+        "forecast_accuracy": "forecast_accuracy",
     }
     statement_set = t_env.create_statement_set()
     for output, role in topics.items():

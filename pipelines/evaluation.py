@@ -12,6 +12,8 @@ import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from pipelines.forecast import BUCKETS
+
 GRACE = timedelta(hours=24)
 
 
@@ -115,3 +117,23 @@ def forecast_metrics(
         "no_shift_seasonal_naive_mape": mean(clean["naive"]),
         "no_shift_interval_coverage": mean(clean["covered"]),
     }
+
+
+def live_accuracy(records: list[dict]) -> dict:
+    """Every forecast of every account total ("*") as it was scored when its day arrived, per horizon bucket.
+
+    ``records`` are ForecastAccuracy records (schemas/forecast_accuracy.avsc): the job's live
+    accuracy, here over a whole history. Unlike ``forecast_metrics`` every daily forecast counts,
+    not only the cutoffs', and the naive baseline is the one the job scored beside it.
+    """
+    out = {}
+    for low, high in BUCKETS:
+        scored = [r for r in records if r["service"] == "*" and low <= r["horizon_days"] <= high]
+        both = [r for r in scored if r["ape"] is not None and r["naive_ape"] is not None]
+        out[f"{low}-{high}"] = {
+            "scored": len(scored),
+            "mape": round(statistics.fmean(r["ape"] for r in both), 4) if both else None,
+            "seasonal_naive_mape": round(statistics.fmean(r["naive_ape"] for r in both), 4) if both else None,
+            "interval_coverage": round(statistics.fmean(r["covered"] for r in scored), 4) if scored else None,
+        }
+    return out

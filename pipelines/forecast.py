@@ -29,7 +29,7 @@ HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
 INTERVAL_MISS = 0.2  # an 80% interval
 DEFAULT_INTERVAL = (-0.25, 0.25)  # relative, before any horizon bucket has errors of its own
-ACI_STEP = 0.01  # how far one scored day moves the quantile level (adaptive conformal inference)
+ACI_STEP = 0.02  # how far one scored day moves the quantile level (adaptive conformal inference)
 LEVEL_ALPHA = 0.2
 GROWTH_BETA = 0.02  # slow: growth is read from weeks of level changes, not from a few days
 SEASON_ALPHA = 0.05  # weekday factors average their first 20 weeks, then follow slowly
@@ -50,6 +50,36 @@ class DayForecast:
     predicted: float
     lower: float
     upper: float
+
+
+@dataclass(frozen=True)
+class ForecastScore:
+    """How one earlier forecast of a day did, once the day's actual cost arrived."""
+
+    made_at: date
+    day: date
+    predicted: float
+    lower: float
+    upper: float
+    actual: float
+    naive: float | None  # the seasonal-naive forecast from the same day (None if not known)
+
+    @property
+    def horizon(self) -> int:
+        return (self.day - self.made_at).days
+
+    @property
+    def covered(self) -> bool:
+        return self.lower <= self.actual <= self.upper
+
+    @property
+    def ape(self) -> float | None:
+        """Absolute percentage error (None on a day without cost, where it is undefined)."""
+        return abs(self.predicted - self.actual) / self.actual if self.actual > 0 else None
+
+    @property
+    def naive_ape(self) -> float | None:
+        return abs(self.naive - self.actual) / self.actual if self.actual > 0 and self.naive is not None else None
 
 
 def _bucket(horizon: int) -> int:
@@ -99,6 +129,22 @@ def _quantile(ordered: list[float], q: float) -> float:
     return ordered[low] + (position - low) * (ordered[high] - ordered[low])
 
 
+def _as_issued(own: tuple[tuple[float, float] | None, ...]) -> list[tuple[float, float]]:
+    """The relative interval each bucket is issued with, from the buckets' own intervals.
+
+    A bucket without one borrows the widest of the others (long horizons have no scored errors
+    for their first weeks), or ±25% before any; borrowed intervals do not adapt it. A function of
+    ``own`` alone, so a scored day knows the interval its forecast was issued with.
+    """
+    known = [bounds for bounds in own if bounds]
+    borrowed = (min(low for low, _ in known), max(high for _, high in known)) if known else DEFAULT_INTERVAL
+    return [bounds or borrowed for bounds in own]
+
+
+def _interval(predicted: float, low: float, high: float) -> tuple[float, float]:
+    return max(predicted * (1 + low), 0.0), predicted * (1 + high)
+
+
 class DailyCostForecaster:
     """Learn one day at a time (in order), forecast the next 30 days.
 
@@ -134,9 +180,9 @@ class DailyCostForecaster:
     def _season(self, day: date) -> float:
         return self.weekday.get(day.weekday(), 1.0) * self._month_factor(day)
 
-    def learn_one(self, day: date, cost: float) -> None:
-        """Learn a day's actual cost; scores the forecasts that predicted it first."""
-        self._score(day, cost)
+    def learn_one(self, day: date, cost: float) -> list[ForecastScore]:
+        """Learn a day's actual cost; scores the forecasts that predicted it first, and returns how they did."""
+        scores = self._score(day, cost)
         if self.level is None:
             self.level = cost
         else:
@@ -149,18 +195,24 @@ class DailyCostForecaster:
         self.last_seen[day.weekday()] = cost
         self.days += 1
         self.last_day = day
+        return scores
 
-    def _score(self, day: date, cost: float) -> None:
-        self.choice.score(day, cost, _bucket)
+    def _score(self, day: date, cost: float) -> list[ForecastScore]:
+        scores = []
         for made_at, predicted in self.pending.pop(day, []):
+            bucket = _bucket((day - made_at).days)
+            own = self.issued.get(made_at) or (None,) * len(BUCKETS)
+            low, high = _as_issued(own)[bucket]
+            naive = self.choice.naive(made_at, day)
+            scores.append(ForecastScore(made_at, day, predicted, *_interval(predicted, low, high), cost, naive))
             if predicted > 0:
-                bucket = _bucket((day - made_at).days)
-                issued = self.issued.get(made_at)
-                self.errors[bucket].update(cost / predicted - 1, issued[bucket] if issued else None)
+                self.errors[bucket].update(cost / predicted - 1, own[bucket])
+        self.choice.score(day, cost, _bucket)
         for stale in [d for d in self.pending if d < day]:  # days the series skipped
             del self.pending[stale]
         for made_at in [m for m in self.issued if (day - m).days >= HORIZON_DAYS]:  # all its days scored
             del self.issued[made_at]
+        return scores
 
     def _learn_or_skip(self, day: date, cost: float, expected_level: float) -> None:
         """A usual day is learned; an unusual one is skipped, unless it completes a level shift."""
@@ -210,15 +262,11 @@ class DailyCostForecaster:
         out = []
         basis = self._basis()
         own = self._intervals()
-        known = [bounds for bounds in own if bounds]
-        borrowed = (min(low for low, _ in known), max(high for _, high in known)) if known else DEFAULT_INTERVAL
+        issued = _as_issued(own)
         for h in range(1, horizon + 1):
             day = self.last_day + timedelta(days=h)
             predicted = self.choice.predict(basis, day, _bucket(h))
-            low, high = own[_bucket(h)] or borrowed
-            out.append(
-                DayForecast(self.last_day, day, predicted, max(predicted * (1 + low), 0.0), predicted * (1 + high))
-            )
+            out.append(DayForecast(self.last_day, day, predicted, *_interval(predicted, *issued[_bucket(h)])))
         for item in out:
             self.pending[item.day].append((item.made_at, item.predicted))
         self.issued[self.last_day] = own
@@ -237,11 +285,7 @@ class DailyCostForecaster:
         )
 
     def _intervals(self) -> tuple[tuple[float, float] | None, ...]:
-        """Each bucket's own interval (relative to the prediction), None while it has no record yet.
-
-        A bucket without one borrows the widest of the others (long horizons have no scored
-        errors for their first weeks), or ±25% before any; borrowed intervals do not adapt it.
-        """
+        """Each bucket's own interval (relative to the prediction), None while it has no record yet."""
         if self.days < WARMUP_DAYS:
             return (None,) * len(BUCKETS)
         return tuple(errors.bounds() for errors in self.errors)

@@ -88,6 +88,11 @@ class ModelChoice:
         self.bases[basis.made_at] = basis
         return sum(w * p for w, p in zip(self.weights(bucket), basis.predictions(day), strict=True))
 
+    def naive(self, made_at: date, day: date) -> float | None:
+        """The seasonal-naive forecast of ``day`` made on ``made_at`` (None if that basis is unknown)."""
+        basis = self.bases.get(made_at)
+        return basis.last_seen[day.weekday()] if basis else None
+
     def score(self, day: date, cost: float, bucket_of) -> None:
         """Learn how far each candidate's forecasts of ``day`` were from its actual ``cost``."""
         if cost <= 0:

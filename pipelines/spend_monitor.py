@@ -17,12 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from pipelines.aggregates import plain_decimal
 from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector, Score, severity
 from pipelines.budgets import Budget
 from pipelines.enrichment import AccountDirectory
-from pipelines.forecast import HORIZON_DAYS, DailyCostForecaster, DayForecast
+from pipelines.forecast import HORIZON_DAYS, DailyCostForecaster, DayForecast, ForecastScore
 
 CLOSE_AFTER_H = 3  # normal hours that end an episode
 UPDATE_EVERY_H = 6  # an open episode reports this often
@@ -220,6 +221,40 @@ class ForecastPoint:
 
 
 @dataclass(frozen=True)
+class ForecastAccuracy:
+    """How one series' earlier forecast of a day did, scored as the day arrived (live accuracy)."""
+
+    account_id: str
+    service: str
+    score: ForecastScore
+
+    @property
+    def accuracy_id(self) -> str:
+        """One per series, forecast day and horizon: a re-scored day overwrites, never double-counts."""
+        return stable_id("forecast-accuracy", self.account_id, self.service, self.score.made_at, self.score.day)
+
+    def record(self) -> dict:
+        """As schemas/forecast_accuracy.avsc holds it: the job's topic and the backtest's file alike."""
+        score = self.score
+        return {
+            "accuracy_id": self.accuracy_id,
+            "account_id": self.account_id,
+            "service": self.service,
+            "made_at": score.made_at.isoformat(),
+            "date": score.day.isoformat(),
+            "horizon_days": score.horizon,
+            "predicted_cost": f"{score.predicted:.6f}",
+            "lower": f"{score.lower:.6f}",
+            "upper": f"{score.upper:.6f}",
+            "actual_cost": f"{score.actual:.6f}",
+            "naive_cost": None if score.naive is None else f"{score.naive:.6f}",
+            "covered": score.covered,
+            "ape": score.ape,
+            "naive_ape": score.naive_ape,
+        }
+
+
+@dataclass(frozen=True)
 class ProjectedOverspend:
     """Month-end projection above the monthly budget, with the services driving it."""
 
@@ -250,6 +285,14 @@ class DayOfSpend:
         return sum(self.usage_by_service.values(), Decimal(0))
 
 
+class DayOutcome(NamedTuple):
+    """What an account monitor says at the end of a day."""
+
+    forecasts: list[ForecastPoint]
+    overspends: list[ProjectedOverspend]
+    accuracy: list[ForecastAccuracy]
+
+
 @dataclass
 class AccountMonitor:
     """Forecasts of one account and its services; the month-end projection against its budget."""
@@ -262,23 +305,23 @@ class AccountMonitor:
     warned_months: set[str] = field(default_factory=set)
     last_day: date | None = None
 
-    def observe(self, spend: DayOfSpend) -> tuple[list[ForecastPoint], list[ProjectedOverspend]]:
+    def observe(self, spend: DayOfSpend) -> DayOutcome:
         if self.last_day is not None and spend.day <= self.last_day:
-            return [], []  # a re-delivered day
+            return DayOutcome([], [], [])  # a re-delivered day
         self.last_day = spend.day
         series = {"*": float(spend.usage), **{s: float(c) for s, c in spend.usage_by_service.items()}}
         for name in self.forecasters.keys() - series.keys():
             series[name] = 0.0  # a service without spend today
-        points, made = [], {}
+        points, made, accuracy = [], {}, []
         for name, cost in sorted(series.items()):
             forecaster = self.forecasters.setdefault(name, DailyCostForecaster())
-            forecaster.learn_one(spend.day, cost)
+            accuracy += [ForecastAccuracy(self.account_id, name, s) for s in forecaster.learn_one(spend.day, cost)]
             recent = self.history.setdefault(name, [])
             recent.append((spend.day, cost))
             del recent[:-HORIZON_DAYS]
             made[name] = forecaster.forecast()
             points += [self._point(name, f) for f in made[name]]
-        return points, self._projection(spend, made)
+        return DayOutcome(points, self._projection(spend, made), accuracy)
 
     def state(self) -> dict:
         """What schemas/account_monitor_state.avsc records: each series' forecaster and recent days."""
@@ -382,6 +425,7 @@ class History:
     anomalies: list[AnomalyAlert] = field(default_factory=list)
     forecasts: list[ForecastPoint] = field(default_factory=list)
     overspends: list[ProjectedOverspend] = field(default_factory=list)
+    accuracy: list[ForecastAccuracy] = field(default_factory=list)
     traces: dict[tuple[str, str], list[tuple[int, float, float | None]]] = field(default_factory=dict)
 
 
@@ -402,7 +446,8 @@ def monitor_history(hours: Iterable[HourOfSpend], days: Iterable[DayOfSpend], di
     for day in days:
         if day.account_id not in accounts:
             accounts[day.account_id] = AccountMonitor(day.account_id, directory.monthly_budget(day.account_id))
-        points, overspends = accounts[day.account_id].observe(day)
-        history.forecasts += points
-        history.overspends += overspends
+        outcome = accounts[day.account_id].observe(day)
+        history.forecasts += outcome.forecasts
+        history.overspends += outcome.overspends
+        history.accuracy += outcome.accuracy
     return history

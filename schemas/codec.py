@@ -38,6 +38,7 @@ class SchemaName(StrEnum):
     RESOURCE_UTILIZATION = "resource_utilization"
     ANOMALY = "anomaly"
     FORECAST = "forecast"
+    FORECAST_ACCURACY = "forecast_accuracy"
     SERIES_MONITOR_STATE = "series_monitor_state"  # Flink keyed state of the analytics, not a topic
     ACCOUNT_MONITOR_STATE = "account_monitor_state"
 

@@ -461,7 +461,9 @@ def cmd_backtest(config, args) -> int:
         )
     f = metrics["forecast"]
     console.print(f"forecast: MAPE {f['mape']} vs seasonal naive {f['seasonal_naive_mape']}")
-    console.print(f"wrote {args.out}/anomalies.jsonl, forecasts.jsonl, metrics.json, report.html")
+    console.print(
+        f"wrote {args.out}/anomalies.jsonl, forecasts.jsonl, forecast_accuracy.jsonl, metrics.json, report.html"
+    )
     return 0
 
 

@@ -50,6 +50,7 @@ def _topics() -> dict[str, Topic]:
         "utilization": Topic("spendstream.utilization.hourly"),
         "anomaly": Topic("spendstream.anomalies", partitions=1),
         "forecast": Topic("spendstream.forecasts"),
+        "forecast_accuracy": Topic("spendstream.forecast-accuracy"),  # each forecast scored as its day arrives
     }
 
 

@@ -2,8 +2,9 @@
 
 A labelled bill (spikes, a level shift, spend in a new region, weekly bursts, month-start runs,
 fees) replayed through the real broker and the Flink job: the job's anomaly and forecast topics
-say exactly what the backtest says for the same export, alerts reach the alert topic, and the
-sink writes the ``anomaly`` and ``forecast`` measurements to InfluxDB.
+and the scores of its forecasts (live accuracy) say exactly what the backtest says for the same
+export, alerts reach the alert topic, and the sink writes the ``anomaly``, ``forecast`` and
+``forecast_accuracy`` measurements to InfluxDB.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ def test_the_job_and_the_backtest_emit_the_same_anomalies_and_forecasts(streamed
         for f in offline.history.forecasts
     )
     assert len(streamed_forecasts) > 1000 and streamed_forecasts == backtest_forecasts
+    streamed_accuracy = sorted(
+        tuple(a.values()) for a in decoded(config, "forecast_accuracy", SchemaName.FORECAST_ACCURACY)
+    )
+    backtest_accuracy = sorted(tuple(a.record().values()) for a in offline.history.accuracy)
+    assert len(streamed_accuracy) > 1000 and streamed_accuracy == backtest_accuracy
 
 
 def test_anomalies_reach_the_alert_topic_and_influxdb(streamed):
@@ -92,6 +98,11 @@ def test_anomalies_reach_the_alert_topic_and_influxdb(streamed):
     per_account = influxql(
         config.influx, "SELECT COUNT(predicted_usd) FROM forecast WHERE service = '*' GROUP BY account"
     )
+    accuracy = decoded(config, "forecast_accuracy", SchemaName.FORECAST_ACCURACY)
+    live = influxql(config.influx, "SELECT COUNT(covered), MEAN(covered) FROM forecast_accuracy WHERE service = '*'")
+    account_totals = [a for a in accuracy if a["service"] == "*"]
+    assert live[0]["values"][0][1] == len(account_totals)
+    assert live[0]["values"][0][2] == pytest.approx(sum(a["covered"] for a in account_totals) / len(account_totals))
     assert {s["tags"]["account"] for s in per_account} == {
         "111111111111",
         "222222222222",

@@ -47,5 +47,5 @@ def test_intervals_cover_their_level_within_the_band_on_any_noise(kind, seed):
                 hits.append(point.lower <= actual[point.day] <= point.upper)
     coverage = sum(hits) / len(hits)
     # Adaptive conformal inference bounds the long-run miss rate's distance from 20% by about
-    # (1 + step) / (step × scored errors) per horizon bucket: ±0.02 here, for any error sequence.
+    # (1 + step) / (step × scored errors) per horizon bucket: ±0.01–0.02 here (step 0.02), for any error sequence.
     assert 0.75 <= coverage <= 0.85, coverage

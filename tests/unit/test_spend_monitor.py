@@ -152,7 +152,8 @@ def test_monitors_restored_from_their_state_continue_exactly_where_they_stopped(
     else:
         assert first.forecasters["*"].pending and first.forecasters["*"].month_start
         assert first.forecasters["*"].choice.bases and min(first.forecasters["*"].choice.scored[0]) > 0
-        assert sum(len(points) for points, _ in after) > 0 and any(overspend for _, overspend in after)
+        assert sum(len(day.forecasts) for day in after) > 0 and any(day.overspends for day in after)
+        assert sum(len(day.accuracy) for day in after) > 0
 
 
 def test_an_account_checkpoint_from_before_model_choice_restores_on_the_model_alone():
@@ -241,8 +242,9 @@ def test_projected_overspend_is_raised_once_per_month_naming_the_driver():
     for n in range(50):
         day = date(2026, 5, 1) + timedelta(days=n)
         rds = Decimal(20) if day < date(2026, 6, 5) else Decimal(80)  # a new database at 80/day from June 5
-        _, overspend = monitor.observe(DayOfSpend("1", day, {"AmazonEC2": Decimal(70), "AmazonRDS": rds}, 90 + rds))
-        alerts += overspend
+        alerts += monitor.observe(
+            DayOfSpend("1", day, {"AmazonEC2": Decimal(70), "AmazonRDS": rds}, 90 + rds)
+        ).overspends
     assert len(alerts) == 1 and alerts[0].month == "2026-06"
     assert alerts[0].projected >= Decimal(4000) > alerts[0].month_to_date
     assert alerts[0].drivers[0][0] == "AmazonRDS"
