@@ -276,8 +276,22 @@ def forecast() -> dict:
                 10,
                 w=24,
             ),
+            *accuracy_panels(y=18),
         ],
     )
+
+
+def accuracy_panels(y: int) -> list[dict]:
+    """Live accuracy of the account totals: each day, the forecasts made for it (every horizon) as scored."""
+    scored = (
+        f'FROM "forecast_accuracy" WHERE $timeFilter AND "service" = \'*\' AND {ACCOUNT} GROUP BY time(1d) fill(none)'
+    )
+    errors = f'SELECT mean("ape") AS "model", mean("naive_ape") AS "seasonal naive" {scored}'
+    coverage = f'SELECT mean("covered") AS "coverage" {scored}'
+    return [
+        panel("Forecast error as days arrive: MAPE, model vs seasonal naive", [target(errors)], 0, y, w=12),
+        panel("80% interval coverage as days arrive (target 0.8)", [target(coverage)], 12, y, w=12),
+    ]
 
 
 def health() -> dict:
