@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from spendstream.config import Config, require
+from spendstream.config import Config, Topic, require
 
 # Tansu takes about half the session timeout to complete a group join, and a rebalance waits up
 # to max.poll.interval for members that left without saying so: keep both short.
@@ -62,13 +62,20 @@ def consumer(config: Config, group: str | None, *, from_beginning: bool = False,
     )
 
 
+def topic_configs(topic: Topic) -> dict[str, str]:
+    """A compacted topic keeps every key's latest record however old; the others expire by age."""
+    if topic.compacted:
+        return {"cleanup.policy": "compact"}
+    return {"retention.ms": str(topic.retention_ms)}
+
+
 def ensure_topics(config: Config) -> None:
     """Create the configured topics that do not exist yet (partitions and retention from config)."""
     admin = KafkaAdminClient(**client_settings(config))
     try:
         existing = set(admin.list_topics())
         missing = [
-            NewTopic(t.name, t.partitions, 1, topic_configs={"retention.ms": str(t.retention_ms)})
+            NewTopic(t.name, t.partitions, 1, topic_configs=topic_configs(t))
             for t in config.kafka.topics.values()
             if t.name not in existing
         ]

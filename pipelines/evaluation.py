@@ -129,11 +129,16 @@ def live_accuracy(records: list[dict]) -> dict:
     out = {}
     for low, high in BUCKETS:
         scored = [r for r in records if r["service"] == "*" and low <= r["horizon_days"] <= high]
-        both = [r for r in scored if r["ape"] is not None and r["naive_ape"] is not None]
         out[f"{low}-{high}"] = {
             "scored": len(scored),
-            "mape": round(statistics.fmean(r["ape"] for r in both), 4) if both else None,
-            "seasonal_naive_mape": round(statistics.fmean(r["naive_ape"] for r in both), 4) if both else None,
-            "interval_coverage": round(statistics.fmean(r["covered"] for r in scored), 4) if scored else None,
+            "mape": _mean_of(scored, "ape"),
+            "seasonal_naive_mape": _mean_of(scored, "naive_ape"),
+            "interval_coverage": _mean_of(scored, "covered"),
         }
     return out
+
+
+def _mean_of(records: list[dict], name: str) -> float | None:
+    """The mean of a field where it is known (as InfluxQL's MEAN, which ``spendstream models`` runs)."""
+    values = [r[name] for r in records if r[name] is not None]
+    return round(statistics.fmean(values), 4) if values else None

@@ -33,6 +33,7 @@ class SchemaName(StrEnum):
     COST_EVENT = "cost_event"
     COST_AGGREGATE = "cost_aggregate"
     ALERT = "alert"
+    ALERT_LABEL = "alert_label"
     DEAD_LETTER = "dead_letter"
     METRIC_EVENT = "metric_event"
     RESOURCE_UTILIZATION = "resource_utilization"

@@ -131,8 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--rounds", type=int, help="stop after this many measurements (default: run until stopped)")
     health.set_defaults(run=cmd_health)
 
-    alerts = commands.add_parser("alerts", help="read the alert topic, or forward it to a webhook")
-    alerts.add_argument("action", choices=["tail", "forward"])
+    alerts = commands.add_parser("alerts", help="read the alert topic, forward it to a webhook, or mark an alert")
+    alerts.add_argument("action", choices=["tail", "forward", "mark"])
+    alerts.add_argument("alert_id", nargs="?", help="mark: the alert's id (or its first 8+ characters)")
+    verdict = alerts.add_mutually_exclusive_group()
+    verdict.add_argument("--confirmed", action="store_true", help="mark: the alert was a real problem")
+    verdict.add_argument("--false-positive", action="store_true", help="mark: the alert was not a problem")
+    alerts.add_argument("--note", default="", help="mark: why, in a few words")
     alerts.add_argument(
         "--webhook-file",
         type=Path,
@@ -168,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     costs = commands.add_parser("costs", help="cost per account per day, read back from InfluxDB")
     costs.set_defaults(run=cmd_costs)
+
+    models = commands.add_parser("models", help="the model families the job runs: version, data range, live accuracy")
+    models.set_defaults(run=cmd_models)
 
     backtest = commands.add_parser("backtest", help="detection and forecasts over a historical export")
     backtest.add_argument("path", type=Path, help="an export file or folder (any supported format)")
@@ -414,6 +422,8 @@ def cmd_alerts(config, args) -> int:
 
     if args.action == "forward":
         return cmd_alerts_forward(config, args)
+    if args.action == "mark":
+        return cmd_alerts_mark(config, args)
     print_alerts(
         config,
         console,
@@ -421,6 +431,19 @@ def cmd_alerts(config, args) -> int:
         from_beginning=args.from_beginning,
         group=args.group,
         until_idle_s=args.until_idle,
+    )
+    return 0
+
+
+def cmd_alerts_mark(config, args) -> int:
+    from connectors.alert_labels import mark_alert
+
+    if not args.alert_id or not (args.confirmed or args.false_positive):
+        raise ValueError("usage: spendstream alerts mark ALERT_ID --confirmed | --false-positive [--note TEXT]")
+    label = mark_alert(config, args.alert_id, "confirmed" if args.confirmed else "false_positive", args.note)
+    console.print(
+        f"marked {label['alert_id']} ({label['kind']}, {label['account_id']} {label['service']}) as "
+        f"{label['verdict'].replace('_', ' ')} on {config.kafka.topic('alert_label')}"
     )
     return 0
 
@@ -519,6 +542,14 @@ def cmd_costs(config, args) -> int:
     from spendstream.tables import print_daily_costs
 
     print_daily_costs(console, daily_cost_by_account(config.influx))
+    return 0
+
+
+def cmd_models(config, args) -> int:
+    from spendstream.models import model_families
+    from spendstream.tables import print_models
+
+    print_models(console, model_families(config))
     return 0
 
 

@@ -36,6 +36,7 @@ class Topic:
     name: str
     partitions: int = 3
     retention_ms: int = 30 * 24 * 3600 * 1000
+    compacted: bool = False  # keep the latest record of every key for good (cleanup.policy=compact)
 
 
 def _topics() -> dict[str, Topic]:
@@ -50,7 +51,10 @@ def _topics() -> dict[str, Topic]:
         "utilization": Topic("spendstream.utilization.hourly"),
         "anomaly": Topic("spendstream.anomalies", partitions=1),
         "forecast": Topic("spendstream.forecasts"),
-        "forecast_accuracy": Topic("spendstream.forecast-accuracy"),  # each forecast scored as its day arrives
+        "forecast_accuracy": Topic("spendstream.forecast-accuracy"),
+        "alert_label": Topic(
+            "spendstream.alert-labels", partitions=1, compacted=True
+        ),  # people's verdicts  # each forecast scored as its day arrives
     }
 
 

@@ -49,3 +49,12 @@ def print_consumer_lag(console: Console, lags: list) -> None:
     for (group, topic), (committed, end, lag) in sorted(totals.items()):
         table.add_row(group, topic, f"{committed:,}", f"{end:,}", f"[red]{lag:,}" if lag else "0")
     console.print(table if totals else "no consumer group has committed offsets yet")
+
+
+def print_models(console: Console, families: list) -> None:
+    """``spendstream models``: one block per model family (spendstream/models.py); its live figures are long."""
+    for family in families:
+        console.print(f"[bold]{family.name}[/]")
+        for label, value in (("code", family.code), ("state", family.version), ("data", family.data)):
+            console.print(f"  {label:<6}{value}")
+        console.print(f"  live  {family.live}")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.labelled_cur import write as write_labelled_bill
+from connectors.alert_labels import UnknownAlertError, alert_labels, mark_alert
 from connectors.backtest import backtest
 from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
@@ -22,6 +23,7 @@ from pipelines.enrichment import load_directory
 from schemas import SchemaName, codec
 from spendstream.config import Config
 from spendstream.flink_client import job_failure, submit, wait_for_job
+from spendstream.models import model_families
 from tests.integration.test_formats_pipeline import isolated
 from tests.integration.test_pipeline import ROOT, read_topic
 
@@ -109,3 +111,44 @@ def test_anomalies_reach_the_alert_topic_and_influxdb(streamed):
         "333333333333",
         "444444444444",
     }
+
+
+def test_marked_alerts_give_live_precision_and_the_latest_mark_stands(streamed):
+    config, _ = streamed
+    InfluxSink(config).run(until_idle_s=4)
+    opened = [a for a in decoded(config, "alert", SchemaName.ALERT) if a["kind"] == "anomaly"][:3]
+    assert len(opened) == 3
+    mark_alert(config, opened[0]["alert_id"][:12], "confirmed")
+    mark_alert(config, opened[1]["alert_id"], "false_positive", note="planned load test")
+    mark_alert(config, opened[2]["alert_id"], "false_positive")
+    mark_alert(config, opened[2]["alert_id"], "confirmed")  # corrected: the latest verdict stands
+    labels = alert_labels(config)
+    assert {k: v["verdict"] for k, v in labels.items()} == {
+        opened[0]["alert_id"]: "confirmed",
+        opened[1]["alert_id"]: "false_positive",
+        opened[2]["alert_id"]: "confirmed",
+    }
+    assert labels[opened[1]["alert_id"]]["note"] == "planned load test"
+    with pytest.raises(UnknownAlertError, match="no alert"):
+        mark_alert(config, "0" * 32, "confirmed")
+    with pytest.raises(UnknownAlertError, match="too short"):
+        mark_alert(config, "ab", "confirmed")
+
+    families = model_families(config)
+    assert families[0].live.startswith("precision 0.67 (2 confirmed, 1 false positives of")
+
+
+def test_models_reports_the_live_accuracy_the_job_recorded(streamed):
+    config, _ = streamed
+    InfluxSink(config).run(until_idle_s=4)
+    week = [
+        a
+        for a in decoded(config, "forecast_accuracy", SchemaName.FORECAST_ACCURACY)
+        if a["service"] == "*" and a["horizon_days"] <= 7
+    ]
+    costed = [a for a in week if a["ape"] is not None]
+    coverage = sum(a["covered"] for a in week) / len(week)
+    mape = sum(a["ape"] for a in costed) / len(costed)
+    row = next(f for f in model_families(config) if f.name.startswith("forecast, horizons 1–7"))
+    assert row.version == "account_monitor_state v2" and " – " in row.data
+    assert f"MAPE {mape:.3f}" in row.live and f"covered {coverage:.2f}, {len(week)} scored" in row.live

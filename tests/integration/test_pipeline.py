@@ -312,6 +312,21 @@ def test_alerts_tail_prints_every_alert_as_json(run: Run, stack_env):
     assert all(line["window_end"].endswith("Z") for line in lines)
 
 
+def test_alerts_mark_and_models_from_the_command_line(run: Run, stack_env):
+    alert = codec().decode(read_topic(run.config, "alert")[0].value, SchemaName.ALERT)
+    marked = spendstream(stack_env, "alerts", "mark", alert["alert_id"][:12], "--false-positive", "--note", "known")
+    assert marked.returncode == 0, marked.stdout + marked.stderr
+    assert f"marked {alert['alert_id']}" in marked.stdout and "as false positive" in marked.stdout
+    unmarked = spendstream(stack_env, "alerts", "mark", alert["alert_id"][:12])
+    assert unmarked.returncode != 0 and "--confirmed | --false-positive" in unmarked.stdout + unmarked.stderr
+    unknown = spendstream(stack_env, "alerts", "mark", "f" * 32, "--confirmed")
+    assert unknown.returncode != 0 and "alerts tail --from-beginning" in unknown.stdout + unknown.stderr
+    models = spendstream(stack_env, "models")
+    assert models.returncode == 0, models.stdout + models.stderr
+    assert "anomaly detection" in models.stdout and "series_monitor_state v1" in models.stdout
+    assert models.stdout.count("account_monitor_state v2") == 3 and "seasonal naive" in models.stdout
+
+
 def test_stack_status_and_job_dry_run(run: Run, stack_env):
     status = spendstream(stack_env, "stack", "status")
     assert status.returncode == 0, status.stdout
