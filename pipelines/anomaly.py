@@ -11,8 +11,13 @@ weighted means:
   days, and a fast level (half-life 6 h) whose lead over it reveals cost that keeps growing (a
   leak): a step stops leading within hours, a leak keeps leading.
 
-A score counts only when the excess over the expectation also passes a relative and a dollar
-threshold, because cost alerts are about money, not statistics.
+The score is the hour's log ratio to its expectation over the typical absolute log error: cost
+noise is multiplicative (a ×1.5 hour is as likely as a ×0.67 one), so measured on the ratio the
+upper tail of a noisy series would look several times more surprising than it is. A run of
+moderate excess adds up: the score is the best of the last one, two or three hours' combined
+evidence (their scores' sum ÷ √n, as likely under noise as one hour's), and the dollar threshold
+is met by one hour's excess or by the run's. A score counts only when the excess also passes the
+relative and that dollar threshold, because cost alerts are about money, not statistics.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ from river import stats
 
 HOUR_MS = 3_600_000
 WEEK_SLOTS, DAY_SLOTS, MONTH_START_SLOTS = 168, 24, 72  # hour of week, hour of day, days 1-3 × hour
+EVIDENCE_HOURS = 3  # an hour's score is the best evidence of it and up to two hours before
+ERROR_CAP = 1.0  # the most one hour adds to the typical log error (a gap of zero cost, a spike)
+
+
+def log_ratio(cost: float, expected: float) -> float:
+    """ln(cost ÷ expected), a cost of zero as a hundredth of the expectation (a bounded surprise)."""
+    return math.log(max(cost, expected / 100, 1e-9) / max(expected, 1e-9))
 
 
 def fading(half_life_h: float) -> float:
@@ -37,8 +49,8 @@ class DetectorSettings:
     """Per-account thresholds (accounts.yaml ``anomaly:``); an alert needs all of them."""
 
     relative_threshold: float = 0.4  # excess ÷ expected
-    dollar_threshold: float = 2.0  # excess per hour, in the bill's currency
-    z_threshold: float = 5.0  # excess ÷ typical relative error
+    dollar_threshold: float = 2.0  # excess in an hour, or over a run of unusual hours, in the bill's currency
+    z_threshold: float = 5.0  # log excess ÷ typical log error, over the last 1-3 hours
     growth_threshold: float = 0.2  # fast level ÷ level − 1 that counts as cost growing
     warmup_days: int = 7  # history before a series may alert (at most 14)
     full_history_days: int = 14  # alerts on less history say so
@@ -52,6 +64,8 @@ class Score:
     expected: float
     score: float
     reasons: list[str] = field(default_factory=list)
+    own_score: float = 0.0  # this hour's evidence alone (the detector remembers it for the next hours)
+    run_excess: float = 0.0  # the excess of this run of unusual hours so far, this hour's included
 
     @property
     def anomalous(self) -> bool:
@@ -74,6 +88,8 @@ class HourlyCostDetector:
         self.error = stats.EWMean(fading(self.LEVELS["error"]))
         self.regions: set[str] = set()
         self.first_ms: int | None = None
+        self.recent_scores: list[float] = []  # the last EVIDENCE_HOURS - 1 hours' own scores, oldest first
+        self.run_excess = 0.0  # excess of the run of unusual hours up to the last one learned
 
     def state(self) -> dict:
         """The learned numbers, as schemas/series_monitor_state.avsc records them (settings are config).
@@ -129,27 +145,44 @@ class HourlyCostDetector:
         settings = self.settings
         excess = cost - expected
         relative = excess / max(expected, 1e-9)
-        score = relative / max(self.error.get() or 0.1, 0.02)
+        own = log_ratio(cost, expected) / self._typical_error()
+        score = max(
+            (own + sum(self.recent_scores[len(self.recent_scores) - n :])) / math.sqrt(n + 1)
+            for n in range(len(self.recent_scores) + 1)
+        )
+        unusual = relative >= settings.relative_threshold and score >= settings.z_threshold
+        run_excess = self.run_excess + excess if unusual else 0.0
         reasons = []
         if self.history_days(hour_ms) >= settings.warmup_days and not self._first_month_start(hour_ms):
-            material = excess >= settings.dollar_threshold and relative >= settings.relative_threshold
-            if material and score >= settings.z_threshold:
+            if unusual and max(excess, run_excess) >= settings.dollar_threshold:
                 reasons.append("spend above expected")
             drift = (self.fast.get() or 1.0) / (self.level.get() or 1.0) - 1
             if drift >= settings.growth_threshold and excess >= settings.dollar_threshold:
                 reasons.append("spend growing for hours")
-                score = max(score, drift / max(self.error.get() or 0.1, 0.02))
+                score = max(score, drift / self._typical_error())
             for region, region_cost in sorted((regions or {}).items()):
                 if region not in self.regions and region_cost >= settings.dollar_threshold:
                     reasons.append(f"spend in a new region: {region}")
-        return Score(cost, expected, round(score, 3), reasons)
+        return Score(cost, expected, round(score, 3), reasons, own, run_excess)
+
+    def _typical_error(self) -> float:
+        return max(self.error.get() or 0.1, 0.02)
 
     def _first_month_start(self, hour_ms: int) -> bool:
         moment = datetime.fromtimestamp(hour_ms / 1000, UTC)
         return moment.day <= 3 and (moment.day * 24 + moment.hour) not in self.month_start
 
-    def learn_one(self, hour_ms: int, cost: float, regions: dict[str, float] | None = None) -> None:
-        """Learn an hour: the levels first, then the profile slots, net of the level."""
+    def learn_one(
+        self, hour_ms: int, cost: float, regions: dict[str, float] | None = None, scored: Score | None = None
+    ) -> None:
+        """Learn an hour: the levels first, then the profile slots, net of the level.
+
+        ``scored`` is what ``score_one`` said of this hour (computed here if not given): the
+        evidence of the next hours builds on it.
+        """
+        scored = scored or self.score_one(hour_ms, cost, regions)
+        self.recent_scores = [*self.recent_scores, scored.own_score][-(EVIDENCE_HOURS - 1) :]
+        self.run_excess = scored.run_excess
         if self.first_ms is None:
             self.first_ms = hour_ms
         moment = datetime.fromtimestamp(hour_ms / 1000, UTC)
@@ -157,7 +190,7 @@ class HourlyCostDetector:
         if base is not None and base > 1e-9:
             ratio = min(cost / base, 50.0)
             expected = base * (self.level.get() or 1.0)
-            self.error.update(min(abs(cost - expected) / max(expected, 1e-9), 3.0))
+            self.error.update(min(abs(log_ratio(cost, expected)), ERROR_CAP))
             self.fast.update(ratio)
             self.level.update(ratio)
         self._learn_month_start(moment, cost)

@@ -126,7 +126,7 @@ class SeriesMonitor:
         cost = float(hour.cost)
         score = self.detector.score_one(hour.hour_ms, cost, regions)
         alerts = self._track(hour, score)
-        self.detector.learn_one(hour.hour_ms, cost, regions)
+        self.detector.learn_one(hour.hour_ms, cost, regions, score)
         self.last_hour_ms = hour.hour_ms
         return alerts
 
@@ -161,12 +161,16 @@ class SeriesMonitor:
             "episode": None if episode is None else _episode_state(episode),
             "last_hour_ms": self.last_hour_ms,
             "suspect_ms": self.suspect_ms,
+            "recent_scores": list(self.detector.recent_scores),
+            "run_excess": self.detector.run_excess,
         }
 
     @classmethod
     def from_state(cls, state: dict, settings: DetectorSettings | None = None) -> SeriesMonitor:
         monitor = cls(state["account_id"], state["service"], settings)
         monitor.detector = HourlyCostDetector.from_state(state["detector"], settings)
+        monitor.detector.recent_scores = list(state["recent_scores"])
+        monitor.detector.run_excess = state["run_excess"]
         if (episode := state["episode"]) is not None:
             peak = Score(
                 episode["peak_actual"], episode["peak_expected"], episode["peak_score"], episode["peak_reasons"]

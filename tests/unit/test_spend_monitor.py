@@ -46,6 +46,32 @@ def test_quiet_series_never_alerts():
     assert run(series(60)) == []
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_noisy_series_upper_tail_is_not_an_anomaly(seed):
+    """20% multiplicative noise: a ×1.8 hour happens every few weeks and is noise, not a spike.
+
+    Measured on the ratio, its upper tail looks three times as surprising as its lower one.
+    """
+    rng = random.Random(seed)
+    costs = [usual(hour, rng, base=50.0) * math.exp(rng.gauss(0, 0.2)) for hour in range(90 * 24)]
+    assert [a for a in run(costs) if a.status == "open"] == []
+
+
+def test_a_run_of_moderate_excess_on_a_small_series_alerts_once_its_dollars_add_up():
+    """$1.50 an hour more for five hours: no single hour passes the $2 threshold, the run does."""
+    costs = [usual(hour, random.Random(hour), base=1.5) for hour in range(40 * 24)]
+    start = 30 * 24 + 10
+    for hour in range(start, start + 5):
+        costs[hour] *= 2.0
+    opened = [a for a in run(costs) if a.status == "open"]
+    assert len(opened) == 1
+    hours_late = (opened[0].window_start_ms - int((START + timedelta(hours=start)).timestamp() * 1000)) / HOUR_MS
+    assert 1 <= hours_late <= 2  # the second hour's excess completes $2; the third confirms a moderate one
+    single = [usual(hour, random.Random(hour), base=1.5) for hour in range(40 * 24)]
+    single[start] *= 2.0
+    assert [a for a in run(single) if a.status == "open"] == []
+
+
 def test_obvious_spike_is_alerted_exactly_once_then_closed():
     costs = series(40)
     for hour in range(30 * 24 + 10, 30 * 24 + 14):
@@ -156,25 +182,40 @@ def test_monitors_restored_from_their_state_continue_exactly_where_they_stopped(
         assert sum(len(day.accuracy) for day in after) > 0
 
 
-def test_an_account_checkpoint_from_before_model_choice_restores_on_the_model_alone():
-    """A checkpoint written by the previous build (state version 1) still restores.
-
-    Each series starts its model choice afresh, forecasting with its model alone until the others have a record.
-    """
+def as_version_1(monitor, added: tuple[str, ...]) -> dict:
+    """The monitor's state as the previous build wrote it (without ``added``), read by this one."""
     import json
 
     from schemas.codec import SCHEMA_DIR
     from tests.schema_versions import encode_as
 
+    schema = MONITORS[type(monitor)]
+    old = {k: v for k, v in monitor.state().items() if k not in added}
+    version_1 = json.loads((SCHEMA_DIR / "history" / f"{schema.value}@1.avsc").read_text())
+    return codec().decode(encode_as(version_1, old), schema)
+
+
+def test_an_account_checkpoint_from_before_model_choice_restores_on_the_model_alone():
+    """A checkpoint written by the previous build (state version 1) still restores.
+
+    Each series starts its model choice afresh, forecasting with its model alone until the others have a record.
+    """
     monitor = AccountMonitor("a", BUDGET)
     feed(monitor, series(45))
-    old = {k: v for k, v in monitor.state().items() if k != "model_choice"}
-    version_1 = json.loads((SCHEMA_DIR / "history" / "account_monitor_state@1.avsc").read_text())
-    state = codec().decode(encode_as(version_1, old), SchemaName.ACCOUNT_MONITOR_STATE)
-    restored = AccountMonitor.from_state(state, BUDGET)
+    restored = AccountMonitor.from_state(as_version_1(monitor, ("model_choice",)), BUDGET)
     choice = restored.forecasters["*"].choice
     assert not choice.bases and all(weight == (1.0, 0.0, 0.0) for weight in map(choice.weights, range(3)))
     assert restored.forecasters["*"].state() == monitor.forecasters["*"].state()
+
+
+def test_a_series_checkpoint_from_before_multi_hour_evidence_restores_without_it():
+    """Version 1 had no recent scores: the restored monitor starts its evidence afresh, all else kept."""
+    monitor = SeriesMonitor("a", "s")
+    feed(monitor, series(20))
+    restored = SeriesMonitor.from_state(as_version_1(monitor, ("recent_scores", "run_excess")), DetectorSettings())
+    assert restored.detector.recent_scores == [] and restored.detector.run_excess == 0.0
+    assert restored.detector.state() == monitor.detector.state()
+    assert monitor.detector.recent_scores  # what the current version keeps
 
 
 def test_monitor_state_holds_numbers_and_names_only():
