@@ -95,10 +95,10 @@ class ModelChoice:
 
     def score(self, day: date, cost: float, bucket_of) -> None:
         """Learn how far each candidate's forecasts of ``day`` were from its actual ``cost``."""
+        for made_at in [m for m in self.bases if (day - m).days > self.horizon]:
+            del self.bases[made_at]  # first, so a series whose spend stopped keeps 30 bases, not all
         if cost <= 0:
             return
-        for made_at in [m for m in self.bases if (day - m).days > self.horizon]:
-            del self.bases[made_at]
         for made_at, basis in self.bases.items():
             if made_at >= day or basis.young:  # a young model forecast naively: nothing to tell apart
                 continue

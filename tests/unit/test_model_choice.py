@@ -58,3 +58,9 @@ def test_the_model_alone_forecasts_until_every_candidate_has_a_record():
     scored = forecaster.choice.scored
     assert min(s[0] for s in scored) > 0 and all(s[2] < MIN_SCORED for s in scored)
     assert forecaster.choice.weights(2)[0] == 1.0
+
+
+def test_a_series_whose_spend_stopped_keeps_only_its_last_month_of_bases():
+    """Zero-cost days score nothing, but the forecasts they end must still be forgotten (state stays small)."""
+    forecaster, _ = forecast_errors([100.0] * 40 + [0.0] * 60, scored_from=0)
+    assert len(forecaster.choice.bases) <= 31
