@@ -62,5 +62,5 @@ def test_the_model_alone_forecasts_until_every_candidate_has_a_record():
 
 def test_a_series_whose_spend_stopped_keeps_only_its_last_month_of_bases():
     """Zero-cost days score nothing, but the forecasts they end must still be forgotten (state stays small)."""
-    forecaster, _ = forecast_errors([100.0] * 40 + [0.0] * 60, scored_from=0)
+    forecaster, _ = forecast_errors([100.0] * 40 + [0.0] * 60, scored_from=10**6)
     assert len(forecaster.choice.bases) <= 31
