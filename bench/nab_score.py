@@ -48,7 +48,7 @@ def detections(times: list[datetime], values: list[float], settings: DetectorSet
     for index, (moment, value) in enumerate(zip(times, values, strict=True)):
         ms = int(moment.timestamp() * 1000)
         score = detector.score_one(ms, value)
-        detector.learn_one(ms, value)
+        detector.learn_one(ms, value, scored=score)
         if score.anomalous:
             normal_run = 0
             if not in_episode:

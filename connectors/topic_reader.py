@@ -7,6 +7,7 @@ LATEST offsets can lag (connectors/consumer_lag.py).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from kafka import TopicPartition
@@ -15,6 +16,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from connectors.consumer_lag import stored_end_offsets
 from connectors.kafka_io import consumer
 from spendstream.config import Config
+
+STALL_S = 15.0  # a read that makes no progress this long fails instead of hanging the command
 
 
 def retained(config: Config, role: str) -> Iterator[ConsumerRecord]:
@@ -27,8 +30,15 @@ def retained(config: Config, role: str) -> Iterator[ConsumerRecord]:
         remaining = {tp for tp in partitions if ends[tp] > 0}
         reader.assign(sorted(remaining, key=lambda tp: tp.partition))
         reader.seek_to_beginning(*remaining)
+        stalled_since = time.monotonic()
         while remaining:
             batches = reader.poll(timeout_ms=1000)
+            if batches:
+                stalled_since = time.monotonic()
+            elif time.monotonic() - stalled_since > STALL_S:
+                raise TimeoutError(
+                    f"{topic}: no records for {STALL_S:.0f} s before its stored end; is the broker reachable?"
+                )
             for tp, records in batches.items():
                 yield from (r for r in records if r.offset < ends[tp])
                 if records[-1].offset + 1 >= ends[tp]:

@@ -108,7 +108,11 @@ class HourlyCostDetector:
 
     @classmethod
     def from_state(cls, state: dict, settings: DetectorSettings | None = None) -> HourlyCostDetector:
-        """The detector that ``state()`` described; it scores and learns exactly as the original would."""
+        """The detector that ``state()`` described; it scores and learns exactly as the original would.
+
+        Except for its run evidence (``recent_scores``, ``run_excess``): the nested detector record
+        cannot grow (schemas/README.md), so the series monitor's record keeps those two.
+        """
         detector = cls(settings)
         for name, offset in (("week", 0), ("day", 0), ("month_start", 24)):
             factor = cls.PROFILES[name]

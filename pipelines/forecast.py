@@ -263,10 +263,9 @@ class DailyCostForecaster:
         basis = self._basis()
         own = self._intervals()
         issued = _as_issued(own)
-        for h in range(1, horizon + 1):
-            day = self.last_day + timedelta(days=h)
-            predicted = self.choice.predict(basis, day, _bucket(h))
-            out.append(DayForecast(self.last_day, day, predicted, *_interval(predicted, *issued[_bucket(h)])))
+        days = [(self.last_day + timedelta(days=h), _bucket(h)) for h in range(1, horizon + 1)]
+        for (day, bucket), predicted in zip(days, self.choice.predict(basis, days), strict=True):
+            out.append(DayForecast(self.last_day, day, predicted, *_interval(predicted, *issued[bucket])))
         for item in out:
             self.pending[item.day].append((item.made_at, item.predicted))
         self.issued[self.last_day] = own

@@ -58,7 +58,7 @@ class Basis:
         """Each candidate's forecast of ``day``, in the order of ``CANDIDATES``."""
         horizon = (day - self.made_at).days
         naive = self.last_seen[day.weekday()]
-        damped_growth = sum(DAMPING**i for i in range(1, horizon + 1))
+        damped_growth = DAMPING * (1 - DAMPING**horizon) / (1 - DAMPING)  # Σ φ^i, i = 1..horizon
         damped = max((self.level + damped_growth * self.growth) * self._season(day), 0.0)
         model = max((self.level + horizon * self.growth) * self._season(day), 0.0)
         if naive is None:
@@ -83,10 +83,13 @@ class ModelChoice:
         total = sum(inverse)
         return tuple(w / total for w in inverse)
 
-    def predict(self, basis: Basis, day: date, bucket: int) -> float:
-        """The mix of the candidates' forecasts of ``day``; remembers the basis to score them later."""
+    def predict(self, basis: Basis, days: list[tuple[date, int]]) -> list[float]:
+        """The mix of the candidates' forecasts of each (day, bucket); remembers the basis to score them later."""
         self.bases[basis.made_at] = basis
-        return sum(w * p for w, p in zip(self.weights(bucket), basis.predictions(day), strict=True))
+        weights = {bucket: self.weights(bucket) for bucket in {bucket for _, bucket in days}}
+        return [
+            sum(w * p for w, p in zip(weights[bucket], basis.predictions(day), strict=True)) for day, bucket in days
+        ]
 
     def naive(self, made_at: date, day: date) -> float | None:
         """The seasonal-naive forecast of ``day`` made on ``made_at`` (None if that basis is unknown)."""

@@ -352,7 +352,7 @@ class AccountMonitor:
     @classmethod
     def from_state(cls, state: dict, monthly_budget: Budget | None = None) -> AccountMonitor:
         series = state["series"]
-        choices = {c["name"]: c for c in state.get("model_choice", [])}
+        choices = {c["name"]: c for c in state["model_choice"]}  # empty from a version 1 record
         return cls(
             state["account_id"],
             monthly_budget,

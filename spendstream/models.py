@@ -60,7 +60,7 @@ def detection(config: Config) -> ModelFamily:
 
 def forecasts(config: Config) -> list[ModelFamily]:
     """One row per horizon bucket: the account totals' live MAPE against seasonal naive, and coverage."""
-    rows = []
+    rows, scored_days = [], day_range(config, "forecast_accuracy", "covered")
     for low, high in BUCKETS:
         horizons = "|".join(str(h) for h in range(low, high + 1))
         where = f"WHERE service = '*' AND horizon =~ /^({horizons})$/"
@@ -82,7 +82,7 @@ def forecasts(config: Config) -> list[ModelFamily]:
                 f"forecast, horizons {low}–{high} d (account totals)",
                 "pipelines/forecast.py DailyCostForecaster + model_choice.py",
                 state_version(SchemaName.ACCOUNT_MONITOR_STATE),
-                day_range(config, "forecast_accuracy", "covered"),
+                scored_days,
                 live,
             )
         )
