@@ -20,6 +20,15 @@ class ChargeType(StrEnum):
     OTHER = "other"
 
 
+class PricingTerm(StrEnum):
+    """How compute usage was priced; what the optimization engine needs to tell commitments from on-demand."""
+
+    ON_DEMAND = "on_demand"
+    RESERVED = "reserved"
+    SAVINGS_PLAN = "savings_plan"
+    SPOT = "spot"
+
+
 class RejectedRow(ValueError):
     """A row that cannot become a cost event; the message is the reason users see in the DLQ."""
 
@@ -49,6 +58,10 @@ class CostEvent:
     tags: dict[str, str] = field(default_factory=dict)
     amortized_cost: str = ""
     list_cost: str = ""
+    instance_type: str = ""
+    pricing_term: str = ""  # PricingTerm value, or "" for charges that are not compute usage
+    public_on_demand_rate: str = ""
+    commitment_id: str = ""
 
     def to_record(self) -> dict:
         """The Avro record (enum as its symbol); a shallow copy, as ``asdict`` deep-copies and is slow."""

@@ -11,7 +11,8 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from pipelines.cost_event import ChargeType, CostEvent, RejectedRow, event_id, exact_decimal
+from pipelines.cost_event import ChargeType, CostEvent, PricingTerm, RejectedRow, event_id, exact_decimal
+from pipelines.optimize.catalog import instance_type_of
 
 SOURCE_FORMAT = "cur2"
 
@@ -50,6 +51,24 @@ AMORTIZED_COLUMNS = {
 }
 
 
+# Line item types that say how usage (or the fee for a commitment) was priced.
+TERMS_BY_LINE_ITEM_TYPE = {
+    "DiscountedUsage": PricingTerm.RESERVED,
+    "RIFee": PricingTerm.RESERVED,
+    "SavingsPlanCoveredUsage": PricingTerm.SAVINGS_PLAN,
+    "SavingsPlanRecurringFee": PricingTerm.SAVINGS_PLAN,
+    "SavingsPlanUpfrontFee": PricingTerm.SAVINGS_PLAN,
+}
+INSTANCE_USAGE = ("BoxUsage", "SpotUsage", "DedicatedUsage", "HostUsage")
+# CUR 2.0 spells ARN ``a_r_n``; CUR 1.0 renamed by rule gives ``arn``: both are read.
+COMMITMENT_COLUMNS = (
+    "savings_plan_savings_plan_a_r_n",
+    "savings_plan_savings_plan_arn",
+    "reservation_reservation_a_r_n",
+    "reservation_reservation_arn",
+)
+
+
 def missing_columns(header: list[str]) -> list[str]:
     """Required CUR 2.0 columns absent from a file's header (empty when the file is CUR 2.0)."""
     present = set(header)
@@ -73,6 +92,10 @@ def normalize_cur2_row(row: Mapping[str, str], source_format: str = SOURCE_FORMA
     net_text = row.get("line_item_net_unblended_cost") or ""
     net = exact_decimal(net_text, "line_item_net_unblended_cost") if net_text.strip() else unblended
     line_item_type = row["line_item_line_item_type"].strip()
+    usage_type = (row.get("line_item_usage_type") or "").strip()
+    instance_type = instance_type_of(row.get("product_instance_type") or "") or (
+        instance_type_of(usage_type) if any(kind in usage_type for kind in INSTANCE_USAGE) else ""
+    )
     return CostEvent(
         event_id=event_id(source_format, line_item_id, start_ms, end_ms),
         source_format=source_format,
@@ -87,7 +110,7 @@ def normalize_cur2_row(row: Mapping[str, str], source_format: str = SOURCE_FORMA
         resource_id=(row.get("line_item_resource_id") or "").strip(),
         line_item_type=line_item_type,
         charge_type=CHARGE_TYPES.get(line_item_type, ChargeType.OTHER),
-        usage_type=(row.get("line_item_usage_type") or "").strip(),
+        usage_type=usage_type,
         unblended_cost=unblended,
         net_cost=net,
         currency=currency(row.get("line_item_currency_code") or "USD"),
@@ -95,7 +118,20 @@ def normalize_cur2_row(row: Mapping[str, str], source_format: str = SOURCE_FORMA
         tags=resource_tags(row.get("resource_tags") or ""),
         amortized_cost=optional_decimal(row, AMORTIZED_COLUMNS.get(line_item_type, "")) or net,
         list_cost=optional_decimal(row, "pricing_public_on_demand_cost"),
+        instance_type=instance_type,
+        pricing_term=pricing_term(line_item_type, usage_type, instance_type),
+        public_on_demand_rate=optional_decimal(row, "pricing_public_on_demand_rate"),
+        commitment_id=next((row[c].strip() for c in COMMITMENT_COLUMNS if (row.get(c) or "").strip()), ""),
     )
+
+
+def pricing_term(line_item_type: str, usage_type: str, instance_type: str) -> str:
+    """Reserved / Savings Plan from the line item type, spot from the usage type, else on-demand instance usage."""
+    if line_item_type in TERMS_BY_LINE_ITEM_TYPE:
+        return TERMS_BY_LINE_ITEM_TYPE[line_item_type].value
+    if "SpotUsage" in usage_type:
+        return PricingTerm.SPOT.value
+    return PricingTerm.ON_DEMAND.value if instance_type and line_item_type == "Usage" else ""
 
 
 def optional_decimal(row: Mapping[str, str], column: str) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from pipelines.cost_event import ChargeType, CostEvent, RejectedRow, event_id, exact_decimal
+from pipelines.cost_event import ChargeType, CostEvent, PricingTerm, RejectedRow, event_id, exact_decimal
 from pipelines.cur2 import currency, resource_tags, timestamp_ms
+from pipelines.optimize.catalog import instance_type_of
 
 SOURCE_FORMAT = "focus"
 REQUIRED_COLUMNS = ("BilledCost", "ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd", "ServiceName")
@@ -24,6 +25,7 @@ CHARGE_TYPES = {
     "Adjustment": ChargeType.OTHER,
 }
 NULLS = {"", "NULL", "null"}
+COMMITMENT_TERMS = {"Savings Plan": PricingTerm.SAVINGS_PLAN, "Reservation": PricingTerm.RESERVED}
 
 
 def missing_columns(header: list[str]) -> list[str]:
@@ -54,6 +56,7 @@ def normalize_focus_row(row: Mapping[str, str]) -> CostEvent:
     billed = exact_decimal(value(row, "BilledCost"), "BilledCost")
     line_item_id = value(row, "Id") or value(row, "x_LineItemId") or _row_hash(row)
     charge_class = value(row, "ChargeClass")
+    instance_type = instance_type_of(value(row, "x_InstanceType"), value(row, "ChargeDescription"))
     return CostEvent(
         event_id=event_id(SOURCE_FORMAT, line_item_id, start_ms, end_ms),
         source_format=SOURCE_FORMAT,
@@ -76,7 +79,21 @@ def normalize_focus_row(row: Mapping[str, str]) -> CostEvent:
         tags=resource_tags(value(row, "Tags")),
         amortized_cost=_optional(row, "EffectiveCost"),
         list_cost=_optional(row, "ListCost"),
+        instance_type=instance_type,
+        pricing_term=pricing_term(row, category, instance_type),
+        public_on_demand_rate=_optional(row, "ListUnitPrice"),
+        commitment_id=value(row, "CommitmentDiscountId"),
     )
+
+
+def pricing_term(row: Mapping[str, str], category: str, instance_type: str) -> str:
+    """The commitment that applied (``CommitmentDiscountType``), spot (``PricingCategory`` Dynamic), else on-demand."""
+    commitment = COMMITMENT_TERMS.get(value(row, "CommitmentDiscountType"))
+    if commitment and value(row, "CommitmentDiscountStatus") != "Unused":
+        return commitment.value
+    if value(row, "PricingCategory") == "Dynamic":
+        return PricingTerm.SPOT.value
+    return PricingTerm.ON_DEMAND.value if instance_type and category == "Usage" else ""
 
 
 def _optional(row: Mapping[str, str], column: str) -> str:

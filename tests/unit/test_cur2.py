@@ -150,3 +150,28 @@ def test_header_check_names_missing_columns():
         "line_item_line_item_type",
         "line_item_unblended_cost",
     ]
+
+
+def test_instance_usage_carries_its_type_term_and_public_rate():
+    event = normalize_cur2_row(cur2_row(pricing_public_on_demand_rate="0.192", pricing_term="OnDemand"))
+    assert (event.instance_type, event.pricing_term) == ("m6i.xlarge", "on_demand")
+    assert event.public_on_demand_rate == "0.192"
+    assert event.commitment_id == ""
+    named = normalize_cur2_row(cur2_row(product_instance_type="c7g.large", line_item_usage_type="anything"))
+    assert named.instance_type == "c7g.large"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "term", "commitment"),
+    [
+        ({"line_item_line_item_type": "SavingsPlanCoveredUsage", "savings_plan_savings_plan_a_r_n": "arn:sp"},
+         "savings_plan", "arn:sp"),
+        ({"line_item_line_item_type": "DiscountedUsage", "reservation_reservation_a_r_n": "arn:ri"},
+         "reserved", "arn:ri"),
+        ({"line_item_usage_type": "USE1-SpotUsage:c5.large"}, "spot", ""),
+        ({"line_item_line_item_type": "Tax", "line_item_usage_type": "", "line_item_resource_id": ""}, "", ""),
+    ],
+)  # fmt: skip
+def test_the_pricing_term_and_commitment_come_from_the_line_item(overrides, term, commitment):
+    event = normalize_cur2_row(cur2_row(**overrides))
+    assert (event.pricing_term, event.commitment_id) == (term, commitment)

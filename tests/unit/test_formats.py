@@ -163,3 +163,14 @@ def test_cur2_parquet_gives_the_same_events_as_cur2_csv(tmp_path):
     for charge in bill:
         assert tags[charge.line_item_id] == ({"user_team": charge.team} if charge.team else {})
     assert usage_totals(tmp_path / "cur2.parquet") == usage_totals(tmp_path / "cur2.csv")
+
+
+def test_the_real_focus_sample_names_instance_types_and_commitments():
+    """AWS rows of the FOCUS sample: instance type from the charge description, Savings Plan usage by its id."""
+    _, rows = normalized(next((FIXTURES / "focus-real").glob("*.csv.gz")))
+    events = [normalize_focus_row(row.values) for row in rows]
+    instances = [e for e in events if e.instance_type]
+    assert any(e.instance_type == "c5.2xlarge" and e.public_on_demand_rate == "0.34" for e in instances)
+    covered = [e for e in events if e.pricing_term == "savings_plan"]
+    assert covered and all(e.commitment_id for e in covered)
+    assert {e.pricing_term for e in instances} <= {"on_demand", "savings_plan", "spot", "reserved"}
