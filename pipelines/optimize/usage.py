@@ -1,0 +1,163 @@
+"""Resource-hours: what each instance cost in each hour, how it was priced, and how busy it was.
+
+The one record every recommendation is computed from. ``recommend`` builds it from an export and
+metric files; the job from its hourly cost-by-resource aggregate and utilization join. Only EC2
+instance usage the catalog can describe takes part (other line items have no size to change).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+
+from pipelines.anomaly import HOUR_MS
+from pipelines.cost_event import ChargeType, CostEvent
+from pipelines.metrics import MetricEvent
+
+EC2_SERVICES = {"AmazonEC2", "Amazon Elastic Compute Cloud", "EC2"}
+CPU, NETWORK_IN, NETWORK_OUT, MEMORY = "CPUUtilization", "NetworkIn", "NetworkOut", "mem_used_percent"
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(slots=True)
+class HourCost:
+    """One resource's instance usage in one hour (several line items add up)."""
+
+    cost: Decimal = Decimal(0)  # what it really cost: amortized where a commitment covered it
+    on_demand_cost: Decimal = Decimal(0)  # what it would cost at the public on-demand rate
+    instance_hours: Decimal = Decimal(0)
+    pricing_term: str = ""
+
+
+@dataclass(slots=True)
+class HourMetrics:
+    """Utilization samples of one resource in one hour: maxima for percentiles, sums for traffic."""
+
+    cpu_max: float = float("nan")
+    cpu_sum: float = 0.0
+    cpu_samples: int = 0
+    network_bytes: float = 0.0
+    network_samples: int = 0
+    memory_max: float = float("nan")
+
+
+@dataclass
+class ResourceHistory:
+    """Everything known about one instance, as arrays over its hours (sorted)."""
+
+    resource_id: str
+    account_id: str
+    service: str
+    region: str
+    instance_type: str
+    pricing_term: str  # of its latest hour
+    hours_ms: np.ndarray
+    cost: list[Decimal]
+    on_demand_cost: list[Decimal]
+    instance_hours: list[Decimal]
+    cpu_max: np.ndarray  # NaN where no sample
+    cpu_mean: np.ndarray
+    network_bytes: np.ndarray  # NaN where no sample
+    memory_max: np.ndarray
+    billed_rate: Decimal | None  # $/instance-hour at public on-demand prices, as the bill shows it
+
+    def window(self, start_ms: int, end_ms: int) -> ResourceHistory:
+        """The hours in [start_ms, end_ms)."""
+        keep = (self.hours_ms >= start_ms) & (self.hours_ms < end_ms)
+        index = np.flatnonzero(keep)
+        pick = [int(i) for i in index]
+        return ResourceHistory(
+            self.resource_id,
+            self.account_id,
+            self.service,
+            self.region,
+            self.instance_type,
+            self.pricing_term,
+            self.hours_ms[index],
+            [self.cost[i] for i in pick],
+            [self.on_demand_cost[i] for i in pick],
+            [self.instance_hours[i] for i in pick],
+            self.cpu_max[index],
+            self.cpu_mean[index],
+            self.network_bytes[index],
+            self.memory_max[index],
+            self.billed_rate,
+        )
+
+
+@dataclass
+class ResourceUsage:
+    """Accumulates cost events and metric samples; then yields one history per instance."""
+
+    costs: dict[tuple, dict[int, HourCost]] = field(default_factory=lambda: defaultdict(dict))
+    samples: dict[str, dict[int, HourMetrics]] = field(default_factory=lambda: defaultdict(dict))
+    rates: dict[tuple, Decimal] = field(default_factory=dict)
+
+    def add_cost(self, event: CostEvent) -> None:
+        if not is_instance_usage(event):
+            return
+        identity = (event.usage_account_id, event.resource_id, event.service, event.region, event.instance_type)
+        hour_ms = event.usage_start_ms - event.usage_start_ms % HOUR_MS
+        hour = self.costs[identity].setdefault(hour_ms, HourCost())
+        hour.cost += Decimal(event.amortized_cost or event.net_cost)
+        usage = Decimal(event.usage_amount or 0)
+        rate = Decimal(event.public_on_demand_rate) if event.public_on_demand_rate else None
+        hour.on_demand_cost += Decimal(event.list_cost) if event.list_cost else (usage * rate if rate else 0)
+        hour.instance_hours += usage
+        hour.pricing_term = event.pricing_term or hour.pricing_term
+        if rate:
+            self.rates[identity] = rate
+
+    def add_sample(self, sample: MetricEvent) -> None:
+        hour_ms = sample.timestamp_ms - sample.timestamp_ms % HOUR_MS
+        hour = self.samples[sample.resource_id].setdefault(hour_ms, HourMetrics())
+        if sample.metric == CPU:
+            hour.cpu_max = sample.value if hour.cpu_samples == 0 else max(hour.cpu_max, sample.value)
+            hour.cpu_sum += sample.value
+            hour.cpu_samples += 1
+        elif sample.metric in (NETWORK_IN, NETWORK_OUT):
+            hour.network_bytes += sample.value
+            hour.network_samples += 1
+        elif sample.metric == MEMORY:
+            hour.memory_max = sample.value if np.isnan(hour.memory_max) else max(hour.memory_max, sample.value)
+
+    def histories(self) -> list[ResourceHistory]:
+        """One per (account, resource, type): a resize shows up as a new history of the same resource."""
+        return [self._history(identity) for identity in sorted(self.costs)]
+
+    def _history(self, identity: tuple) -> ResourceHistory:
+        account, resource, service, region, instance_type = identity
+        hours = self.costs[identity]
+        order = sorted(hours)
+        metrics = self.samples.get(resource, {})
+        rows = [metrics.get(h) for h in order]
+        return ResourceHistory(
+            resource_id=resource,
+            account_id=account,
+            service=service,
+            region=region,
+            instance_type=instance_type,
+            pricing_term=hours[order[-1]].pricing_term,
+            hours_ms=np.array(order, dtype=np.int64),
+            cost=[hours[h].cost for h in order],
+            on_demand_cost=[hours[h].on_demand_cost for h in order],
+            instance_hours=[hours[h].instance_hours for h in order],
+            cpu_max=np.array([m.cpu_max if m else np.nan for m in rows]),
+            cpu_mean=np.array([m.cpu_sum / m.cpu_samples if m and m.cpu_samples else np.nan for m in rows]),
+            network_bytes=np.array([m.network_bytes if m and m.network_samples else np.nan for m in rows]),
+            memory_max=np.array([m.memory_max if m else np.nan for m in rows]),
+            billed_rate=self.rates.get(identity),
+        )
+
+
+def is_instance_usage(event: CostEvent) -> bool:
+    """EC2 instance hours with a resource id: the usage rightsizing and commitments are about."""
+    return (
+        event.charge_type is ChargeType.USAGE
+        and bool(event.instance_type)
+        and bool(event.resource_id)
+        and event.service in EC2_SERVICES
+    )
