@@ -19,6 +19,11 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.stats import theilslopes
 
+from pipelines.anomaly import HOUR_MS
+from pipelines.cost_event import PricingTerm
+from pipelines.optimize.catalog import Catalog, family_of
+from pipelines.optimize.usage import ResourceHistory
+
 HOURS_PER_DAY, DAYS_PER_WEEK = 24, 7
 KINDS = ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan")
 
@@ -307,3 +312,42 @@ def apply_plan(demand: Demand, plan: Plan) -> Outcome:
     }
     cost = sum(committed.values()) + float(remaining.sum())
     return Outcome(cost, demand.on_demand_cost, used, committed, covered)
+
+
+def eligible_demand(
+    histories: list[ResourceHistory], catalog: Catalog, start_ms: int, end_ms: int, term_years: int, payment: str
+) -> Demand | None:
+    """On-demand instance-hours per (type, region) and hour of [start_ms, end_ms): what a commitment could cover.
+
+    Usage already under a commitment or on spot is not eligible; neither is a type the catalog
+    cannot price (no discount is known for it). The bill's own on-demand rate wins over the catalog's.
+    """
+    hours = (end_ms - start_ms) // HOUR_MS
+    pools: dict[tuple[str, str], np.ndarray] = {}
+    rates: dict[tuple[str, str], float] = {}
+    for history in histories:
+        known = catalog.get(history.instance_type)
+        if known is None:
+            continue
+        pool = (history.instance_type, history.region)
+        counts = pools.setdefault(pool, np.zeros(hours))
+        for hour_ms, amount, term in zip(history.hours_ms, history.instance_hours, history.terms, strict=True):
+            if start_ms <= hour_ms < end_ms and term == PricingTerm.ON_DEMAND.value:
+                counts[(int(hour_ms) - start_ms) // HOUR_MS] += float(amount)
+        rate = history.billed_rate or catalog.rate(history.instance_type, history.region)
+        if rate is not None:
+            rates.setdefault(pool, float(rate))
+    chosen = sorted(pool for pool, counts in pools.items() if counts.any() and pool in rates)
+    if not chosen:
+        return None
+    families = [family_of(t) for t, _ in chosen]
+    discounts = {
+        kind: np.array([float(catalog.discount(f, kind, term_years, payment)) for f in families]) for kind in KINDS
+    }
+    return Demand(
+        pools=chosen,
+        groups=[(f, region) for f, (_, region) in zip(families, chosen, strict=True)],
+        rates=np.array([rates[p] for p in chosen]),
+        hours=np.array([pools[p] for p in chosen]),
+        discounts=discounts,
+    )

@@ -58,6 +58,7 @@ class ResourceHistory:
     cost: list[Decimal]
     on_demand_cost: list[Decimal]
     instance_hours: list[Decimal]
+    terms: list[str]  # pricing term per hour
     cpu_max: np.ndarray  # NaN where no sample
     cpu_mean: np.ndarray
     network_bytes: np.ndarray  # NaN where no sample
@@ -80,6 +81,7 @@ class ResourceHistory:
             [self.cost[i] for i in pick],
             [self.on_demand_cost[i] for i in pick],
             [self.instance_hours[i] for i in pick],
+            [self.terms[i] for i in pick],
             self.cpu_max[index],
             self.cpu_mean[index],
             self.network_bytes[index],
@@ -145,6 +147,7 @@ class ResourceUsage:
             cost=[hours[h].cost for h in order],
             on_demand_cost=[hours[h].on_demand_cost for h in order],
             instance_hours=[hours[h].instance_hours for h in order],
+            terms=[hours[h].pricing_term for h in order],
             cpu_max=np.array([m.cpu_max if m else np.nan for m in rows]),
             cpu_mean=np.array([m.cpu_sum / m.cpu_samples if m and m.cpu_samples else np.nan for m in rows]),
             network_bytes=np.array([m.network_bytes if m and m.network_samples else np.nan for m in rows]),
