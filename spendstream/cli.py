@@ -8,6 +8,8 @@ import logging
 import os
 import shlex
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -184,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--accounts", type=Path, help="accounts.yaml (default: the configured one)")
     backtest.add_argument("--labels", type=Path, help="JSON list of {account_id, service, start, end} anomalies")
     backtest.set_defaults(run=cmd_backtest)
+    recommend = commands.add_parser("recommend", help="idle, rightsizing and commitment advice from an export")
+    recommend.add_argument("path", type=Path, help="an export file or folder (any supported format)")
+    metrics_help = "timestamp,resource_id,metric,value CSV file or folder (repeatable)"
+    recommend.add_argument("--metrics", type=Path, action="append", default=[], help=metrics_help)
+    recommend.add_argument("--as-of", type=date_ms, help="YYYY-MM-DD: use only data before this date (walk-forward)")
+    recommend.add_argument("--catalog", type=Path, help="instance catalog file (default: the one shipped)")
+    recommend.add_argument("--out", type=Path, required=True, help="folder for recommendations.jsonl, findings.jsonl")
+    recommend.set_defaults(run=cmd_recommend)
 
     heartbeat = commands.add_parser("heartbeat", help="move a running job's event time on (no cost added)")
     heartbeat.add_argument("--at", required=True, help="event time, ISO-8601, e.g. 2026-11-01T00:10:00Z")
@@ -461,6 +471,32 @@ def cmd_alerts_forward(config, args) -> int:
     console.print(f"forwarding alerts of {config.kafka.topic('alert')} to {forwarder.where} (group {group}) ...")
     stats = forward_alerts(config, forwarder, group, args.until_idle)
     console.print(f"delivered {stats.delivered}, duplicates skipped {stats.duplicates}, retries {stats.retries}")
+    return 0
+
+
+def date_ms(text: str) -> int:
+    """``YYYY-MM-DD`` → epoch ms at midnight UTC (an argparse type: a bad date is a usage error)."""
+    try:
+        return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
+
+
+def cmd_recommend(config, args) -> int:
+    from pipelines.optimize.catalog import DEFAULT_CATALOG, load_catalog
+    from spendstream.recommend import recommend
+
+    catalog = load_catalog(args.catalog or DEFAULT_CATALOG)
+    result = recommend(args.path, args.metrics, args.out, catalog, args.as_of)
+    live = [item for advice in result.advice.values() for item in advice.live]
+    total = sum((item.potential_savings for item in live), Decimal(0))
+    console.print(
+        f"rows {result.summary.rows_read} (rejected {result.summary.rejected}), metric rows {result.metric_rows} "
+        f"(rejected {sum(result.metric_rejects.values())}), catalog {catalog.snapshot_date}"
+    )
+    for reason, count in (result.rejected + result.metric_rejects).most_common():
+        console.print(f"  rejected {count}: {reason}")
+    console.print(f"{len(live)} recommendations, ${total}/month → {args.out / 'recommendations.jsonl'}")
     return 0
 
 

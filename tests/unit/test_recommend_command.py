@@ -1,0 +1,85 @@
+"""``spendstream recommend`` on a small CUR 2.0 bill with CloudWatch-style metrics."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from spendstream.cli import main
+
+START = datetime(2026, 9, 1, tzinfo=UTC)
+DAYS = 30
+# resource → (type, on-demand rate, hourly CPU %, network bytes per hour)
+FLEET = {
+    "i-idle": ("m5.large", "0.096", 1.0, 1e3),
+    "i-oversized": ("m5.2xlarge", "0.384", 12.0, 1e8),
+    "i-busy": ("c5.xlarge", "0.17", 70.0, 1e8),
+}
+CUR2_HEADER = [
+    "identity_line_item_id", "line_item_usage_start_date", "line_item_usage_end_date", "line_item_usage_account_id",
+    "line_item_line_item_type", "line_item_unblended_cost", "line_item_product_code", "product_region_code",
+    "line_item_resource_id", "line_item_usage_type", "line_item_usage_amount", "pricing_public_on_demand_rate",
+    "pricing_public_on_demand_cost", "product_instance_type",
+]  # fmt: skip
+
+
+def write_bill(folder: Path) -> tuple[Path, Path]:
+    folder.mkdir()
+    bill, metrics = folder / "bill.csv", folder / "metrics.csv"
+    with bill.open("w", newline="") as b, metrics.open("w", newline="") as m:
+        bills, samples = csv.writer(b), csv.writer(m)
+        bills.writerow(CUR2_HEADER)
+        samples.writerow(["timestamp", "resource_id", "metric", "value"])
+        samples.writerow(["not a time", "i-idle", "CPUUtilization", "1"])  # refused, counted
+        for hour in range(DAYS * 24):
+            start = START + timedelta(hours=hour)
+            for resource, (kind, rate, cpu, network) in FLEET.items():
+                stamp = start.isoformat()
+                row = [f"{resource}-{hour}", stamp, (start + timedelta(hours=1)).isoformat(), "111111111111", "Usage"]
+                bills.writerow(
+                    row + [rate, "AmazonEC2", "us-east-1", resource, f"BoxUsage:{kind}", "1", rate, rate, kind]
+                )
+                samples.writerow([stamp, resource, "CPUUtilization", cpu + (hour % 5)])
+                samples.writerow([stamp, resource, "NetworkIn", network])
+    return bill, metrics
+
+
+def test_recommend_writes_idle_rightsize_and_commitment_advice(tmp_path, capsys):
+    bill, metrics = write_bill(tmp_path / "in")
+    out = tmp_path / "out"
+    assert main(["recommend", str(bill), "--metrics", str(metrics), "--out", str(out), "--as-of", "2026-10-01"]) == 0
+    records = [json.loads(line) for line in (out / "recommendations.jsonl").read_text().splitlines()]
+    by_resource = {r["resource_id"]: r for r in records if r["resource_id"]}
+    assert by_resource["i-idle"]["type"] == "idle"
+    assert (by_resource["i-oversized"]["type"], by_resource["i-oversized"]["recommended_type"]) == (
+        "rightsize",
+        "m5.large",
+    )
+    assert "i-busy" not in by_resource
+    assert any(r["type"] in ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan") for r in records)
+    for record in records:
+        assert 0 < float(record["potential_savings"]) <= float(record["current_monthly_cost"])
+    findings = {f["resource_id"]: f for f in map(json.loads, (out / "findings.jsonl").read_text().splitlines())}
+    assert findings["i-busy"]["finding"] == "optimized" and findings["i-busy"]["reason"]
+    printed = capsys.readouterr().out
+    assert "rejected 1" in printed and "recommendations" in printed
+
+
+def test_an_as_of_date_before_enough_data_gives_reasons_not_advice(tmp_path):
+    bill, metrics = write_bill(tmp_path / "in")
+    out = tmp_path / "out"
+    assert main(["recommend", str(bill), "--metrics", str(metrics), "--out", str(out), "--as-of", "2026-09-08"]) == 0
+    findings = [json.loads(line) for line in (out / "findings.jsonl").read_text().splitlines()]
+    assert {f["finding"] for f in findings} == {"insufficient_data"}
+    records = [json.loads(line) for line in (out / "recommendations.jsonl").read_text().splitlines()]
+    assert all(r["resource_id"] is None for r in records)  # commitments may still be sized on a week
+
+
+def test_a_bad_metrics_file_is_refused_with_what_was_expected(tmp_path, capsys):
+    bill, _ = write_bill(tmp_path / "in")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("when,what\n1,2\n")
+    assert main(["recommend", str(bill), "--metrics", str(wrong), "--out", str(tmp_path / "out")]) != 0
+    assert "expected columns" in capsys.readouterr().out
