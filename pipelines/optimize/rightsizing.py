@@ -111,7 +111,8 @@ def resize_finding(
     if memory_at is None and current.family.startswith(MEMORY_FAMILIES):
         reason = "memory-optimized family and no memory metric (mem_used_percent): not downsized"
         return Finding("memory_bound", reason=reason, evidence=evidence, **base)
-    fits_percentile = [t for t in catalog.smaller_sizes(current.name) if fits(t, current, cpu_at, memory_at, s)]
+    smaller = [t for t in catalog.smaller_sizes(current.name) if memory.size or t.memory_gib >= current.memory_gib / 2]
+    fits_percentile = [t for t in smaller if fits(t, current, cpu_at, memory_at, s)]
     if not fits_percentile:
         reason = f"P{s.cpu_percentile:g} CPU {cpu_at:.0f}% + {s.cpu_headroom:.0%} headroom needs this size"
         return Finding("optimized", reason=reason, evidence=evidence, **base)
@@ -119,15 +120,15 @@ def resize_finding(
     if not candidates:
         reason = f"bursty: peaks of {cpu_peak:.0f}% CPU would saturate {fits_percentile[-1].name}; not downsized"
         return Finding("bursty", reason=reason, evidence=evidence, **base)
-    target = min(candidates, key=lambda t: (price_ratio(catalog, t, current, recent.region), t.vcpu))
-    ratio = price_ratio(catalog, target, current, recent.region)
+    target = min(candidates, key=lambda t: (price_ratio(t, current, recent.region), t.vcpu))
+    ratio = price_ratio(target, current, recent.region)
     monthly = base["current_monthly_cost"]
     projected = (monthly * ratio).quantize(Decimal("0.01"))
-    load = cpu_at * current.vcpu / target.vcpu
+    load = cpu_at * cpu_scale(target, current)
     reason = (
-        f"P{s.cpu_percentile:g} CPU {cpu_at:.1f}% of {current.vcpu} vCPU would be {load:.0f}% of {target.vcpu} "
-        f"on {target.name} (peak {cpu_peak * current.vcpu / target.vcpu:.0f}%)"
-    )
+        f"P{s.cpu_percentile:g} CPU {cpu_at:.1f}% of {current.name} would be {load:.0f}% of {target.name} "
+        f"(peak {cpu_peak * cpu_scale(target, current):.0f}%)"
+    ) + ("" if memory.size else "; memory not measured, so at most half the memory is given up")
     risk = "low" if load * (1 + s.cpu_headroom) <= 60 and memory.size else "medium"
     return Finding(
         "rightsize",
@@ -143,20 +144,30 @@ def resize_finding(
 def fits(
     candidate: InstanceType, current: InstanceType, cpu_at: float, memory_at: float | None, s: RightsizingSettings
 ) -> bool:
-    """The percentile plus headroom, scaled to the candidate's vCPU (and memory), stays within 100%."""
-    if cpu_at * current.vcpu / candidate.vcpu * (1 + s.cpu_headroom) > 100:
+    """The percentile plus headroom, scaled to the candidate's capacity (and memory), stays within 100%."""
+    if cpu_at * cpu_scale(candidate, current) * (1 + s.cpu_headroom) > 100:
         return False
     return memory_at is None or memory_at * current.memory_gib / candidate.memory_gib * (1 + s.cpu_headroom) <= 100
 
 
 def peak_fits(candidate: InstanceType, current: InstanceType, cpu_peak: float, memory: np.ndarray) -> bool:
     """The largest hour seen fits without headroom: what a percentile drops must not saturate the new size."""
-    if cpu_peak * current.vcpu / candidate.vcpu > 100:
+    if cpu_peak * cpu_scale(candidate, current) > 100:
         return False
     return not memory.size or float(memory.max()) * current.memory_gib / candidate.memory_gib <= 100
 
 
-def price_ratio(catalog: Catalog, target: InstanceType, current: InstanceType, region: str) -> Decimal:
+def cpu_scale(candidate: InstanceType, current: InstanceType) -> float:
+    """How much busier the same work makes the candidate than the current type.
+
+    Within a family AWS prices in proportion to vCPU, and for burstable types (t3, t4g) in
+    proportion to the baseline a size sustains (a t3.medium has a t3.large's 2 vCPU but 2/3 of its
+    baseline): the price ratio measures capacity for both, and is conservative for burstables.
+    """
+    return float(1 / price_ratio(candidate, current, "us-east-1"))
+
+
+def price_ratio(target: InstanceType, current: InstanceType, region: str) -> Decimal:
     """Target ÷ current on-demand price, in the instance's region when the catalog prices it there.
 
     The ratio is applied to the bill's own cost of the current type, so a private rate carries over.

@@ -53,10 +53,8 @@ def test_recommend_writes_idle_rightsize_and_commitment_advice(tmp_path, capsys)
     records = [json.loads(line) for line in (out / "recommendations.jsonl").read_text().splitlines()]
     by_resource = {r["resource_id"]: r for r in records if r["resource_id"]}
     assert by_resource["i-idle"]["type"] == "idle"
-    assert (by_resource["i-oversized"]["type"], by_resource["i-oversized"]["recommended_type"]) == (
-        "rightsize",
-        "m5.large",
-    )
+    oversized = by_resource["i-oversized"]  # no memory metric: one size down at most, whatever the CPU allows
+    assert (oversized["type"], oversized["recommended_type"]) == ("rightsize", "m5.xlarge")
     assert "i-busy" not in by_resource
     assert any(r["type"] in ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan") for r in records)
     for record in records:

@@ -125,3 +125,14 @@ def test_histories_keep_only_ec2_instance_usage():
     built.add_cost(CostEvent(**{**storage.to_record(), "charge_type": ChargeType.USAGE, "instance_type": ""}))
     (history,) = built.histories()
     assert len(history.hours_ms) == 24 and np.nanmax(history.cpu_max) == 3
+
+
+def test_without_a_memory_metric_at_most_half_the_memory_is_given_up():
+    # 6% of 8 vCPU would fit an m5.large, but nobody measured the memory: m5.xlarge
+    result = finding(usage("m5.2xlarge", lambda h: 6, rate="0.384"))
+    assert (result.kind, result.recommended_type, result.risk_level) == ("rightsize", "m5.xlarge", "medium")
+
+
+def test_burstable_sizes_are_compared_by_the_capacity_they_sustain_not_their_vcpu_count():
+    # a t3.medium has the t3.large's 2 vCPU but half its price (and less baseline): 50% CPU does not fit
+    assert finding(usage("t3.large", lambda h: 50, memory=30, rate="0.0832")).kind == "optimized"
