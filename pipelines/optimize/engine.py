@@ -18,6 +18,10 @@ class OptimizerSettings:
     forecast_days: int = 90
     terms: CommitmentTerms = field(default_factory=lambda: CommitmentTerms(1, "no_upfront"))
 
+    def __post_init__(self) -> None:
+        if self.forecast_days < 1 or self.commitment_lookback_days < 7:
+            raise ValueError("commitments need forecast_days ≥ 1 and commitment_lookback_days ≥ 7 (one week)")
+
 
 @dataclass(frozen=True)
 class AccountAdvice:
