@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import statistics
 
-import numpy as np
 from rich.progress import Progress
 from rich.table import Table
 
 from bench.optimizer_labelled import START_MS, compute_demand, fleet
 from bench.report import publish
 from pipelines.optimize.catalog import load_catalog
-from pipelines.optimize.commitments import Demand, apply_plan, optimal_plan, project
+from pipelines.optimize.commitments import apply_plan, demand_of, optimal_plan, project
 from pipelines.optimize.engine import OptimizerSettings, advise
 
 DEV_SEEDS, HELD_OUT_SEEDS = list(range(1, 11)), list(range(101, 111))
@@ -54,15 +53,11 @@ def rightsizing_scores(seed: int) -> dict:
 def commitment_scores(seed: int) -> dict:
     catalog = load_catalog()
     drawn = compute_demand(seed, len(POOLS), 60 + HELD_OUT_DAYS)
-    families = [t.split(".")[0] for t, _ in POOLS]
-    discounts = {
-        kind: np.array([float(catalog.discount(f, kind, 1, "no_upfront")) for f in families])
-        for kind in ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan")
-    }
-    rates = np.array([float(catalog.rate(t, r)) for t, r in POOLS])
-    groups = [(f, r) for f, (_, r) in zip(families, POOLS, strict=True)]
+    rates = [float(catalog.rate(t, r)) for t, r in POOLS]
     split = 60 * 24
-    lookback = Demand(list(POOLS), groups, rates, drawn.hours[:, split - LOOKBACK_DAYS * 24 : split], discounts)
+    lookback = demand_of(
+        catalog, list(POOLS), rates, drawn.hours[:, split - LOOKBACK_DAYS * 24 : split], 1, "no_upfront"
+    )
     actual = lookback.scaled(drawn.hours[:, split:])
     plans = {
         "engine": optimal_plan(project(lookback, HELD_OUT_DAYS)),

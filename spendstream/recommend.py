@@ -96,10 +96,10 @@ def read_metrics(paths: list[Path], usage: ResourceUsage, as_of_ms: int | None) 
     return rows, rejects
 
 
-def recommendation_json(item: Recommendation, status: str = "open") -> dict:
+def recommendation_json(item: Recommendation) -> dict:
     return {
         "id": item.recommendation_id,
-        "status": status,
+        "status": "open",
         "type": item.type,
         "account_id": item.account_id,
         "resource_id": item.resource_id,
@@ -112,6 +112,7 @@ def recommendation_json(item: Recommendation, status: str = "open") -> dict:
         "savings_p10": str(item.savings_p10),
         "savings_p90": str(item.savings_p90),
         "risk_level": item.risk_level,
+        "estimated_implementation_time": item.estimated_implementation_time,
         "description": item.description,
         "execution_plan": list(item.execution_plan),
         "evidence": item.evidence,

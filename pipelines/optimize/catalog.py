@@ -16,10 +16,6 @@ from functools import cache
 from pathlib import Path
 
 DEFAULT_CATALOG = Path(__file__).with_name("instance_catalog.json")
-COMMITMENT_KINDS = ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan")
-PAYMENT_OPTIONS = ("no_upfront", "partial_upfront", "all_upfront")
-# Spot Instance Advisor buckets: monthly share of instances interrupted, and the rate assumed for each.
-INTERRUPTION_BUCKETS = {"<5%": 0.05, "5-10%": 0.10, "10-15%": 0.15, "15-20%": 0.20, ">20%": 0.30}
 HOURS_PER_MONTH = 730
 _INSTANCE_TYPE = re.compile(r"\b([a-z][a-z0-9-]*\d[a-z0-9-]*\.(?:nano|micro|small|medium|large|\d*xlarge|metal))\b")
 
@@ -33,7 +29,6 @@ class InstanceType:
     name: str
     family: str
     architecture: str
-    burstable: bool
     vcpu: int
     memory_gib: float
     on_demand: dict[str, Decimal]  # region → $/h
@@ -44,7 +39,6 @@ class Catalog:
     snapshot_date: str
     source: str
     types: dict[str, InstanceType]
-    spot: dict[str, tuple[Decimal, str]]  # family → (discount, interruption bucket)
     discounts: dict[str, dict[tuple[str, int, str], Decimal]]  # family → (kind, term, payment) → fraction
 
     def get(self, name: str) -> InstanceType | None:
@@ -98,14 +92,12 @@ def load_catalog(path: Path = DEFAULT_CATALOG) -> Catalog:
                 name=name,
                 family=entry["family"],
                 architecture=families[entry["family"]]["architecture"],
-                burstable=bool(families[entry["family"]].get("burstable", False)),
                 vcpu=int(entry["vcpu"]),
                 memory_gib=float(entry["memory_gib"]),
                 on_demand={region: Decimal(rate) for region, rate in entry["on_demand"].items()},
             )
             for name, entry in document["types"].items()
         }
-        spot = {f: (Decimal(e["spot"]["discount"]), e["spot"]["interruption_bucket"]) for f, e in families.items()}
         discounts = {
             family: {
                 (kind, int(term), payment): Decimal(value)
@@ -115,7 +107,7 @@ def load_catalog(path: Path = DEFAULT_CATALOG) -> Catalog:
             }
             for family, entry in families.items()
         }
-        return Catalog(document["snapshot_date"], document["source"], types, spot, discounts)
+        return Catalog(document["snapshot_date"], document["source"], types, discounts)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CatalogError(
             f"instance catalog {path} is not usable ({type(error).__name__}: {error}); "

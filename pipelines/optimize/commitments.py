@@ -340,14 +340,22 @@ def eligible_demand(
     chosen = sorted(pool for pool, counts in pools.items() if counts.any() and pool in rates)
     if not chosen:
         return None
-    families = [family_of(t) for t, _ in chosen]
-    discounts = {
-        kind: np.array([float(catalog.discount(f, kind, term_years, payment)) for f in families]) for kind in KINDS
-    }
+    return demand_of(
+        catalog, chosen, [rates[p] for p in chosen], np.array([pools[p] for p in chosen]), term_years, payment
+    )
+
+
+def demand_of(
+    catalog: Catalog, pools: list[tuple[str, str]], rates: list[float], hours: np.ndarray, term_years: int, payment: str
+) -> Demand:
+    """Demand for these (type, region) pools, with the catalog's discount of every kind for each."""
+    families = [family_of(t) for t, _ in pools]
     return Demand(
-        pools=chosen,
-        groups=[(f, region) for f, (_, region) in zip(families, chosen, strict=True)],
-        rates=np.array([rates[p] for p in chosen]),
-        hours=np.array([pools[p] for p in chosen]),
-        discounts=discounts,
+        pools=pools,
+        groups=[(f, region) for f, (_, region) in zip(families, pools, strict=True)],
+        rates=np.array(rates),
+        hours=hours,
+        discounts={
+            kind: np.array([float(catalog.discount(f, kind, term_years, payment)) for f in families]) for kind in KINDS
+        },
     )

@@ -20,7 +20,8 @@ from pipelines.optimize.rightsizing import Finding
 
 CENT = Decimal("0.01")
 UPFRONT_SHARE = {"no_upfront": 0.0, "partial_upfront": 0.5, "all_upfront": 1.0}
-IMPLEMENTATION_TIME = {"idle": "15 minutes", "rightsize": "1 hour", "commitment": "15 minutes"}
+# What applying each kind takes: stopping is quick, a resize needs a stop/start and a day of watching.
+IMPLEMENTATION_TIME = {"idle": "15 minutes", "rightsize": "1 hour"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Recommendation:
     @property
     def potential_savings(self) -> Decimal:
         return self.current_monthly_cost - self.projected_monthly_cost
+
+    @property
+    def estimated_implementation_time(self) -> str:
+        return IMPLEMENTATION_TIME.get(self.type, "15 minutes")  # a commitment is a purchase
 
     @property
     def recommendation_id(self) -> str:

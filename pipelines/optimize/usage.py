@@ -27,7 +27,6 @@ class HourCost:
     """One resource's instance usage in one hour (several line items add up)."""
 
     cost: Decimal = Decimal(0)  # what it really cost: amortized where a commitment covered it
-    on_demand_cost: Decimal = Decimal(0)  # what it would cost at the public on-demand rate
     instance_hours: Decimal = Decimal(0)
     pricing_term: str = ""
 
@@ -37,8 +36,6 @@ class HourMetrics:
     """Utilization samples of one resource in one hour: maxima for percentiles, sums for traffic."""
 
     cpu_max: float = float("nan")
-    cpu_sum: float = 0.0
-    cpu_samples: int = 0
     network_bytes: float = 0.0
     network_samples: int = 0
     memory_max: float = float("nan")
@@ -53,14 +50,11 @@ class ResourceHistory:
     service: str
     region: str
     instance_type: str
-    pricing_term: str  # of its latest hour
     hours_ms: np.ndarray
     cost: list[Decimal]
-    on_demand_cost: list[Decimal]
     instance_hours: list[Decimal]
     terms: list[str]  # pricing term per hour
     cpu_max: np.ndarray  # NaN where no sample
-    cpu_mean: np.ndarray
     network_bytes: np.ndarray  # NaN where no sample
     memory_max: np.ndarray
     billed_rate: Decimal | None  # $/instance-hour at public on-demand prices, as the bill shows it
@@ -76,14 +70,11 @@ class ResourceHistory:
             self.service,
             self.region,
             self.instance_type,
-            self.pricing_term,
             self.hours_ms[index],
             [self.cost[i] for i in pick],
-            [self.on_demand_cost[i] for i in pick],
             [self.instance_hours[i] for i in pick],
             [self.terms[i] for i in pick],
             self.cpu_max[index],
-            self.cpu_mean[index],
             self.network_bytes[index],
             self.memory_max[index],
             self.billed_rate,
@@ -105,21 +96,16 @@ class ResourceUsage:
         hour_ms = event.usage_start_ms - event.usage_start_ms % HOUR_MS
         hour = self.costs[identity].setdefault(hour_ms, HourCost())
         hour.cost += Decimal(event.amortized_cost or event.net_cost)
-        usage = Decimal(event.usage_amount or 0)
-        rate = Decimal(event.public_on_demand_rate) if event.public_on_demand_rate else None
-        hour.on_demand_cost += Decimal(event.list_cost) if event.list_cost else (usage * rate if rate else 0)
-        hour.instance_hours += usage
+        hour.instance_hours += Decimal(event.usage_amount or 0)
         hour.pricing_term = event.pricing_term or hour.pricing_term
-        if rate:
-            self.rates[identity] = rate
+        if event.public_on_demand_rate:
+            self.rates[identity] = Decimal(event.public_on_demand_rate)
 
     def add_sample(self, sample: MetricEvent) -> None:
         hour_ms = sample.timestamp_ms - sample.timestamp_ms % HOUR_MS
         hour = self.samples[sample.resource_id].setdefault(hour_ms, HourMetrics())
         if sample.metric == CPU:
-            hour.cpu_max = sample.value if hour.cpu_samples == 0 else max(hour.cpu_max, sample.value)
-            hour.cpu_sum += sample.value
-            hour.cpu_samples += 1
+            hour.cpu_max = sample.value if np.isnan(hour.cpu_max) else max(hour.cpu_max, sample.value)
         elif sample.metric in (NETWORK_IN, NETWORK_OUT):
             hour.network_bytes += sample.value
             hour.network_samples += 1
@@ -142,14 +128,11 @@ class ResourceUsage:
             service=service,
             region=region,
             instance_type=instance_type,
-            pricing_term=hours[order[-1]].pricing_term,
             hours_ms=np.array(order, dtype=np.int64),
             cost=[hours[h].cost for h in order],
-            on_demand_cost=[hours[h].on_demand_cost for h in order],
             instance_hours=[hours[h].instance_hours for h in order],
             terms=[hours[h].pricing_term for h in order],
             cpu_max=np.array([m.cpu_max if m else np.nan for m in rows]),
-            cpu_mean=np.array([m.cpu_sum / m.cpu_samples if m and m.cpu_samples else np.nan for m in rows]),
             network_bytes=np.array([m.network_bytes if m and m.network_samples else np.nan for m in rows]),
             memory_max=np.array([m.memory_max if m else np.nan for m in rows]),
             billed_rate=self.rates.get(identity),

@@ -59,6 +59,7 @@ def test_recommend_writes_idle_rightsize_and_commitment_advice(tmp_path, capsys)
     assert any(r["type"] in ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan") for r in records)
     for record in records:
         assert 0 < float(record["potential_savings"]) <= float(record["current_monthly_cost"])
+        assert record["estimated_implementation_time"] and record["risk_level"] in ("low", "medium")
     findings = {f["resource_id"]: f for f in map(json.loads, (out / "findings.jsonl").read_text().splitlines())}
     assert findings["i-busy"]["finding"] == "optimized" and findings["i-busy"]["reason"]
     printed = capsys.readouterr().out
