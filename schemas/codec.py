@@ -40,6 +40,7 @@ class SchemaName(StrEnum):
     ANOMALY = "anomaly"
     FORECAST = "forecast"
     FORECAST_ACCURACY = "forecast_accuracy"
+    RECOMMENDATION = "recommendation"
     SERIES_MONITOR_STATE = "series_monitor_state"  # Flink keyed state of the analytics, not a topic
     ACCOUNT_MONITOR_STATE = "account_monitor_state"
 

@@ -17,6 +17,11 @@ from typing import Any
 
 import yaml
 
+from pipelines.optimize.catalog import DEFAULT_CATALOG, Catalog, load_catalog
+from pipelines.optimize.engine import OptimizerSettings
+from pipelines.optimize.recommendation import UPFRONT_SHARE, CommitmentTerms
+from pipelines.optimize.rightsizing import RightsizingSettings
+
 SECRET_ENV = {
     ("influx", "token"): "SPENDSTREAM_INFLUX_TOKEN",
     ("influx", "password"): "SPENDSTREAM_INFLUX_PASSWORD",
@@ -24,7 +29,7 @@ SECRET_ENV = {
     ("ingest", "token"): "SPENDSTREAM_INGEST_TOKEN",
 }
 ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap")}
-SECTIONS = ("kafka", "influx", "flink", "ingest", "cloudwatch", "stack")
+SECTIONS = ("kafka", "influx", "flink", "ingest", "cloudwatch", "stack", "optimizer")
 
 
 class ConfigError(ValueError):
@@ -51,10 +56,9 @@ def _topics() -> dict[str, Topic]:
         "utilization": Topic("spendstream.utilization.hourly"),
         "anomaly": Topic("spendstream.anomalies", partitions=1),
         "forecast": Topic("spendstream.forecasts"),
-        "forecast_accuracy": Topic("spendstream.forecast-accuracy"),
-        "alert_label": Topic(
-            "spendstream.alert-labels", partitions=1, compacted=True
-        ),  # people's verdicts  # each forecast scored as its day arrives
+        "forecast_accuracy": Topic("spendstream.forecast-accuracy"),  # each forecast scored as its day arrives
+        "alert_label": Topic("spendstream.alert-labels", partitions=1, compacted=True),  # people's verdicts
+        "recommendation": Topic("spendstream.recommendations", partitions=1),  # per account-day, opened and closed
     }
 
 
@@ -140,6 +144,38 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class OptimizerConfig:
+    """The optimization engine's settings (pipelines/optimize), for the job and ``recommend`` alike."""
+
+    catalog: str = ""  # instance catalog JSON; empty: the one shipped (pipelines/optimize/instance_catalog.json)
+    lookback_days: int = 14  # rightsizing and idle
+    min_days: int = 14  # fewer days of CPU data: no rightsizing advice, and the finding says so
+    cpu_percentile: float = 99.5
+    cpu_headroom: float = 0.20
+    commitment_lookback_days: int = 30
+    forecast_days: int = 90  # the coming days a commitment is sized on (trend-projected)
+    term_years: int = 1
+    payment_option: str = "no_upfront"
+    alert_monthly_savings: float = 100.0  # a new recommendation saving at least this ($/month) is also an alert
+
+    def settings(self) -> OptimizerSettings:
+        return OptimizerSettings(
+            rightsizing=RightsizingSettings(
+                lookback_days=self.lookback_days,
+                min_days=self.min_days,
+                cpu_percentile=self.cpu_percentile,
+                cpu_headroom=self.cpu_headroom,
+            ),
+            commitment_lookback_days=self.commitment_lookback_days,
+            forecast_days=self.forecast_days,
+            terms=CommitmentTerms(self.term_years, self.payment_option),
+        )
+
+    def load_catalog(self) -> Catalog:
+        return load_catalog(Path(self.catalog) if self.catalog else DEFAULT_CATALOG)
+
+
+@dataclass(frozen=True)
 class StackSettings:
     state_dir: str = ".spendstream"
     kafka_port: int = 0
@@ -156,6 +192,7 @@ class Config:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     cloudwatch: CloudWatchSettings = field(default_factory=CloudWatchSettings)
     stack: StackSettings = field(default_factory=StackSettings)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     accounts_file: str = "accounts.yaml"
 
     @property
@@ -211,6 +248,20 @@ def validate(config: Config) -> None:
     }.items():
         if value < 1:
             raise ConfigError(f"{key}: must be at least 1, is {value}")
+    validate_optimizer(config.optimizer)
+
+
+def validate_optimizer(optimizer: OptimizerConfig) -> None:
+    try:
+        optimizer.settings()
+    except ValueError as error:
+        raise ConfigError(f"optimizer: {error}") from None
+    if optimizer.catalog and not Path(optimizer.catalog).is_file():
+        raise ConfigError(f"optimizer.catalog: {optimizer.catalog} is not a readable file (an instance catalog JSON)")
+    if optimizer.payment_option not in UPFRONT_SHARE or optimizer.term_years not in (1, 3):
+        raise ConfigError(
+            f"optimizer.term_years must be 1 or 3 and optimizer.payment_option one of {', '.join(UPFRONT_SHARE)}"
+        )
 
 
 def _merge(obj: Any, document: dict[str, Any], where: str) -> Any:

@@ -20,7 +20,6 @@ from pipelines.cost_event import RejectedRow
 from pipelines.metrics import MetricSeries, normalize_metric_row
 from pipelines.optimize.catalog import Catalog
 from pipelines.optimize.engine import AccountAdvice, OptimizerSettings, advise
-from pipelines.optimize.recommendation import Recommendation
 from pipelines.optimize.rightsizing import Finding
 from pipelines.optimize.usage import ResourceUsage
 
@@ -96,30 +95,6 @@ def read_metrics(paths: list[Path], usage: ResourceUsage, as_of_ms: int | None) 
     return rows, rejects
 
 
-def recommendation_json(item: Recommendation) -> dict:
-    return {
-        "id": item.recommendation_id,
-        "status": "open",
-        "type": item.type,
-        "account_id": item.account_id,
-        "resource_id": item.resource_id,
-        "region": item.region,
-        "current_type": item.current_type,
-        "recommended_type": item.recommended_type,
-        "current_monthly_cost": str(item.current_monthly_cost),
-        "projected_monthly_cost": str(item.projected_monthly_cost),
-        "potential_savings": str(item.potential_savings),
-        "savings_p10": str(item.savings_p10),
-        "savings_p90": str(item.savings_p90),
-        "risk_level": item.risk_level,
-        "estimated_implementation_time": item.estimated_implementation_time,
-        "description": item.description,
-        "execution_plan": list(item.execution_plan),
-        "evidence": item.evidence,
-        **(item.commitment or {}),
-    }
-
-
 def finding_json(finding: Finding) -> dict:
     history = finding.history
     return {
@@ -138,6 +113,6 @@ def write_outputs(out: Path, advice: dict[str, AccountAdvice]) -> None:
     with (out / "recommendations.jsonl").open("w") as recommendations, (out / "findings.jsonl").open("w") as findings:
         for account in advice.values():
             for item in sorted(account.live, key=lambda r: -r.potential_savings):
-                recommendations.write(json.dumps(recommendation_json(item)) + "\n")
+                recommendations.write(json.dumps(item.record(account.as_of_ms)) + "\n")
             for finding in account.findings:
                 findings.write(json.dumps(finding_json(finding)) + "\n")

@@ -20,12 +20,12 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.stats import theilslopes
 
 from pipelines.anomaly import HOUR_MS
-from pipelines.cost_event import PricingTerm
 from pipelines.optimize.catalog import Catalog, family_of
 from pipelines.optimize.usage import ResourceHistory
 
 HOURS_PER_DAY, DAYS_PER_WEEK = 24, 7
 KINDS = ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan")
+MAX_COLUMNS, GRIDS = 400, (100, 50, 25, 12)  # distinct hours the program takes (distinct_hours)
 
 
 @dataclass(frozen=True)
@@ -104,25 +104,34 @@ def project(demand: Demand, days_ahead: int, slope_quantile: str = "median") -> 
 
 
 def trend_slope(daily: np.ndarray, which: str) -> float:
-    """Instance-hours per day per day: Theil–Sen's slope or a bound of its 80% interval."""
+    """Instance-hours per day per day: Theil–Sen's slope or a bound of its 80% interval.
+
+    The median slope counts only when its interval excludes zero: a steady pool's noise would
+    otherwise tilt the projection a little, and the commitment would do worse than look-back-only.
+    """
     if which == "none" or len(daily) < DAYS_PER_WEEK or not daily.any():
         return 0.0
     slope, _, low, high = theilslopes(daily, np.arange(len(daily)), alpha=0.8)
+    if which == "median" and low <= 0 <= high:
+        return 0.0
     return {"median": slope, "low": low, "high": high}[which]
 
 
-def optimal_plan(demand: Demand, kinds: tuple[str, ...] = KINDS, min_utilization: float = 0.95) -> Plan:
+def optimal_plan(
+    demand: Demand, kinds: tuple[str, ...] = KINDS, min_utilization: float = 0.95, max_columns: int | None = MAX_COLUMNS
+) -> Plan:
     """The cheapest plan over ``demand`` whose commitments are at least ``min_utilization`` used.
 
     Exact: HiGHS branch and bound on the RI counts. Without the utilization floor the optimum
     happily buys a commitment used only a little more than (1 − discount) of the hours. The
     program may credit coverage to a different plan than AWS's order would (a Compute SP where the
     EC2 Instance SP applies first), so the floor is checked on the plan as AWS applies it and
-    raised by the shortfall until it holds.
+    raised by the shortfall until it holds. ``max_columns`` None: every distinct hour, exactly
+    (slow on months of projected hours; see distinct_hours).
     """
     floor = min_utilization
     for _ in range(MAX_FLOOR_RAISES):
-        plan = _solve(demand, kinds, floor)
+        plan = _solve(demand, kinds, floor, max_columns)
         shortfall = min_utilization - apply_plan(demand, plan).utilization()
         if shortfall <= 1e-9 or floor >= 1:
             return plan
@@ -133,21 +142,23 @@ def optimal_plan(demand: Demand, kinds: tuple[str, ...] = KINDS, min_utilization
 MAX_FLOOR_RAISES = 6
 
 
-def _solve(demand: Demand, kinds: tuple[str, ...], min_utilization: float) -> Plan:
+def _solve(demand: Demand, kinds: tuple[str, ...], min_utilization: float, max_columns: int | None) -> Plan:
+    hours, weights = distinct_hours(demand.hours, max_columns)
+    demand = demand.scaled(hours)
     pools, hours = demand.hours.shape
     groups = sorted(set(demand.groups))
     group_of = np.array([groups.index(g) for g in demand.groups])
     n_groups = len(groups)
     layout = Layout(pools, n_groups, hours)
     cost = np.zeros(layout.size)
-    cost[layout.reserved] = hours * demand.rates * (1 - demand.discounts["reserved_instance"])
-    cost[layout.instance_sp] = hours
-    cost[layout.compute_sp] = hours
-    cost[layout.uncovered] = np.repeat(demand.rates, hours)
-    cost[layout.by_instance_sp] = -1
-    cost[layout.by_compute_sp] = -1
+    cost[layout.reserved] = weights.sum() * demand.rates * (1 - demand.discounts["reserved_instance"])
+    cost[layout.instance_sp] = weights.sum()
+    cost[layout.compute_sp] = weights.sum()
+    cost[layout.uncovered] = np.repeat(demand.rates, hours) * np.tile(weights, pools)
+    cost[layout.by_instance_sp] = -np.tile(weights, n_groups)
+    cost[layout.by_compute_sp] = -np.tile(weights, n_groups)
     constraints = coverage_constraints(demand, layout, group_of)
-    constraints.append(utilization_constraint(demand, layout, group_of, cost, min_utilization))
+    constraints.append(utilization_constraint(demand, weights, layout, group_of, cost, min_utilization))
     upper = np.full(layout.size, np.inf)
     upper[layout.uncovered] = demand.hours.ravel()
     for kind, block in (
@@ -165,6 +176,29 @@ def _solve(demand: Demand, kinds: tuple[str, ...], min_utilization: float) -> Pl
     x = result.x
     instance_sp = {groups[g]: float(x[layout.instance_sp][g]) for g in range(n_groups)}
     return Plan(np.round(x[layout.reserved]), instance_sp, float(x[layout.compute_sp][0]))
+
+
+def distinct_hours(hours: np.ndarray, max_columns: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct hours of demand, one column each, and how often each occurs.
+
+    Hours are interchangeable in the program (commitments are the same every hour), so equal hours
+    are one column weighted by their count: exact. Projected hours are rarely equal (the trend
+    moves every day), so when more than ``max_columns`` remain, each pool's instance-hours are
+    rounded to the finest grid of ``GRIDS`` steps of its peak that leaves at most that many:
+    2,160 projected hours become a few hundred, and HiGHS solves in about a second instead of half
+    a minute. The saving stays within 0.2% of the exact optimum on bench demand and within 1% on
+    a fleet of a few instances, where a rounded hour can tip an RI count (tests/unit/
+    test_commitments.py). The plan is checked against the exact hours (the utilization floor).
+    """
+    peak = hours.max(axis=1, keepdims=True)
+    for levels in (None, *GRIDS):
+        grid = hours if levels is None else np.round(hours / np.where(peak > 0, peak / levels, 1.0))
+        distinct, index, counts = np.unique(grid.T, axis=0, return_index=True, return_counts=True)
+        if max_columns is None or len(distinct) <= max_columns or levels == GRIDS[-1]:
+            break
+    if levels is None:
+        return hours[:, index], counts.astype(float)
+    return distinct.T * np.where(peak > 0, peak / levels, 1.0), counts.astype(float)
 
 
 @dataclass(frozen=True)
@@ -255,20 +289,20 @@ def coverage_constraints(demand: Demand, layout: Layout, group_of: np.ndarray) -
 
 
 def utilization_constraint(
-    demand: Demand, layout: Layout, group_of: np.ndarray, cost: np.ndarray, floor: float
+    demand: Demand, weights: np.ndarray, layout: Layout, group_of: np.ndarray, cost: np.ndarray, floor: float
 ) -> LinearConstraint:
     """Commitment $ used ≥ floor × commitment $ paid, over the whole horizon (one row)."""
     groups, hours = len(set(group_of.tolist())), layout.hours
     ri_rate = demand.rates * (1 - demand.discounts["reserved_instance"])
     row = np.zeros(layout.size)
-    row[layout.uncovered] = -np.repeat(ri_rate, hours)  # RI used = Σ rate × (demand − uncovered)
+    row[layout.uncovered] = -np.repeat(ri_rate, hours) * np.tile(weights, layout.pools)  # RI used: demand − uncovered
     sp_blocks = {"ec2_instance_savings_plan": layout.by_instance_sp, "compute_savings_plan": layout.by_compute_sp}
     for kind, block in sp_blocks.items():
-        row[block] = np.repeat(1 - group_discounts(demand, group_of, groups, kind), hours)
+        row[block] = np.repeat(1 - group_discounts(demand, group_of, groups, kind), hours) * np.tile(weights, groups)
     paid = np.zeros(layout.size)
     for block in (layout.reserved, layout.instance_sp, layout.compute_sp):
         paid[block] = cost[block]
-    constant = float(ri_rate @ demand.hours.sum(axis=1))
+    constant = float(ri_rate @ (demand.hours * weights).sum(axis=1))
     return LinearConstraint((row - floor * paid)[None, :], lb=-constant, ub=np.inf)
 
 
@@ -331,8 +365,8 @@ def eligible_demand(
             continue
         pool = (history.instance_type, history.region)
         counts = pools.setdefault(pool, np.zeros(hours))
-        for hour_ms, amount, term in zip(history.hours_ms, history.instance_hours, history.terms, strict=True):
-            if start_ms <= hour_ms < end_ms and term == PricingTerm.ON_DEMAND.value:
+        for hour_ms, amount in zip(history.hours_ms, history.on_demand_hours, strict=True):
+            if start_ms <= hour_ms < end_ms:
                 counts[(int(hour_ms) - start_ms) // HOUR_MS] += float(amount)
         rate = history.billed_rate or catalog.rate(history.instance_type, history.region)
         if rate is not None:

@@ -25,6 +25,7 @@ class OptimizerSettings:
 
 @dataclass(frozen=True)
 class AccountAdvice:
+    as_of_ms: int
     live: list[Recommendation]
     superseded: list[Recommendation]
     findings: list[Finding]  # every instance examined, with why (also when nothing is recommended)
@@ -40,7 +41,7 @@ def advise(
     candidates = [from_finding(f) for f in findings if f.actionable]
     candidates += commitments(account_id, histories, as_of_ms, catalog, settings)
     live, superseded = one_per_resource(candidates)
-    return AccountAdvice(live, superseded, findings)
+    return AccountAdvice(as_of_ms, live, superseded, findings)
 
 
 def commitments(

@@ -22,6 +22,16 @@ CENT = Decimal("0.01")
 UPFRONT_SHARE = {"no_upfront": 0.0, "partial_upfront": 0.5, "all_upfront": 1.0}
 # What applying each kind takes: stopping is quick, a resize needs a stop/start and a day of watching.
 IMPLEMENTATION_TIME = {"idle": "15 minutes", "rightsize": "1 hour"}
+COMMITMENT_FIELDS = (
+    "commitment_type",
+    "term_years",
+    "payment_option",
+    "hourly_commitment",
+    "discount",
+    "expected_utilization",
+    "expected_coverage",
+    "break_even_months",
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,32 @@ class Recommendation:
         scope = self.resource_id or f"{self.region}|{self.current_type}"
         key = f"{self.account_id}|{self.type}|{scope}|{self.recommended_type}"
         return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def record(self, as_of_ms: int, status: str = "open") -> dict:
+        """As topics (schemas/recommendation.avsc), ``recommendations.jsonl`` and InfluxDB carry it."""
+        commitment = dict.fromkeys(COMMITMENT_FIELDS) | (self.commitment or {})
+        return {
+            "recommendation_id": self.recommendation_id,
+            "status": status,
+            "as_of_ms": as_of_ms,
+            "type": self.type,
+            "account_id": self.account_id,
+            "resource_id": self.resource_id,
+            "region": self.region,
+            "current_type": self.current_type,
+            "recommended_type": self.recommended_type,
+            "current_monthly_cost": str(self.current_monthly_cost),
+            "projected_monthly_cost": str(self.projected_monthly_cost),
+            "potential_savings": str(self.potential_savings),
+            "savings_p10": str(self.savings_p10),
+            "savings_p90": str(self.savings_p90),
+            "risk_level": self.risk_level,
+            "estimated_implementation_time": self.estimated_implementation_time,
+            "description": self.description,
+            "execution_plan": list(self.execution_plan),
+            "evidence": self.evidence,
+            **commitment,
+        }
 
 
 def from_finding(finding: Finding) -> Recommendation:

@@ -10,16 +10,27 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 
 from pipelines.anomaly import HOUR_MS
-from pipelines.cost_event import ChargeType, CostEvent
+from pipelines.cost_event import ChargeType, CostEvent, PricingTerm
 from pipelines.metrics import MetricEvent
 
 EC2_SERVICES = {"AmazonEC2", "Amazon Elastic Compute Cloud", "EC2"}
 CPU, NETWORK_IN, NETWORK_OUT, MEMORY = "CPUUtilization", "NetworkIn", "NetworkOut", "mem_used_percent"
 DAY_MS = 24 * HOUR_MS
+
+
+class InstanceIdentity(NamedTuple):
+    """What one history is of: a resize shows up as a new identity of the same resource."""
+
+    account_id: str
+    resource_id: str
+    service: str
+    region: str
+    instance_type: str
 
 
 @dataclass(slots=True)
@@ -28,7 +39,7 @@ class HourCost:
 
     cost: Decimal = Decimal(0)  # what it really cost: amortized where a commitment covered it
     instance_hours: Decimal = Decimal(0)
-    pricing_term: str = ""
+    on_demand_hours: Decimal = Decimal(0)  # of which billed on demand: what a commitment could cover
 
 
 @dataclass(slots=True)
@@ -53,7 +64,7 @@ class ResourceHistory:
     hours_ms: np.ndarray
     cost: list[Decimal]
     instance_hours: list[Decimal]
-    terms: list[str]  # pricing term per hour
+    on_demand_hours: list[Decimal]  # instance-hours billed on demand, per hour (partly covered hours count part)
     cpu_max: np.ndarray  # NaN where no sample
     network_bytes: np.ndarray  # NaN where no sample
     memory_max: np.ndarray
@@ -73,7 +84,7 @@ class ResourceHistory:
             self.hours_ms[index],
             [self.cost[i] for i in pick],
             [self.instance_hours[i] for i in pick],
-            [self.terms[i] for i in pick],
+            [self.on_demand_hours[i] for i in pick],
             self.cpu_max[index],
             self.network_bytes[index],
             self.memory_max[index],
@@ -85,38 +96,63 @@ class ResourceHistory:
 class ResourceUsage:
     """Accumulates cost events and metric samples; then yields one history per instance."""
 
-    costs: dict[tuple, dict[int, HourCost]] = field(default_factory=lambda: defaultdict(dict))
+    costs: dict[InstanceIdentity, dict[int, HourCost]] = field(default_factory=lambda: defaultdict(dict))
     samples: dict[str, dict[int, HourMetrics]] = field(default_factory=lambda: defaultdict(dict))
-    rates: dict[tuple, Decimal] = field(default_factory=dict)
+    rates: dict[InstanceIdentity, Decimal] = field(default_factory=dict)
 
     def add_cost(self, event: CostEvent) -> None:
         if not is_instance_usage(event):
             return
+        amount = Decimal(event.usage_amount or 0)
+        on_demand = event.pricing_term == PricingTerm.ON_DEMAND.value
         identity = (event.usage_account_id, event.resource_id, event.service, event.region, event.instance_type)
-        hour_ms = event.usage_start_ms - event.usage_start_ms % HOUR_MS
+        self.add_hour(
+            InstanceIdentity(*identity),
+            event.usage_start_ms - event.usage_start_ms % HOUR_MS,
+            HourCost(Decimal(event.amortized_cost or event.net_cost), amount, amount if on_demand else Decimal(0)),
+            Decimal(event.public_on_demand_rate) if event.public_on_demand_rate else None,
+        )
+
+    def add_hour(self, identity: InstanceIdentity, hour_ms: int, cost: HourCost, rate: Decimal | None) -> None:
+        """Instance usage of one hour (a line item, or the job's hourly aggregate of them)."""
         hour = self.costs[identity].setdefault(hour_ms, HourCost())
-        hour.cost += Decimal(event.amortized_cost or event.net_cost)
-        hour.instance_hours += Decimal(event.usage_amount or 0)
-        hour.pricing_term = event.pricing_term or hour.pricing_term
-        if event.public_on_demand_rate:
-            self.rates[identity] = Decimal(event.public_on_demand_rate)
+        hour.cost += cost.cost
+        hour.instance_hours += cost.instance_hours
+        hour.on_demand_hours += cost.on_demand_hours
+        if rate is not None:
+            self.rates[identity] = max(rate, self.rates.get(identity, rate))
 
     def add_sample(self, sample: MetricEvent) -> None:
         hour_ms = sample.timestamp_ms - sample.timestamp_ms % HOUR_MS
-        hour = self.samples[sample.resource_id].setdefault(hour_ms, HourMetrics())
-        if sample.metric == CPU:
-            hour.cpu_max = sample.value if np.isnan(hour.cpu_max) else max(hour.cpu_max, sample.value)
-        elif sample.metric in (NETWORK_IN, NETWORK_OUT):
-            hour.network_bytes += sample.value
-            hour.network_samples += 1
-        elif sample.metric == MEMORY:
-            hour.memory_max = sample.value if np.isnan(hour.memory_max) else max(hour.memory_max, sample.value)
+        self.add_metric_hour(sample.resource_id, hour_ms, sample.metric, sample.value, sample.value, 1)
+
+    def add_metric_hour(self, resource_id: str, hour_ms: int, metric: str, peak: float, total: float, count: int):
+        """Samples of one metric in one hour, summarized: their maximum, sum and count."""
+        hour = self.samples[resource_id].setdefault(hour_ms, HourMetrics())
+        if metric == CPU:
+            hour.cpu_max = peak if np.isnan(hour.cpu_max) else max(hour.cpu_max, peak)
+        elif metric in (NETWORK_IN, NETWORK_OUT):
+            hour.network_bytes += total
+            hour.network_samples += count
+        elif metric == MEMORY:
+            hour.memory_max = peak if np.isnan(hour.memory_max) else max(hour.memory_max, peak)
+
+    def forget_before(self, start_ms: int) -> None:
+        """Drop hours before ``start_ms``: the job keeps only the lookback in its state."""
+        for hours in (*self.costs.values(), *self.samples.values()):
+            for hour_ms in [h for h in hours if h < start_ms]:
+                del hours[hour_ms]
+        for identity in [i for i, hours in self.costs.items() if not hours]:
+            del self.costs[identity]
+            self.rates.pop(identity, None)
+        for resource in [r for r, hours in self.samples.items() if not hours]:
+            del self.samples[resource]
 
     def histories(self) -> list[ResourceHistory]:
         """One per (account, resource, type): a resize shows up as a new history of the same resource."""
         return [self._history(identity) for identity in sorted(self.costs)]
 
-    def _history(self, identity: tuple) -> ResourceHistory:
+    def _history(self, identity: InstanceIdentity) -> ResourceHistory:
         account, resource, service, region, instance_type = identity
         hours = self.costs[identity]
         order = sorted(hours)
@@ -131,7 +167,7 @@ class ResourceUsage:
             hours_ms=np.array(order, dtype=np.int64),
             cost=[hours[h].cost for h in order],
             instance_hours=[hours[h].instance_hours for h in order],
-            terms=[hours[h].pricing_term for h in order],
+            on_demand_hours=[hours[h].on_demand_hours for h in order],
             cpu_max=np.array([m.cpu_max if m else np.nan for m in rows]),
             network_bytes=np.array([m.network_bytes if m and m.network_samples else np.nan for m in rows]),
             memory_max=np.array([m.memory_max if m else np.nan for m in rows]),

@@ -99,3 +99,16 @@ def test_the_projection_follows_a_trend_and_a_flat_one_repeats_the_lookback():
     trend_aware = optimal_plan(project(shrinking, 90)).reserved.sum()
     look_back_only = optimal_plan(project(shrinking, 90, "none")).reserved.sum()
     assert trend_aware < look_back_only
+
+
+def test_equal_hours_merge_exactly_and_a_long_projection_solves_near_the_exact_optimum():
+    repeated = demand(np.tile(random_hours(7, hours=6), 40))  # 240 hours, 6 distinct: merged, still exact
+    assert apply_plan(repeated, optimal_plan(repeated)).cost == pytest.approx(
+        apply_plan(repeated, optimal_plan(repeated, max_columns=None)).cost, rel=1e-9
+    )
+    rng = np.random.default_rng(3)
+    base = 4 + 3 * np.sin(np.arange(168) * 2 * np.pi / 24)[None, :] + rng.uniform(0, 2, (3, 168))
+    trending = project(demand(np.tile(base, 2) * np.linspace(1, 1.3, 336)), 10)  # 240 distinct hours
+    rounded, exact = optimal_plan(trending, max_columns=60), optimal_plan(trending, max_columns=None)
+    assert apply_plan(trending, rounded).savings >= 0.99 * apply_plan(trending, exact).savings
+    assert apply_plan(trending, rounded).utilization() >= 0.95

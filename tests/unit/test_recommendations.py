@@ -7,6 +7,7 @@ import pytest
 
 from pipelines.optimize.commitments import apply_plan, optimal_plan, project
 from pipelines.optimize.recommendation import CommitmentTerms, from_finding, from_plan, one_per_resource
+from schemas import SchemaName, codec
 from tests.unit.test_commitments import demand
 from tests.unit.test_rightsizing import finding, usage
 
@@ -54,3 +55,15 @@ def test_commitment_records_add_up_to_the_plans_saving_in_aws_order():
         assert record.resource_id is None and 0 < record.potential_savings <= record.current_monthly_cost
         assert record.commitment["expected_utilization"] >= 0.95 and 0 < record.commitment["discount"] < 1
         assert record.commitment["break_even_months"] == 0  # no upfront: saving from the first month
+
+
+def test_records_of_every_kind_go_through_the_recommendation_schema_unchanged():
+    hours = np.vstack([np.full(28 * 24, 4.0), np.full(28 * 24, 2.0), np.full(28 * 24, 3.0)])
+    future = project(demand(hours), 30)
+    commitments = from_plan("111", future, optimal_plan(future), CommitmentTerms(1, "no_upfront"), (future, future))
+    for item in [rightsize(), *commitments]:
+        record = item.record(as_of_ms=1_700_000_000_000)
+        payload = codec().encode(SchemaName.RECOMMENDATION, record)
+        assert codec().decode(payload, SchemaName.RECOMMENDATION) == record
+        assert Decimal(record["potential_savings"]) == item.potential_savings
+    assert rightsize().record(0, "closed")["status"] == "closed"
