@@ -138,3 +138,31 @@ def forecast_accuracy_point(scored: dict) -> Point:
         if scored[name] is not None:
             point.field(name, scored[name])
     return point
+
+
+def recommendation_point(recommendation: dict) -> Point:
+    """A Recommendation record → measurement ``recommendation`` at the day it was computed for.
+
+    One point per recommendation and day (its id is a tag), so ``SUM(savings_usd)`` of a day's
+    open points is what the account could save a month as that day saw it, and a closed point
+    marks the day the advice was withdrawn.
+    """
+    return (
+        Point("recommendation")
+        .tag("account", recommendation["account_id"])
+        .tag("type", recommendation["type"])
+        .tag("status", recommendation["status"])
+        .tag("risk_level", recommendation["risk_level"])
+        .tag("recommendation_id", recommendation["recommendation_id"])
+        .field("savings_usd", float(Decimal(recommendation["potential_savings"])))
+        .field("savings_micros", micros(recommendation["potential_savings"]))
+        .field("savings_p10_usd", float(Decimal(recommendation["savings_p10"])))
+        .field("savings_p90_usd", float(Decimal(recommendation["savings_p90"])))
+        .field("current_monthly_usd", float(Decimal(recommendation["current_monthly_cost"])))
+        .field("projected_monthly_usd", float(Decimal(recommendation["projected_monthly_cost"])))
+        .field("resource_id", recommendation["resource_id"] or "")
+        .field("current_type", recommendation["current_type"])
+        .field("recommended_type", recommendation["recommended_type"])
+        .field("description", recommendation["description"])
+        .time(recommendation["as_of_ms"], WritePrecision.MS)
+    )

@@ -22,6 +22,7 @@ from connectors.influx_points import (
     forecast_accuracy_point,
     forecast_point,
     live_aggregate_point,
+    recommendation_point,
     utilization_point,
 )
 from connectors.influx_writers import PointWriter, RejectedPointsError, RetryableWriteError, writer_for
@@ -57,6 +58,7 @@ class InfluxSink:
             config.kafka.topic("anomaly"): (SchemaName.ANOMALY, anomaly_point),
             config.kafka.topic("forecast"): (SchemaName.FORECAST, forecast_point),
             config.kafka.topic("forecast_accuracy"): (SchemaName.FORECAST_ACCURACY, forecast_accuracy_point),
+            config.kafka.topic("recommendation"): (SchemaName.RECOMMENDATION, recommendation_point),
         }
         self.live_topic = config.kafka.topic("live_aggregate")
         self.source.subscribe(list(self.decoders))

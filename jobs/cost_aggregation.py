@@ -1,4 +1,4 @@
-"""Cost aggregation job: cost events → hourly aggregates, cost-center rollups, budget alerts, utilization.
+"""Cost aggregation job: cost events → hourly aggregates, budget alerts, utilization, analytics, recommendations.
 
     flink run -py jobs/cost_aggregation.py [--config spendstream.yaml] [--from-offsets 0:0,1:0,2:0]
         [--until-offsets 0:120,1:98,2:0] [--restated]
@@ -30,6 +30,7 @@ from pyflink.util.java_utils import load_java_class
 from connectors.deliveries import REMOVED
 from jobs.analytics import build_analytics
 from jobs.enrichment_sql import context_sql
+from jobs.optimizer import build_optimizer
 from jobs.sql import LATE, dead_letters_sql, literal
 from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter
 from jobs.utilization import build_utilization
@@ -44,11 +45,13 @@ SUMS = "unblended_cost, net_cost, line_items"
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
 COST_COLUMNS = (
     "account_id, account_name, cost_center, project, environment, team, service, region, charge_type, currency, "
-    "resource_id, unblended_cost, net_cost, line_item"
+    "resource_id, unblended_cost, net_cost, line_item, usage_amount, amortized_cost, instance_type, pricing_term, "
+    "public_on_demand_rate"
 )
 DECODED = (
     "SELECT r.event_time, r.kafka_partition, r.kafka_offset, r.payload, e.error, e.account_id, e.service, "
     "  e.region, e.charge_type, e.currency, e.unblended_cost, e.net_cost, e.resource_id, e.line_item_type, e.tags, "
+    "  e.usage_amount, e.amortized_cost, e.instance_type, e.pricing_term, e.public_on_demand_rate, "
     f"  {LATE} "
     "FROM raw_cost AS r, LATERAL TABLE(decode_cost_event(r.payload)) AS e "
     "WHERE r.payload IS NOT NULL"  # a null value is a heartbeat: it only moves event time
@@ -59,27 +62,34 @@ CHECKED = (
     "  CASE WHEN error IS NOT NULL OR late THEN payload END AS payload, "
     "  account_id, {context}, service, region, charge_type, currency, resource_id, "
     "  CAST(unblended_cost AS DECIMAL(38, 18)) AS unblended_cost, CAST(net_cost AS DECIMAL(38, 18)) AS net_cost, "
-    f"  CAST(CASE WHEN line_item_type = '{REMOVED}' THEN 0 ELSE 1 END AS BIGINT) AS line_item "
+    f"  CAST(CASE WHEN line_item_type = '{REMOVED}' THEN 0 ELSE 1 END AS BIGINT) AS line_item, "
+    # what the optimizer reads (null where the export has none: older writers, non-instance usage)
+    "  CAST(usage_amount AS DECIMAL(38, 18)) AS usage_amount, "
+    "  CAST(amortized_cost AS DECIMAL(38, 18)) AS amortized_cost, instance_type, pricing_term, "
+    "  CAST(public_on_demand_rate AS DECIMAL(38, 18)) AS public_on_demand_rate "
     "FROM decoded"
 )
 
 
 def build(
-    t_env: StreamTableEnvironment, directory: AccountDirectory, raw_topic: str, metrics_topic: str
+    t_env: StreamTableEnvironment, config: Config, directory: AccountDirectory, raw_topic: str, metrics_topic: str
 ) -> dict[str, Table]:
     """The topology over source tables ``raw_cost`` and ``metric_events``; returns what each sink writes."""
     outputs = build_costs(t_env, directory, raw_topic)
-    t_env.create_temporary_view("analytics", build_analytics(t_env, directory))
-    outputs["alerts"] = outputs["alerts"].union_all(t_env.sql_query("SELECT k, v FROM analytics WHERE role = 'alert'"))
-    for output, role in (
-        ("anomalies", "anomaly"),
-        ("forecasts", "forecast"),
-        ("forecast_accuracy", "forecast_accuracy"),
-    ):
-        outputs[output] = t_env.sql_query(f"SELECT k, v FROM analytics WHERE role = '{role}'")
     utilization, metric_dead_letters = build_utilization(t_env, metrics_topic)
     outputs["utilization"] = utilization
     outputs["dead_letters"] = outputs["dead_letters"].union_all(metric_dead_letters)
+    t_env.create_temporary_view("analytics", build_analytics(t_env, directory))
+    t_env.create_temporary_view("optimizer", build_optimizer(t_env, directory, config.optimizer))
+    alerts = "SELECT k, v FROM analytics WHERE role = 'alert' UNION ALL SELECT k, v FROM optimizer WHERE role = 'alert'"
+    outputs["alerts"] = outputs["alerts"].union_all(t_env.sql_query(alerts))
+    for output, view, role in (
+        ("anomalies", "analytics", "anomaly"),
+        ("forecasts", "analytics", "forecast"),
+        ("forecast_accuracy", "analytics", "forecast_accuracy"),
+        ("recommendations", "optimizer", "recommendation"),
+    ):
+        outputs[output] = t_env.sql_query(f"SELECT k, v FROM {view} WHERE role = '{role}'")
     return outputs
 
 
@@ -357,6 +367,7 @@ def statements(t_env: StreamTableEnvironment, config: Config, outputs: dict[str,
         "anomalies": "anomaly",
         "forecasts": "forecast",
         "forecast_accuracy": "forecast_accuracy",
+        "recommendations": "recommendation",
     }
     statement_set = t_env.create_statement_set()
     for output, role in topics.items():
@@ -425,7 +436,7 @@ def topology(t_env: StreamTableEnvironment, config: Config, directory: AccountDi
         source_ddl("raw_cost", raw_topic, config, args.until_offsets, args.from_earliest, args.from_offsets)
     )
     t_env.execute_sql(source_ddl("metric_events", metrics_topic, config, metrics_until, args.from_earliest))
-    return build(t_env, directory, raw_topic, metrics_topic)
+    return build(t_env, config, directory, raw_topic, metrics_topic)
 
 
 if __name__ == "__main__":

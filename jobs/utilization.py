@@ -72,7 +72,10 @@ def encode_utilization(
 
 
 def build_utilization(t_env: TableEnvironment, metrics_topic: str) -> tuple[Table, Table]:
-    """Over source ``metric_events`` and the cost job's ``costs`` view: (utilization, dead letters)."""
+    """Over source ``metric_events`` and the cost job's ``costs`` view: (utilization, dead letters).
+
+    Registers view ``resource_utilization_hourly`` (each resource's metrics per hour, with its cost).
+    """
     t_env.create_temporary_function("decode_metric_event", decode_metric_event)
     t_env.create_temporary_function("encode_utilization", encode_utilization)
     views = {
@@ -81,7 +84,7 @@ def build_utilization(t_env: TableEnvironment, metrics_topic: str) -> tuple[Tabl
         "metric_samples": "SELECT event_time, m.resource_id AS resource_id, m.metric AS metric, "
         "m.`value` AS metric_value FROM metrics_decoded WHERE m.error IS NULL AND late IS NOT TRUE",
         "resource_metric_hourly": "SELECT window_start, window_end, resource_id, metric, AVG(metric_value) AS "
-        "avg_value, MAX(metric_value) AS max_value, COUNT(*) AS samples "
+        "avg_value, MAX(metric_value) AS max_value, SUM(metric_value) AS total_value, COUNT(*) AS samples "
         "FROM TABLE(TUMBLE(TABLE metric_samples, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
         "GROUP BY window_start, window_end, resource_id, metric",
         "resource_usage_costs": "SELECT * FROM costs WHERE resource_id <> '' AND charge_type = 'usage'",
@@ -89,13 +92,17 @@ def build_utilization(t_env: TableEnvironment, metrics_topic: str) -> tuple[Tabl
         "SUM(unblended_cost) AS cost "
         "FROM TABLE(TUMBLE(TABLE resource_usage_costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
         "GROUP BY window_start, window_end, resource_id, account_id, service, region",
+        # each hour's utilization of a resource beside what that resource cost (the optimizer reads it too)
+        "resource_utilization_hourly": "SELECT c.window_start, c.window_end, c.resource_id, c.account_id, c.service, "
+        "c.region, u.metric, c.cost, u.avg_value, u.max_value, u.total_value, u.samples "
+        "FROM resource_cost_hourly c JOIN resource_metric_hourly u ON c.resource_id = u.resource_id "
+        "AND c.window_start = u.window_start AND c.window_end = u.window_end",
     }
     for name, query in views.items():
         t_env.create_temporary_view(name, t_env.sql_query(query))
     utilization = t_env.sql_query(
-        "SELECT r.k, r.v FROM (SELECT encode_utilization(c.window_start, c.window_end, c.resource_id, c.account_id, "
-        "  c.service, c.region, u.metric, CAST(c.cost AS STRING), u.avg_value, u.max_value, u.samples) AS r "
-        "FROM resource_cost_hourly c JOIN resource_metric_hourly u ON c.resource_id = u.resource_id "
-        "  AND c.window_start = u.window_start AND c.window_end = u.window_end)"
+        "SELECT r.k, r.v FROM (SELECT encode_utilization(window_start, window_end, resource_id, account_id, "
+        "  service, region, metric, CAST(cost AS STRING), avg_value, max_value, samples) AS r "
+        "FROM resource_utilization_hourly)"
     )
     return utilization, t_env.sql_query(dead_letters_sql("metrics_decoded", "m.error", metrics_topic, "metric"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from pipelines.cost_event import RejectedRow
 from pipelines.cur2 import timestamp_ms
@@ -55,6 +55,24 @@ def sample_value(text: str) -> float:
     if not math.isfinite(value):
         raise RejectedRow(f"value is not finite: {text!r}")
     return value
+
+
+UNITS = {"CPUUtilization": "Percent", "mem_used_percent": "Percent", "NetworkIn": "Bytes", "NetworkOut": "Bytes"}
+
+
+def series_of(row: Mapping[str, str], given: MetricSeries | None) -> MetricSeries:
+    """The series a row belongs to: its own columns win over the one given for the file.
+
+    A ``timestamp,resource_id,metric,value`` file (CloudWatch GetMetricData results flattened)
+    holds many series; a ``timestamp,value`` file one, named on the command line.
+    """
+    resource, metric = (row.get("resource_id") or "").strip(), (row.get("metric") or "").strip()
+    if resource and metric:
+        base = given or MetricSeries(resource, metric)
+        return replace(base, resource_id=resource, metric=metric, unit=UNITS.get(metric, base.unit))
+    if given is None:
+        raise RejectedRow("resource_id or metric is missing")
+    return given
 
 
 def normalize_metric_row(row: Mapping[str, str], series: MetricSeries, source: str = "csv") -> MetricEvent:

@@ -43,6 +43,7 @@ class SchemaName(StrEnum):
     RECOMMENDATION = "recommendation"
     SERIES_MONITOR_STATE = "series_monitor_state"  # Flink keyed state of the analytics, not a topic
     ACCOUNT_MONITOR_STATE = "account_monitor_state"
+    ACCOUNT_OPTIMIZER_STATE = "account_optimizer_state"
 
 
 @dataclass(frozen=True)

@@ -155,10 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     metrics = commands.add_parser("metrics", help="utilization metrics")
     metric_commands = metrics.add_subparsers(required=True, metavar="ACTION")
-    metric_replay = metric_commands.add_parser("replay", help="a timestamp,value CSV → metrics topic")
-    metric_replay.add_argument("path", type=Path, help="e.g. an NAB AWS CloudWatch series")
-    metric_replay.add_argument("--resource-id", required=True, help="the resource the series measures, e.g. i-0abc")
-    metric_replay.add_argument("--metric", required=True, help="metric name, e.g. CPUUtilization")
+    metric_replay = metric_commands.add_parser("replay", help="a metric CSV → metrics topic")
+    metric_replay.add_argument(
+        "path",
+        type=Path,
+        help="timestamp,value (e.g. an NAB AWS CloudWatch series) or timestamp,resource_id,metric,value",
+    )
+    metric_replay.add_argument("--resource-id", help="the resource a timestamp,value series measures, e.g. i-0abc")
+    metric_replay.add_argument("--metric", help="its metric name, e.g. CPUUtilization")
     metric_replay.add_argument("--namespace", default="AWS/EC2")
     metric_replay.add_argument("--unit", default="Percent")
     metric_replay.add_argument("--account-id", default="")
@@ -543,7 +547,16 @@ def cmd_metrics_replay(config, args) -> int:
     from connectors.replay import format_offsets
     from pipelines.metrics import MetricSeries
 
-    series = MetricSeries(args.resource_id, args.metric, args.namespace, args.unit, args.account_id, args.region)
+    if bool(args.resource_id) != bool(args.metric):
+        console.print(
+            "[red]--resource-id and --metric go together[/] (omit both for a timestamp,resource_id,metric,value file)"
+        )
+        return 2
+    series = (
+        MetricSeries(args.resource_id, args.metric, args.namespace, args.unit, args.account_id, args.region)
+        if args.resource_id
+        else None
+    )
     with console.status(f"replaying {args.path} into {config.kafka.topic('metrics')} ..."):
         summary = replay_metrics(args.path, series, config)
     console.print(f"rows read {summary.rows_read}, produced {summary.produced}, rejected {summary.rejected}")

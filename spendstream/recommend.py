@@ -17,7 +17,7 @@ from connectors.cur_files import ExportError, SourceRow, export_files, read_rows
 from connectors.progress import replay_progress
 from connectors.replay import FormatChecker, ReplaySummary, normalized_events
 from pipelines.cost_event import RejectedRow
-from pipelines.metrics import MetricSeries, normalize_metric_row
+from pipelines.metrics import normalize_metric_row, series_of
 from pipelines.optimize.catalog import Catalog
 from pipelines.optimize.engine import AccountAdvice, OptimizerSettings, advise
 from pipelines.optimize.rightsizing import Finding
@@ -85,9 +85,8 @@ def read_metrics(paths: list[Path], usage: ResourceUsage, as_of_ms: int | None) 
         for row in read_rows(path, check(path)):
             rows += 1
             try:
-                series = MetricSeries(row.values["resource_id"].strip(), row.values["metric"].strip())
-                sample = normalize_metric_row(row.values, series, source="recommend")
-            except (RejectedRow, KeyError) as error:
+                sample = normalize_metric_row(row.values, series_of(row.values, None), source="recommend")
+            except RejectedRow as error:
                 rejects[str(error).split(":")[0]] += 1
                 continue
             if as_of_ms is None or sample.timestamp_ms < as_of_ms:

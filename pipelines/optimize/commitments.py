@@ -87,7 +87,8 @@ def project(demand: Demand, days_ahead: int, slope_quantile: str = "median") -> 
     """Each pool's last week, repeated over ``days_ahead`` days and moved along its own trend line.
 
     ``slope_quantile`` low / high take the 80% confidence bounds of the Theil–Sen slope (the
-    savings range); ``none`` keeps the level flat (the look-back-only projection).
+    savings range), ``stress`` the low bound of a significant trend only (see trend_slope), and
+    ``none`` keeps the level flat (the look-back-only projection).
     """
     days = demand.hours.shape[1] // HOURS_PER_DAY
     daily = demand.hours[:, : days * HOURS_PER_DAY].reshape(len(demand.pools), days, HOURS_PER_DAY)
@@ -106,19 +107,28 @@ def project(demand: Demand, days_ahead: int, slope_quantile: str = "median") -> 
 def trend_slope(daily: np.ndarray, which: str) -> float:
     """Instance-hours per day per day: Theil–Sen's slope or a bound of its 80% interval.
 
-    The median slope counts only when its interval excludes zero: a steady pool's noise would
-    otherwise tilt the projection a little, and the commitment would do worse than look-back-only.
+    ``median`` counts only when the trend is significant (its 95% interval excludes zero): a
+    steady pool's noise would otherwise tilt the projection, and the commitment would do worse
+    than look-back-only. ``stress`` is the 80% bound toward less demand of a significant trend
+    (flat otherwise): the pessimistic projection commitments must still be well used on.
     """
     if which == "none" or len(daily) < DAYS_PER_WEEK or not daily.any():
         return 0.0
-    slope, _, low, high = theilslopes(daily, np.arange(len(daily)), alpha=0.8)
-    if which == "median" and low <= 0 <= high:
+    days = np.arange(len(daily))
+    slope, _, low, high = theilslopes(daily, days, alpha=0.8)
+    _, _, sure_low, sure_high = theilslopes(daily, days, alpha=0.95)
+    significant = not sure_low <= 0 <= sure_high
+    if which in ("median", "stress") and not significant:
         return 0.0
-    return {"median": slope, "low": low, "high": high}[which]
+    return {"median": slope, "stress": low, "low": low, "high": high}[which]
 
 
 def optimal_plan(
-    demand: Demand, kinds: tuple[str, ...] = KINDS, min_utilization: float = 0.95, max_columns: int | None = MAX_COLUMNS
+    demand: Demand,
+    kinds: tuple[str, ...] = KINDS,
+    min_utilization: float = 0.95,
+    max_columns: int | None = MAX_COLUMNS,
+    stress: tuple[Demand, ...] = (),
 ) -> Plan:
     """The cheapest plan over ``demand`` whose commitments are at least ``min_utilization`` used.
 
@@ -126,13 +136,14 @@ def optimal_plan(
     happily buys a commitment used only a little more than (1 − discount) of the hours. The
     program may credit coverage to a different plan than AWS's order would (a Compute SP where the
     EC2 Instance SP applies first), so the floor is checked on the plan as AWS applies it and
-    raised by the shortfall until it holds. ``max_columns`` None: every distinct hour, exactly
-    (slow on months of projected hours; see distinct_hours).
+    raised by the shortfall until it holds, on ``demand`` and on each ``stress`` demand (a
+    pessimistic projection the commitments must also be well used on). ``max_columns`` None:
+    every distinct hour, exactly (slow on months of projected hours; see distinct_hours).
     """
     floor = min_utilization
     for _ in range(MAX_FLOOR_RAISES):
         plan = _solve(demand, kinds, floor, max_columns)
-        shortfall = min_utilization - apply_plan(demand, plan).utilization()
+        shortfall = min_utilization - min(apply_plan(d, plan).utilization() for d in (demand, *stress))
         if shortfall <= 1e-9 or floor >= 1:
             return plan
         floor = min(1.0, floor + shortfall)

@@ -18,6 +18,11 @@ class OptimizerSettings:
     forecast_days: int = 90
     terms: CommitmentTerms = field(default_factory=lambda: CommitmentTerms(1, "no_upfront"))
 
+    @property
+    def history_days(self) -> int:
+        """How far back any advice looks: what the job keeps of each account."""
+        return max(self.rightsizing.lookback_days, self.commitment_lookback_days)
+
     def __post_init__(self) -> None:
         if self.forecast_days < 1 or self.commitment_lookback_days < 7:
             raise ValueError("commitments need forecast_days ≥ 1 and commitment_lookback_days ≥ 7 (one week)")

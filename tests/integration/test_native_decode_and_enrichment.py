@@ -64,7 +64,8 @@ def t_env() -> TableEnvironment:
 
 DECODED = (
     "e.error, e.account_id, e.service, e.region, e.charge_type, e.currency, e.unblended_cost, e.net_cost, "
-    "e.resource_id, e.line_item_type, e.tags"
+    "e.resource_id, e.line_item_type, e.tags, e.usage_amount, e.amortized_cost, e.instance_type, e.pricing_term, "
+    "e.public_on_demand_rate"
 )
 
 
@@ -94,12 +95,20 @@ def expected_row(event: dict) -> tuple:
         event["resource_id"],
         event["line_item_type"],
         event["tags"],
+        event["usage_amount"] or None,  # the optimizer's fields: an older writer's event has none
+        event.get("amortized_cost") or None,
+        event.get("instance_type", ""),
+        event.get("pricing_term", ""),
+        event.get("public_on_demand_rate") or None,
     )
 
 
 def test_previous_current_and_next_versions_decode_as_the_python_codec_reads_them(t_env):
     event = {**cost_event(1), "tags": {"team": "data", "env": "Prod"}, "resource_id": "i-0abc", "net_cost": "1.1"}
-    current = codec().encode(SchemaName.COST_EVENT, {**event, "amortized_cost": "1.0", "list_cost": "2.0"})
+    optimizer_fields = {"instance_type": "m5.large", "pricing_term": "on_demand", "public_on_demand_rate": "0.096"}
+    current = codec().encode(
+        SchemaName.COST_EVENT, {**event, "amortized_cost": "1.0", "list_cost": "2.0", **optimizer_fields}
+    )
     future = encode_next(SchemaName.COST_EVENT, {**event, "charge_type": "added_in_next_version"})
     rows = decode_all(t_env, [encode_previous(event), current, future])
     assert rows == [

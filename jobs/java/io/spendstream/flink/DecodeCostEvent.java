@@ -37,7 +37,9 @@ public class DecodeCostEvent extends TableFunction<Row> {
   static final String RESULT =
       "ROW<error STRING, account_id STRING, service STRING, region STRING, charge_type STRING, "
           + "currency STRING, unblended_cost STRING, net_cost STRING, resource_id STRING, "
-          + "line_item_type STRING, tags MAP<STRING, STRING>>";
+          + "line_item_type STRING, tags MAP<STRING, STRING>, usage_amount STRING, amortized_cost STRING, "
+          + "instance_type STRING, pricing_term STRING, public_on_demand_rate STRING>";
+  private static final int RESULT_FIELDS = 16;
   private static final String SCHEMA = "cost_event";
   private static final int HEADER = 10;
   private static final int MAX_SCALE = 18;
@@ -85,8 +87,8 @@ public class DecodeCostEvent extends TableFunction<Row> {
       decoded.computeIfAbsent(String.valueOf(event.get("source_format")), this::formatCounter).inc();
     } catch (AvroBinary.MalformedException | RuntimeException error) {
       undecodable.inc();
-      row = Row.of("undecodable cost event: " + error.getMessage(), null, null, null, null, null, null, null,
-          null, null, null);
+      row = new Row(RESULT_FIELDS);
+      row.setField(0, "undecodable cost event: " + error.getMessage());
     }
     collect(row);
   }
@@ -120,7 +122,22 @@ public class DecodeCostEvent extends TableFunction<Row> {
         money(event, "net_cost"),
         text(event, "resource_id"),
         text(event, "line_item_type"),
-        event.get("tags"));
+        event.get("tags"),
+        optionalMoney(event, "usage_amount"),
+        optionalMoney(event, "amortized_cost"),
+        optional(event, "instance_type"),
+        optional(event, "pricing_term"),
+        optionalMoney(event, "public_on_demand_rate"));
+  }
+
+  /** A field later schema versions added (with a default): an older writer's event reads as empty. */
+  private static String optional(Map<String, Object> event, String field) throws AvroBinary.MalformedException {
+    return event.get(field) == null ? "" : text(event, field);
+  }
+
+  /** An optional decimal (the optimizer's quantities and rates): null when empty, else by the money rule. */
+  private static String optionalMoney(Map<String, Object> event, String field) throws AvroBinary.MalformedException {
+    return optional(event, field).isEmpty() ? null : money(event, field);
   }
 
   private static String text(Map<String, Object> event, String field) throws AvroBinary.MalformedException {

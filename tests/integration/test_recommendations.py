@@ -1,0 +1,84 @@
+"""Recommendations from the streaming job: the same advice as ``spendstream recommend``, on the topic and in InfluxDB.
+
+A small CUR 2.0 fleet (an idle instance, an oversized one, a busy one, all on demand) and its
+CloudWatch-style metrics replayed through the real broker and the Flink job: once per event-time
+day the job refreshes each account's advice, and on any day it is exactly what ``recommend
+--as-of`` that day gives for the same files; new advice above the alert threshold becomes an
+alert, and the sink writes measurement ``recommendation``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from connectors.influx_query import influxql
+from connectors.influx_sink import InfluxSink
+from connectors.metric_replay import replay_metrics
+from connectors.replay import format_offsets, replay
+from pipelines.optimize.usage import DAY_MS
+from schemas import SchemaName
+from spendstream.config import Config
+from spendstream.flink_client import job_failure, submit, wait_for_job
+from spendstream.recommend import recommend
+from tests.integration.test_analytics import decoded
+from tests.integration.test_formats_pipeline import isolated
+from tests.unit.test_recommend_command import write_bill
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def streamed(stack: Config, tmp_path_factory) -> tuple[Config, Path, Path]:
+    bill, metrics = write_bill(tmp_path_factory.mktemp("fleet") / "in")
+    config = isolated(stack, "recommendations")
+    config = replace(config, optimizer=replace(config.optimizer, alert_monthly_savings=50.0))
+    summary = replay(bill, config, show_progress=False)
+    samples = replay_metrics(metrics, None, config)
+    assert samples.rejected == 1  # the row whose timestamp is not a time
+    job_args = [*summary.backfill_args(), "--metrics-until-offsets", format_offsets(samples.end_offsets)]
+    job_id = submit(config, "cost-aggregation", job_args)
+    assert wait_for_job(config, job_id, timeout_s=600) == "FINISHED", job_failure(config, job_id)
+    return config, bill, metrics
+
+
+def test_each_day_the_job_gives_what_recommend_gives_as_of_that_day(streamed, tmp_path):
+    config, bill, metrics = streamed
+    records = decoded(config, "recommendation", SchemaName.RECOMMENDATION)
+    days = sorted({r["as_of_ms"] for r in records})
+    assert len(days) >= 16, "a refresh every day once there is advice to give"
+    for as_of in (days[len(days) // 2], days[-1]):
+        offline = recommend(
+            bill, [metrics], tmp_path / str(as_of), config.optimizer.load_catalog(), as_of, config.optimizer.settings(),
+            show_progress=False,
+        )  # fmt: skip
+        expected = sorted((i.record(as_of) for a in offline.advice.values() for i in a.live), key=by_id)
+        streamed_open = sorted((r for r in records if r["as_of_ms"] == as_of and r["status"] == "open"), key=by_id)
+        assert streamed_open == expected
+    final = {r["resource_id"]: r for r in records if r["as_of_ms"] == days[-1] and r["resource_id"]}
+    assert final["i-idle"]["type"] == "idle" and final["i-oversized"]["type"] == "rightsize"
+    assert "i-busy" not in final
+
+
+def test_advice_is_refreshed_not_repeated_as_alerts_and_reaches_influxdb(streamed):
+    config, _, _ = streamed
+    records = decoded(config, "recommendation", SchemaName.RECOMMENDATION)
+    alerts = [a for a in decoded(config, "alert", SchemaName.ALERT) if a["kind"] == "recommendation"]
+    announced = [a["details"]["recommendation_id"] for a in alerts]
+    assert len(announced) == len(set(announced)), "each recommendation is announced once"
+    worth = {r["recommendation_id"] for r in records if float(r["potential_savings"]) >= 50}
+    assert set(announced) <= worth and {"idle", "rightsize"} <= {a["details"]["type"] for a in alerts}
+    idle = next(a for a in alerts if a["details"]["type"] == "idle")
+    assert "i-idle" in idle["title"] and idle["window_end_ms"] % DAY_MS == 0
+
+    InfluxSink(config).run(until_idle_s=4)
+    counted = influxql(config.influx, "SELECT COUNT(savings_usd) FROM recommendation GROUP BY status")
+    by_status = {series["tags"]["status"]: series["values"][0][1] for series in counted}
+    assert sum(by_status.values()) == len(records)
+    assert by_status["open"] == sum(1 for r in records if r["status"] == "open")
+
+
+def by_id(record: dict) -> str:
+    return record["recommendation_id"]
