@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from collections import Counter
 
 from rich.progress import Progress
 from rich.table import Table
@@ -26,7 +27,7 @@ from rich.table import Table
 from bench.optimizer_labelled import START_MS, compute_demand, fleet
 from bench.report import publish
 from pipelines.optimize.catalog import load_catalog
-from pipelines.optimize.commitments import apply_plan, demand_of, optimal_plan, project
+from pipelines.optimize.commitments import apply_plan, demand_of, optimal_plan, size_commitments
 from pipelines.optimize.engine import OptimizerSettings, advise
 
 DEV_SEEDS, HELD_OUT_SEEDS = list(range(1, 11)), list(range(101, 111))
@@ -43,10 +44,14 @@ def rightsizing_scores(seed: int) -> dict:
     correct = sum(1 for resource, kind in given.items() if truth[resource] == kind)
     wanted = sum(1 for kind in truth.values() if kind)
     unsafe = sum(1 for i in labels if i.label in ("bursty", "memory_bound") and given.get(i.resource_id) == "rightsize")
+    kinds = {f.history.resource_id: f.kind for f in advice.findings}
+    missed = Counter(kinds[r] for r, kind in truth.items() if kind and given.get(r) != kind)
     return {
         "precision": correct / len(given) if given else 1.0,
         "recall": correct / wanted if wanted else 1.0,
         "unsafe": unsafe,
+        "counts": (correct, len(given), wanted),
+        "missed": missed,  # what the engine said instead, per missed idle/rightsize
     }
 
 
@@ -59,10 +64,11 @@ def commitment_scores(seed: int) -> dict:
         catalog, list(POOLS), rates, drawn.hours[:, split - LOOKBACK_DAYS * 24 : split], 1, "no_upfront"
     )
     actual = lookback.scaled(drawn.hours[:, split:])
+    floor = OptimizerSettings().min_utilization
     plans = {
-        "engine": optimal_plan(project(lookback, HELD_OUT_DAYS)),
-        "look-back only": optimal_plan(project(lookback, HELD_OUT_DAYS, "none")),
-        "hindsight": optimal_plan(actual, max_columns=None),  # exact: every distinct hour
+        "engine": size_commitments(lookback, HELD_OUT_DAYS, floor).plan,
+        "look-back only": size_commitments(lookback, HELD_OUT_DAYS, floor, trend=False).plan,
+        "hindsight": optimal_plan(actual, max_columns=None),  # exact, at AWS-style 95% on what happened
     }
     outcomes = {name: apply_plan(actual, plan) for name, plan in plans.items()}
     best = outcomes["hindsight"].savings
@@ -108,13 +114,17 @@ def main() -> None:
         )  # fmt: skip
     precision = [r["precision"] for _, r, _ in rows]
     recall = [r["recall"] for _, r, _ in rows]
+    correct, given, wanted = (sum(r["counts"][i] for _, r, _ in rows) for i in range(3))
+    missed = sum((r["missed"] for _, r, _ in rows), Counter())
     engine = [c["engine_vs_hindsight"] for _, _, c in rows]
     beats = sum(1 for _, _, c in rows if c["engine_savings"] >= c["lookback_savings"] - 1e-6)
     notes = [
         f"seeds {seeds[0]}–{seeds[-1]} ({'held out' if args.held_out else 'development'})",
         f"precision median {statistics.median(precision):.3f}, worst decile {worst_decile(precision):.3f}; "
         f"recall median {statistics.median(recall):.3f}, worst decile {worst_decile(recall):.3f}; "
-        f"unsafe downsizes {sum(r['unsafe'] for _, r, _ in rows)}",
+        f"unsafe downsizes {sum(r['unsafe'] for _, r, _ in rows)}; pooled precision {correct}/{given}, recall "
+        f"{correct}/{wanted}; missed advice was judged: "
+        + (", ".join(f"{kind} {n}" for kind, n in missed.most_common()) or "none"),
         f"commitments: engine ÷ hindsight median {statistics.median(engine):.3f}, worst decile "
         f"{worst_decile(engine):.3f}; at least the look-back-only saving on {beats}/{len(rows)} seeds; "
         f"lowest realized utilization {min(c['engine_utilization'] for _, _, c in rows):.3f}",

@@ -166,3 +166,27 @@ def recommendation_point(recommendation: dict) -> Point:
         .field("description", recommendation["description"])
         .time(recommendation["as_of_ms"], WritePrecision.MS)
     )
+
+
+def optimization_event_point(event: dict) -> Point:
+    """An OptimizationEvent → measurement ``optimization_event`` at the day the change was seen.
+
+    ``achieved_usd`` beside ``predicted_usd`` is the realized-against-predicted panel.
+    """
+    point = (
+        Point("optimization_event")
+        .tag("account", event["account_id"])
+        .tag("type", event["type"])
+        .tag("event_id", event["event_id"])
+        .field("achieved_usd", float(Decimal(event["savings_achieved"])))
+        .field("achieved_micros", micros(event["savings_achieved"]))
+        .field("predicted_usd", float(Decimal(event["predicted_savings"])))
+        .field("cost_before_usd", float(Decimal(event["cost_before"])))
+        .field("cost_after_usd", float(Decimal(event["cost_after"])))
+        .field("resource_id", event["resource_id"] or "")
+        .field("change", event["change"])
+        .time(event["detected_at_ms"], WritePrecision.MS)
+    )
+    if event["performance_impact"] is not None:
+        point.field("cpu_p99_after", event["performance_impact"])
+    return point

@@ -22,6 +22,7 @@ from connectors.influx_points import (
     forecast_accuracy_point,
     forecast_point,
     live_aggregate_point,
+    optimization_event_point,
     recommendation_point,
     utilization_point,
 )
@@ -59,6 +60,7 @@ class InfluxSink:
             config.kafka.topic("forecast"): (SchemaName.FORECAST, forecast_point),
             config.kafka.topic("forecast_accuracy"): (SchemaName.FORECAST_ACCURACY, forecast_accuracy_point),
             config.kafka.topic("recommendation"): (SchemaName.RECOMMENDATION, recommendation_point),
+            config.kafka.topic("optimization_event"): (SchemaName.OPTIMIZATION_EVENT, optimization_event_point),
         }
         self.live_topic = config.kafka.topic("live_aggregate")
         self.source.subscribe(list(self.decoders))

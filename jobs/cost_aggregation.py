@@ -88,6 +88,7 @@ def build(
         ("forecasts", "analytics", "forecast"),
         ("forecast_accuracy", "analytics", "forecast_accuracy"),
         ("recommendations", "optimizer", "recommendation"),
+        ("optimization_events", "optimizer", "optimization_event"),
     ):
         outputs[output] = t_env.sql_query(f"SELECT k, v FROM {view} WHERE role = '{role}'")
     return outputs
@@ -368,6 +369,7 @@ def statements(t_env: StreamTableEnvironment, config: Config, outputs: dict[str,
         "forecasts": "forecast",
         "forecast_accuracy": "forecast_accuracy",
         "recommendations": "recommendation",
+        "optimization_events": "optimization_event",
     }
     statement_set = t_env.create_statement_set()
     for output, role in topics.items():

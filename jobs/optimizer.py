@@ -6,8 +6,9 @@ hourly utilization from the utilization join. Python sees only those hourly rows
 process function per account whose state is the account's optimizer
 (pipelines/optimize/account_optimizer.py) as its Avro state record. An event-time timer at each
 day's end learns the day's hours and refreshes the advice: live recommendations go to the
-recommendation topic (refreshed daily, closed once when no longer advised), and a new one that
-saves at least ``optimizer.alert_monthly_savings`` a month is also an alert.
+recommendation topic (refreshed daily, closed once when no longer advised), advice the bill shows
+was acted on becomes an optimization event, and a new recommendation that saves at least
+``optimizer.alert_monthly_savings`` a month is also an alert.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class DailyRecommendations(KeyedProcessFunction):
         self.model = runtime_context.get_state(ValueStateDescriptor("optimizer-model", Types.STRING()))
         self.pending = runtime_context.get_list_state(ListStateDescriptor("optimizer-hours", Types.STRING()))
         metrics = runtime_context.get_metrics_group().add_group("spendstream")
-        self.emitted = {role: metrics.counter(f"{role}_records") for role in ("recommendation", "alert")}
+        roles = ("recommendation", "optimization_event", "alert")
+        self.emitted = {role: metrics.counter(f"{role}_records") for role in roles}
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
         self.pending.add(json.dumps([getattr(row, name) for name in ROW_FIELDS], separators=(",", ":")))
@@ -121,6 +123,9 @@ class DailyRecommendations(KeyedProcessFunction):
         for record in refresh.records:
             payload = codec().encode(SchemaName.RECOMMENDATION, record)
             yield Row("recommendation", record["recommendation_id"].encode(), payload)
+        for event in refresh.realized:
+            payload = codec().encode(SchemaName.OPTIMIZATION_EVENT, event)
+            yield Row("optimization_event", event["event_id"].encode(), payload)
         for item in refresh.opened:
             if item.potential_savings >= self.alert_savings:
                 alert = recommendation_alert(item, as_of_ms, self.directory.account_name(item.account_id))

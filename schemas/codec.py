@@ -41,6 +41,7 @@ class SchemaName(StrEnum):
     FORECAST = "forecast"
     FORECAST_ACCURACY = "forecast_accuracy"
     RECOMMENDATION = "recommendation"
+    OPTIMIZATION_EVENT = "optimization_event"
     SERIES_MONITOR_STATE = "series_monitor_state"  # Flink keyed state of the analytics, not a topic
     ACCOUNT_MONITOR_STATE = "account_monitor_state"
     ACCOUNT_OPTIMIZER_STATE = "account_optimizer_state"

@@ -59,6 +59,7 @@ def _topics() -> dict[str, Topic]:
         "forecast_accuracy": Topic("spendstream.forecast-accuracy"),  # each forecast scored as its day arrives
         "alert_label": Topic("spendstream.alert-labels", partitions=1, compacted=True),  # people's verdicts
         "recommendation": Topic("spendstream.recommendations", partitions=1),  # per account-day, opened and closed
+        "optimization_event": Topic("spendstream.optimization-events", partitions=1),  # advice the bill shows done
     }
 
 
@@ -154,6 +155,7 @@ class OptimizerConfig:
     cpu_headroom: float = 0.20
     commitment_lookback_days: int = 30
     forecast_days: int = 90  # the coming days a commitment is sized on (trend-projected)
+    commitment_utilization: float = 0.96  # planned use of a commitment, so that noise keeps it ≥ 95% used
     term_years: int = 1
     payment_option: str = "no_upfront"
     alert_monthly_savings: float = 100.0  # a new recommendation saving at least this ($/month) is also an alert
@@ -168,6 +170,7 @@ class OptimizerConfig:
             ),
             commitment_lookback_days=self.commitment_lookback_days,
             forecast_days=self.forecast_days,
+            min_utilization=self.commitment_utilization,
             terms=CommitmentTerms(self.term_years, self.payment_option),
         )
 

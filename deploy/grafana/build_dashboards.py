@@ -294,6 +294,39 @@ def accuracy_panels(y: int) -> list[dict]:
     ]
 
 
+def savings() -> dict:
+    """The optimization engine: what the open recommendations would save, and what changes saved."""
+    on_offer = (
+        'SELECT sum("savings_usd") FROM "recommendation" WHERE $timeFilter AND "status" = \'open\' '
+        f'AND {ACCOUNT} GROUP BY time(1d), "type" fill(none)'
+    )
+    realized = (
+        'SELECT sum("achieved_usd") AS "achieved", sum("predicted_usd") AS "predicted" FROM "optimization_event" '
+        f"WHERE $timeFilter AND {ACCOUNT} GROUP BY time(1d) fill(none)"
+    )
+    return dashboard(
+        "spendstream-savings",
+        "spendstream — savings",
+        [
+            panel(
+                "Monthly savings on offer by kind (open recommendations, USD/month)",
+                [target(on_offer, alias="$tag_type")],
+                0,
+                0,
+                w=24,
+            ),
+            panel(
+                "Savings realized against predicted (changes seen in the bill, USD/month)",
+                [target(realized)],
+                0,
+                8,
+                w=24,
+                kind="barchart",
+            ),
+        ],
+    )
+
+
 def health() -> dict:
     """Written by `spendstream health` at wall-clock time: throughput, lag, dead letters, job records."""
     rate = (
@@ -370,7 +403,7 @@ def health() -> dict:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for build in (spend, budgets, anomalies, forecast, health):
+    for build in (spend, budgets, anomalies, forecast, savings, health):
         board = build()
         (OUT / f"{board['uid']}.json").write_text(json.dumps(board, indent=2) + "\n")
         print(f"wrote {OUT / (board['uid'] + '.json')}")

@@ -4,7 +4,8 @@ The job learns each finished hour of instance usage and utilization (its hourly 
 events), and at the end of every event-time day calls ``refresh``: the same ``advise`` that
 ``spendstream recommend`` runs, on the same resource-hours, so both give the same advice for the
 same bill. What the job sends is the change of state: every live recommendation (refreshed, with
-the day's numbers) and, once, each one no longer advised, as closed.
+the day's numbers), once each one no longer advised, as closed, and for those the bill shows were
+acted on, an optimization event (pipelines/optimize/realized.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from decimal import Decimal
 
 from pipelines.optimize.catalog import Catalog
 from pipelines.optimize.engine import OptimizerSettings, advise
+from pipelines.optimize.realized import realized_change
 from pipelines.optimize.recommendation import Recommendation
 from pipelines.optimize.usage import DAY_MS, HourCost, HourMetrics, InstanceIdentity, ResourceUsage
 
@@ -23,6 +25,7 @@ from pipelines.optimize.usage import DAY_MS, HourCost, HourMetrics, InstanceIden
 class Refresh:
     records: list[dict]  # Recommendation records: the live ones (status open), then the ones closed
     opened: list[Recommendation]  # live now, not open before: what an alert announces
+    realized: list[dict]  # OptimizationEvent records: closed advice whose change shows in the bill
 
 
 @dataclass
@@ -34,14 +37,16 @@ class AccountOptimizer:
     def refresh(self, as_of_ms: int, catalog: Catalog, settings: OptimizerSettings) -> Refresh:
         """Advice as of ``as_of_ms`` (a day's end) from the hours before it; forgets what no advice looks at."""
         self.usage.forget_before(as_of_ms - settings.history_days * DAY_MS)
-        advice = advise(self.account_id, self.usage.histories(), as_of_ms, catalog, settings)
+        histories = self.usage.histories()
+        advice = advise(self.account_id, histories, as_of_ms, catalog, settings)
         live = [item.record(as_of_ms) for item in advice.live]
         ids = {record["recommendation_id"] for record in live}
         gone = sorted(set(self.open) - ids)
         closed = [{**self.open[i], "status": "closed", "as_of_ms": as_of_ms} for i in gone]
         opened = [item for item in advice.live if item.recommendation_id not in self.open]
+        realized = [event for i in gone if (event := realized_change(self.open[i], histories, as_of_ms))]
         self.open = {record["recommendation_id"]: record for record in live}
-        return Refresh(live + closed, opened)
+        return Refresh(live + closed, opened, realized)
 
     def state(self) -> dict:
         """As schemas/account_optimizer_state.avsc: plain numbers and names, never code."""

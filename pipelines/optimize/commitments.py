@@ -123,6 +123,30 @@ def trend_slope(daily: np.ndarray, which: str) -> float:
     return {"median": slope, "stress": low, "low": low, "high": high}[which]
 
 
+@dataclass(frozen=True)
+class Sizing:
+    """A commitment plan for the coming days and the projections it was judged on."""
+
+    expected: Demand  # the trend projection the plan is optimal on
+    low: Demand  # 80% bounds of the trend: the savings range
+    high: Demand
+    plan: Plan
+
+
+def size_commitments(lookback: Demand, days_ahead: int, min_utilization: float, trend: bool = True) -> Sizing:
+    """The cheapest plan for the projected demand that stays well used if a trend is weaker than estimated.
+
+    ``trend`` False sizes on the lookback repeated: the look-back-only advice AWS gives.
+    """
+    if not trend:
+        flat = project(lookback, days_ahead, "none")
+        return Sizing(flat, flat, flat, optimal_plan(flat, min_utilization=min_utilization))
+    expected = project(lookback, days_ahead)
+    stress = project(lookback, days_ahead, "stress")
+    plan = optimal_plan(expected, min_utilization=min_utilization, stress=(stress,))
+    return Sizing(expected, project(lookback, days_ahead, "low"), project(lookback, days_ahead, "high"), plan)
+
+
 def optimal_plan(
     demand: Demand,
     kinds: tuple[str, ...] = KINDS,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipelines.optimize.catalog import Catalog
-from pipelines.optimize.commitments import eligible_demand, optimal_plan, project
+from pipelines.optimize.commitments import eligible_demand, size_commitments
 from pipelines.optimize.recommendation import CommitmentTerms, Recommendation, from_finding, from_plan, one_per_resource
 from pipelines.optimize.rightsizing import Finding, RightsizingSettings, examine
 from pipelines.optimize.usage import DAY_MS, ResourceHistory
@@ -16,6 +16,8 @@ class OptimizerSettings:
     rightsizing: RightsizingSettings = field(default_factory=RightsizingSettings)
     commitment_lookback_days: int = 30
     forecast_days: int = 90
+    # commitments are planned to be this well used, so day-to-day noise keeps them ≥ 95% used
+    min_utilization: float = 0.96
     terms: CommitmentTerms = field(default_factory=lambda: CommitmentTerms(1, "no_upfront"))
 
     @property
@@ -26,6 +28,8 @@ class OptimizerSettings:
     def __post_init__(self) -> None:
         if self.forecast_days < 1 or self.commitment_lookback_days < 7:
             raise ValueError("commitments need forecast_days ≥ 1 and commitment_lookback_days ≥ 7 (one week)")
+        if not 0 < self.min_utilization <= 1:
+            raise ValueError("min_utilization is a fraction of the commitment used, in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -39,14 +43,31 @@ class AccountAdvice:
 def advise(
     account_id: str, histories: list[ResourceHistory], as_of_ms: int, catalog: Catalog, settings: OptimizerSettings
 ) -> AccountAdvice:
-    """Rightsizing per instance running in the lookback, then commitments sized on what is left."""
-    start_ms = as_of_ms - settings.rightsizing.lookback_days * DAY_MS
-    running = [h for h in histories if len(h.hours_ms) and h.hours_ms[-1] >= start_ms and h.hours_ms[0] < as_of_ms]
+    """Rightsizing per instance still running (costing in the last day), then commitments for what is left.
+
+    Commitments are sized on the demand as it will be once the advice is followed: without the
+    idle instances and with the rightsized ones at their new type, so no saving is counted twice
+    (an RI for an instance that should be stopped).
+    """
+    running = [h for h in histories if h.running_at(as_of_ms)]
     findings = [examine(history, as_of_ms, catalog, settings.rightsizing) for history in running]
     candidates = [from_finding(f) for f in findings if f.actionable]
-    candidates += commitments(account_id, histories, as_of_ms, catalog, settings)
+    candidates += commitments(account_id, after_advice(histories, findings), as_of_ms, catalog, settings)
     live, superseded = one_per_resource(candidates)
     return AccountAdvice(as_of_ms, live, superseded, findings)
+
+
+def after_advice(histories: list[ResourceHistory], findings: list[Finding]) -> list[ResourceHistory]:
+    """The histories as if each idle instance were stopped and each rightsized one ran at its new type."""
+    advised = {id(f.history): f for f in findings if f.actionable}
+    adjusted = []
+    for history in histories:
+        finding = advised.get(id(history))
+        if finding is None:
+            adjusted.append(history)
+        elif finding.kind == "rightsize":  # same hours, the new type's pool and catalog rate
+            adjusted.append(replace(history, instance_type=finding.recommended_type, billed_rate=None))
+    return adjusted
 
 
 def commitments(
@@ -58,7 +79,5 @@ def commitments(
     demand = eligible_demand(histories, catalog, start_ms, as_of_ms, terms.term_years, terms.payment_option)
     if demand is None:
         return []
-    future = project(demand, settings.forecast_days)
-    plan = optimal_plan(future)
-    scenarios = (project(demand, settings.forecast_days, "low"), project(demand, settings.forecast_days, "high"))
-    return from_plan(account_id, future, plan, terms, scenarios)
+    sizing = size_commitments(demand, settings.forecast_days, settings.min_utilization)
+    return from_plan(account_id, sizing.expected, sizing.plan, terms, (sizing.low, sizing.high))

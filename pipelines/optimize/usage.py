@@ -70,6 +70,10 @@ class ResourceHistory:
     memory_max: np.ndarray
     billed_rate: Decimal | None  # $/instance-hour at public on-demand prices, as the bill shows it
 
+    def running_at(self, as_of_ms: int) -> bool:
+        """Costing in the day before ``as_of_ms``: a stopped or resized-away instance needs no advice."""
+        return len(self.hours_ms) > 0 and as_of_ms - DAY_MS <= self.hours_ms[-1] < as_of_ms
+
     def window(self, start_ms: int, end_ms: int) -> ResourceHistory:
         """The hours in [start_ms, end_ms)."""
         keep = (self.hours_ms >= start_ms) & (self.hours_ms < end_ms)

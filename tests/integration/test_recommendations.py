@@ -25,14 +25,22 @@ from spendstream.flink_client import job_failure, submit, wait_for_job
 from spendstream.recommend import recommend
 from tests.integration.test_analytics import decoded
 from tests.integration.test_formats_pipeline import isolated
-from tests.unit.test_recommend_command import write_bill
+from tests.integration.test_pipeline import SAVINGS_DASHBOARD, as_grafana_runs_it, grafana_queries
+from tests.unit.test_recommend_command import DAYS, FLEET, START, write_bill
+
+# After the advice of day 30 is followed: the idle instance stopped, the oversized one one size down.
+FOLLOWED = {**FLEET, "i-oversized": ("m5.xlarge", "0.192", 24.0, 1e8)}
+del FOLLOWED["i-idle"]
+ADVISED_AT = int(START.timestamp() * 1000) + DAYS * DAY_MS  # the end of day 30
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def streamed(stack: Config, tmp_path_factory) -> tuple[Config, Path, Path]:
-    bill, metrics = write_bill(tmp_path_factory.mktemp("fleet") / "in")
+    bill, metrics = write_bill(
+        tmp_path_factory.mktemp("fleet") / "in", DAYS + 2, lambda day: FLEET if day < DAYS else FOLLOWED
+    )
     config = isolated(stack, "recommendations")
     config = replace(config, optimizer=replace(config.optimizer, alert_monthly_savings=50.0))
     summary = replay(bill, config, show_progress=False)
@@ -49,7 +57,8 @@ def test_each_day_the_job_gives_what_recommend_gives_as_of_that_day(streamed, tm
     records = decoded(config, "recommendation", SchemaName.RECOMMENDATION)
     days = sorted({r["as_of_ms"] for r in records})
     assert len(days) >= 16, "a refresh every day once there is advice to give"
-    for as_of in (days[len(days) // 2], days[-1]):
+    assert ADVISED_AT in days
+    for as_of in (days[len(days) // 2], ADVISED_AT, days[-1]):
         offline = recommend(
             bill, [metrics], tmp_path / str(as_of), config.optimizer.load_catalog(), as_of, config.optimizer.settings(),
             show_progress=False,
@@ -57,9 +66,32 @@ def test_each_day_the_job_gives_what_recommend_gives_as_of_that_day(streamed, tm
         expected = sorted((i.record(as_of) for a in offline.advice.values() for i in a.live), key=by_id)
         streamed_open = sorted((r for r in records if r["as_of_ms"] == as_of and r["status"] == "open"), key=by_id)
         assert streamed_open == expected
-    final = {r["resource_id"]: r for r in records if r["as_of_ms"] == days[-1] and r["resource_id"]}
-    assert final["i-idle"]["type"] == "idle" and final["i-oversized"]["type"] == "rightsize"
-    assert "i-busy" not in final
+    advised = {r["resource_id"]: r for r in records if r["as_of_ms"] == ADVISED_AT and r["resource_id"]}
+    assert advised["i-idle"]["type"] == "idle" and advised["i-oversized"]["type"] == "rightsize"
+    assert "i-busy" not in advised
+
+
+def test_advice_the_bill_shows_was_followed_becomes_an_optimization_event(streamed):
+    config, _, _ = streamed
+    events = {e["resource_id"]: e for e in decoded(config, "optimization_event", SchemaName.OPTIMIZATION_EVENT)}
+    assert set(events) == {"i-idle", "i-oversized"}
+    stopped, resized = events["i-idle"], events["i-oversized"]
+    assert (stopped["change"], stopped["cost_before"], stopped["cost_after"]) == ("stopped", "70.08", "0")
+    assert stopped["savings_achieved"] == stopped["predicted_savings"] == "70.08"  # 0.096 $/h × 730 h
+    assert (resized["change"], resized["cost_before"], resized["cost_after"]) == (
+        "resized to m5.xlarge",
+        "280.32",
+        "140.16",
+    )
+    assert resized["savings_achieved"] == resized["predicted_savings"] == "140.16"
+    assert 24 <= resized["performance_impact"] <= 29  # the CPU it now runs at: 24% plus the hourly wobble
+    assert stopped["detected_at_ms"] == resized["detected_at_ms"] == ADVISED_AT + DAY_MS  # the first whole day after
+
+    InfluxSink(config).run(until_idle_s=4)
+    realized = influxql(config.influx, "SELECT SUM(achieved_usd), SUM(predicted_usd) FROM optimization_event")
+    assert realized[0]["values"][0][1:] == [pytest.approx(210.24), pytest.approx(210.24)]
+    for where, query in grafana_queries((SAVINGS_DASHBOARD,)):
+        assert influxql(config.influx, as_grafana_runs_it(query)), f"{where}: no data"
 
 
 def test_advice_is_refreshed_not_repeated_as_alerts_and_reaches_influxdb(streamed):

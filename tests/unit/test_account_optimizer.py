@@ -3,6 +3,7 @@
 from pipelines.optimize.account_optimizer import AccountOptimizer
 from pipelines.optimize.catalog import load_catalog
 from pipelines.optimize.engine import OptimizerSettings, advise
+from pipelines.optimize.realized import realized_change
 from pipelines.optimize.usage import DAY_MS
 from schemas import SchemaName, codec
 from tests.unit.test_rightsizing import DAYS, START, event, sample, usage
@@ -53,3 +54,42 @@ def test_state_round_trips_through_its_schema_and_forgets_hours_no_advice_looks_
     assert restored.refresh(next_day, load_catalog(), OptimizerSettings()) == optimizer.refresh(
         next_day, load_catalog(), OptimizerSettings()
     )
+
+
+def test_a_resize_the_bill_shows_is_an_optimization_event_with_the_saving_achieved():
+    optimizer = AccountOptimizer("111", usage("m5.xlarge", lambda h: 20))
+    as_of = START + DAYS * DAY_MS
+    (rightsize,) = [
+        r for r in optimizer.refresh(as_of, load_catalog(), OptimizerSettings()).records if r["resource_id"]
+    ]
+    assert rightsize["recommended_type"] == "m5.large"
+    for hour in range(DAYS * 24, (DAYS + 1) * 24):  # the next day it runs as an m5.large at 40% CPU
+        start = START + hour * 3_600_000
+        optimizer.usage.add_cost(event(start, "m5.large", "0.096"))
+        optimizer.usage.add_sample(sample(start, "CPUUtilization", 40))
+    (realized,) = optimizer.refresh(as_of + DAY_MS, load_catalog(), OptimizerSettings()).realized
+    assert realized["recommendation_id"] == rightsize["recommendation_id"]
+    assert (realized["change"], realized["cost_before"], realized["cost_after"]) == (
+        "resized to m5.large",
+        "140.16",
+        "70.08",
+    )
+    assert realized["savings_achieved"] == realized["predicted_savings"] == "70.08"
+    assert realized["performance_impact"] == 40.0
+    payload = codec().encode(SchemaName.OPTIMIZATION_EVENT, realized)
+    assert codec().decode(payload, SchemaName.OPTIMIZATION_EVENT) == realized
+    assert optimizer.refresh(as_of + 2 * DAY_MS, load_catalog(), OptimizerSettings()).realized == []  # once
+
+
+def test_a_stopped_idle_instance_saves_its_whole_cost_and_unchanged_advice_is_no_event():
+    optimizer = AccountOptimizer("111", usage("m5.xlarge", lambda h: 1, network=1))
+    as_of = START + DAYS * DAY_MS
+    (idle,) = [r for r in optimizer.refresh(as_of, load_catalog(), OptimizerSettings()).records if r["resource_id"]]
+    (realized,) = optimizer.refresh(as_of + DAY_MS, load_catalog(), OptimizerSettings()).realized  # no cost since
+    assert (idle["type"], realized["change"], realized["cost_after"]) == ("idle", "stopped", "0")
+    assert realized["savings_achieved"] == idle["current_monthly_cost"] == realized["cost_before"]
+    busy = AccountOptimizer("111", usage("m5.xlarge", lambda h: 20))
+    busy.refresh(as_of, load_catalog(), OptimizerSettings())
+    busy.open = {i: {**r, "recommended_type": "m5.4xlarge"} for i, r in busy.open.items()}  # advice that changes
+    for record in busy.open.values():
+        assert realized_change(record, busy.usage.histories(), as_of) is None  # still running as it was

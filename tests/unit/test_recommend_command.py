@@ -25,7 +25,8 @@ CUR2_HEADER = [
 ]  # fmt: skip
 
 
-def write_bill(folder: Path) -> tuple[Path, Path]:
+def write_bill(folder: Path, days: int = DAYS, fleet_on=lambda day: FLEET) -> tuple[Path, Path]:
+    """A CUR 2.0 bill and its metrics CSV; ``fleet_on(day)`` is what runs that day."""
     folder.mkdir()
     bill, metrics = folder / "bill.csv", folder / "metrics.csv"
     with bill.open("w", newline="") as b, metrics.open("w", newline="") as m:
@@ -33,9 +34,9 @@ def write_bill(folder: Path) -> tuple[Path, Path]:
         bills.writerow(CUR2_HEADER)
         samples.writerow(["timestamp", "resource_id", "metric", "value"])
         samples.writerow(["not a time", "i-idle", "CPUUtilization", "1"])  # refused, counted
-        for hour in range(DAYS * 24):
+        for hour in range(days * 24):
             start = START + timedelta(hours=hour)
-            for resource, (kind, rate, cpu, network) in FLEET.items():
+            for resource, (kind, rate, cpu, network) in fleet_on(hour // 24).items():
                 stamp = start.isoformat()
                 row = [f"{resource}-{hour}", stamp, (start + timedelta(hours=1)).isoformat(), "111111111111", "Usage"]
                 bills.writerow(
@@ -56,7 +57,10 @@ def test_recommend_writes_idle_rightsize_and_commitment_advice(tmp_path, capsys)
     oversized = by_resource["i-oversized"]  # no memory metric: one size down at most, whatever the CPU allows
     assert (oversized["type"], oversized["recommended_type"]) == ("rightsize", "m5.xlarge")
     assert "i-busy" not in by_resource
-    assert any(r["type"] in ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan") for r in records)
+    commitments = [r for r in records if r["resource_id"] is None]
+    assert commitments and {r["type"] for r in commitments} <= {"reserved_instance", "ec2_instance_savings_plan"}
+    # sized on the fleet as it will be: no RI for the instance to stop, the resized one at its new type
+    assert {r["current_type"] for r in commitments} == {"1 × m5.xlarge", "1 × c5.xlarge"}
     for record in records:
         assert 0 < float(record["potential_savings"]) <= float(record["current_monthly_cost"])
         assert record["estimated_implementation_time"] and record["risk_level"] in ("low", "medium")
