@@ -500,7 +500,7 @@ def cmd_recommend(config, args) -> int:
     )
     for reason, count in (result.rejected + result.metric_rejects).most_common():
         console.print(f"  rejected {count}: {reason}")
-    console.print(f"{len(live)} recommendations, ${total}/month → {args.out / 'recommendations.jsonl'}")
+    console.print(f"{len(live)} recommendations, ${total}/month → {args.out / 'recommendations.jsonl'}, report.html")
     return 0
 
 

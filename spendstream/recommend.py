@@ -2,7 +2,8 @@
 
 read + normalize the export (any supported format) and the metric files → resource-hours
 (pipelines/optimize/usage.py) → per account the same ``advise`` the job runs → the live
-recommendations in ``recommendations.jsonl`` and every instance's finding in ``findings.jsonl``.
+recommendations in ``recommendations.jsonl``, every instance's finding in ``findings.jsonl``, and
+both for people in ``report.html``.
 ``as_of`` uses only data before it, so a walk-forward evaluation can score advice on later months.
 """
 
@@ -22,6 +23,7 @@ from pipelines.optimize.catalog import Catalog
 from pipelines.optimize.engine import AccountAdvice, OptimizerSettings, advise
 from pipelines.optimize.rightsizing import Finding
 from pipelines.optimize.usage import ResourceUsage
+from spendstream.recommend_report import write_report
 
 METRIC_COLUMNS = {"timestamp", "resource_id", "metric", "value"}
 
@@ -67,6 +69,7 @@ def recommend(
                 mine = [h for h in histories if h.account_id == account]
                 advice[account] = advise(account, mine, as_of, catalog, settings)
     write_outputs(out, advice)
+    write_report(out / "report.html", advice, catalog.snapshot_date)
     return RecommendResult(summary, rejected, metric_rows, metric_rejects, advice)
 
 

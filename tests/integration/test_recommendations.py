@@ -9,6 +9,7 @@ alert, and the sink writes measurement ``recommendation``.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
 from connectors.metric_replay import replay_metrics
 from connectors.replay import format_offsets, replay
+from pipelines.optimize.catalog import load_catalog
 from pipelines.optimize.usage import DAY_MS
 from schemas import SchemaName
 from spendstream.config import Config
@@ -25,7 +27,7 @@ from spendstream.flink_client import job_failure, submit, wait_for_job
 from spendstream.recommend import recommend
 from tests.integration.test_analytics import decoded
 from tests.integration.test_formats_pipeline import isolated
-from tests.integration.test_pipeline import SAVINGS_DASHBOARD, as_grafana_runs_it, grafana_queries
+from tests.integration.test_pipeline import SAVINGS_DASHBOARD, as_grafana_runs_it, grafana_queries, screenshot
 from tests.unit.test_recommend_command import DAYS, FLEET, START, write_bill
 
 # After the advice of day 30 is followed: the idle instance stopped, the oversized one one size down.
@@ -110,6 +112,17 @@ def test_advice_is_refreshed_not_repeated_as_alerts_and_reaches_influxdb(streame
     by_status = {series["tags"]["status"]: series["values"][0][1] for series in counted}
     assert sum(by_status.values()) == len(records)
     assert by_status["open"] == sum(1 for r in records if r["status"] == "open")
+
+
+def test_the_recommend_report_renders_in_headless_chromium(streamed, tmp_path):
+    _, bill, metrics = streamed
+    offline = recommend(bill, [metrics], tmp_path / "out", load_catalog(), ADVISED_AT, show_progress=False)
+    page = tmp_path / "out" / "report.html"
+    assert page.read_text().count("<tr><td>") == sum(len(a.live) + len(a.findings) for a in offline.advice.values())
+    image = screenshot(page, tmp_path / "report.png", (1400, 900))
+    colors = Counter(image.get_flattened_data())
+    bars = sum(n for (r, g, b), n in colors.items() if abs(r - 0x25) + abs(g - 0x63) + abs(b - 0xEB) < 60)
+    assert bars > 300, "the saving bars (blue) are not drawn"
 
 
 def by_id(record: dict) -> str:

@@ -68,6 +68,9 @@ def test_recommend_writes_idle_rightsize_and_commitment_advice(tmp_path, capsys)
     assert findings["i-busy"]["finding"] == "optimized" and findings["i-busy"]["reason"]
     printed = capsys.readouterr().out
     assert "rejected 1" in printed and "recommendations" in printed
+    report = (out / "report.html").read_text()
+    assert report.count("<tr><td>") == len(records) + len(findings)  # every recommendation and finding
+    assert "i-idle" in report and "m5.2xlarge → m5.xlarge" in report and "$308.02/month" in report
 
 
 def test_an_as_of_date_before_enough_data_gives_reasons_not_advice(tmp_path):
