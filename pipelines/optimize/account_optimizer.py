@@ -44,7 +44,7 @@ class AccountOptimizer:
         gone = sorted(set(self.open) - ids)
         closed = [{**self.open[i], "status": "closed", "as_of_ms": as_of_ms} for i in gone]
         opened = [item for item in advice.live if item.recommendation_id not in self.open]
-        realized = [event for i in gone if (event := realized_change(self.open[i], histories, as_of_ms))]
+        realized = [event for i in gone if (event := realized_change(self.open[i], histories, as_of_ms, catalog))]
         self.open = {record["recommendation_id"]: record for record in live}
         return Refresh(live + closed, opened, realized)
 

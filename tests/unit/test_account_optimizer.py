@@ -1,5 +1,7 @@
 """The job's per-account optimizer: daily refreshes, closing advice no longer given, state that round-trips."""
 
+from dataclasses import replace
+
 from pipelines.optimize.account_optimizer import AccountOptimizer
 from pipelines.optimize.catalog import load_catalog
 from pipelines.optimize.engine import OptimizerSettings, advise
@@ -92,4 +94,18 @@ def test_a_stopped_idle_instance_saves_its_whole_cost_and_unchanged_advice_is_no
     busy.refresh(as_of, load_catalog(), OptimizerSettings())
     busy.open = {i: {**r, "recommended_type": "m5.4xlarge"} for i, r in busy.open.items()}  # advice that changes
     for record in busy.open.values():
-        assert realized_change(record, busy.usage.histories(), as_of) is None  # still running as it was
+        assert realized_change(record, busy.usage.histories(), as_of, load_catalog()) is None  # still running as it was
+
+
+def test_a_bought_commitment_shows_as_the_gap_between_list_price_and_what_the_covered_day_cost():
+    optimizer = AccountOptimizer("111", usage("m5.xlarge", lambda h: 55))  # busy: no rightsize, an RI instead
+    as_of = START + DAYS * DAY_MS
+    (ri,) = optimizer.refresh(as_of, load_catalog(), OptimizerSettings()).records
+    assert (ri["type"], ri["current_type"], ri["potential_savings"]) == ("reserved_instance", "1 × m5.xlarge", "51.86")
+    assert realized_change(ri, optimizer.usage.histories(), as_of, load_catalog()) is None  # not bought yet
+    for hour in range(DAYS * 24, (DAYS + 1) * 24):
+        covered = replace(event(START + hour * 3_600_000, "m5.xlarge", "0.192"), pricing_term="reserved")
+        optimizer.usage.add_cost(replace(covered, line_item_type="DiscountedUsage", amortized_cost="0.12096"))
+    bought = realized_change(ri, optimizer.usage.histories(), as_of + DAY_MS, load_catalog())
+    assert (bought["cost_before"], bought["cost_after"], bought["savings_achieved"]) == ("140.16", "88.30", "51.86")
+    assert bought["resource_id"] is None and bought["change"].startswith("commitment in use: 24.0 instance-hours")
