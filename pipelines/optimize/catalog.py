@@ -34,12 +34,19 @@ class InstanceType:
     on_demand: dict[str, Decimal]  # region → $/h
 
 
+@dataclass(frozen=True, slots=True)
+class SpotMarket:
+    discount: Decimal  # typical fraction off on-demand
+    interruption_bucket: str  # the Spot Instance Advisor's: <5%, 5-10%, 10-15%, 15-20%, >20% a month
+
+
 @dataclass(frozen=True)
 class Catalog:
     snapshot_date: str
     source: str
     types: dict[str, InstanceType]
     discounts: dict[str, dict[tuple[str, int, str], Decimal]]  # family → (kind, term, payment) → fraction
+    spot: dict[str, SpotMarket]  # family → its spot market
 
     def get(self, name: str) -> InstanceType | None:
         return self.types.get(name)
@@ -107,7 +114,11 @@ def load_catalog(path: Path = DEFAULT_CATALOG) -> Catalog:
             }
             for family, entry in families.items()
         }
-        return Catalog(document["snapshot_date"], document["source"], types, discounts)
+        spot = {
+            family: SpotMarket(Decimal(entry["spot"]["discount"]), entry["spot"]["interruption_bucket"])
+            for family, entry in families.items()
+        }
+        return Catalog(document["snapshot_date"], document["source"], types, discounts, spot)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CatalogError(
             f"instance catalog {path} is not usable ({type(error).__name__}: {error}); "
