@@ -30,7 +30,7 @@ from pyflink.util.java_utils import load_java_class
 from connectors.deliveries import REMOVED
 from jobs.analytics import build_analytics
 from jobs.enrichment_sql import context_sql
-from jobs.optimizer import build_optimizer
+from jobs.optimizer import build_optimizer, workload_sql
 from jobs.sql import LATE, dead_letters_sql, literal
 from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter
 from jobs.utilization import build_utilization
@@ -46,7 +46,7 @@ DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_cente
 COST_COLUMNS = (
     "account_id, account_name, cost_center, project, environment, team, service, region, charge_type, currency, "
     "resource_id, unblended_cost, net_cost, line_item, usage_amount, amortized_cost, instance_type, pricing_term, "
-    "public_on_demand_rate"
+    "public_on_demand_rate, workload"
 )
 DECODED = (
     "SELECT r.event_time, r.kafka_partition, r.kafka_offset, r.payload, e.error, e.account_id, e.service, "
@@ -66,7 +66,7 @@ CHECKED = (
     # what the optimizer reads (null where the export has none: older writers, non-instance usage)
     "  CAST(usage_amount AS DECIMAL(38, 18)) AS usage_amount, "
     "  CAST(amortized_cost AS DECIMAL(38, 18)) AS amortized_cost, instance_type, pricing_term, "
-    "  CAST(public_on_demand_rate AS DECIMAL(38, 18)) AS public_on_demand_rate "
+    "  CAST(public_on_demand_rate AS DECIMAL(38, 18)) AS public_on_demand_rate, {workload} AS workload "
     "FROM decoded"
 )
 
@@ -75,7 +75,7 @@ def build(
     t_env: StreamTableEnvironment, config: Config, directory: AccountDirectory, raw_topic: str, metrics_topic: str
 ) -> dict[str, Table]:
     """The topology over source tables ``raw_cost`` and ``metric_events``; returns what each sink writes."""
-    outputs = build_costs(t_env, directory, raw_topic)
+    outputs = build_costs(t_env, config, directory, raw_topic)
     utilization, metric_dead_letters = build_utilization(t_env, metrics_topic)
     outputs["utilization"] = utilization
     outputs["dead_letters"] = outputs["dead_letters"].union_all(metric_dead_letters)
@@ -94,9 +94,11 @@ def build(
     return outputs
 
 
-def build_correction(t_env: StreamTableEnvironment, directory: AccountDirectory, restated_topic: str) -> dict:
+def build_correction(
+    t_env: StreamTableEnvironment, config: Config, directory: AccountDirectory, restated_topic: str
+) -> dict:
     """What a correction run writes: the recomputed hourly aggregates and its dead letters."""
-    outputs = build_costs(t_env, directory, restated_topic)
+    outputs = build_costs(t_env, config, directory, restated_topic)
     return {output: outputs[output] for output in ("aggregates", "dead_letters")}
 
 
@@ -119,7 +121,9 @@ def planned_once(t_env: StreamTableEnvironment, name: str, query: str) -> Table:
     return t_env.sql_query(f"SELECT rowtime AS event_time, {', '.join(columns)} FROM {name}")
 
 
-def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_topic: str) -> dict[str, Table]:
+def build_costs(
+    t_env: StreamTableEnvironment, config: Config, directory: AccountDirectory, raw_topic: str
+) -> dict[str, Table]:
     """Aggregates, budget alerts and dead letters over source table ``raw_cost``."""
     register_java_function(t_env, "decode_cost_event", DECODE_COST_EVENT)
     t_env.create_temporary_function("encode_aggregate", encode_aggregate)
@@ -130,7 +134,14 @@ def build_costs(t_env: StreamTableEnvironment, directory: AccountDirectory, raw_
     view("decoded", sql(DECODED))
     view(
         "checked",
-        planned_once(t_env, "checked_events", CHECKED.format(context=context_sql(directory, "account_id", "tags"))),
+        planned_once(
+            t_env,
+            "checked_events",
+            CHECKED.format(
+                context=context_sql(directory, "account_id", "tags"),
+                workload=workload_sql(config.optimizer.settings().workload_tags, "tags"),
+            ),
+        ),
     )
     view("costs", sql(f"SELECT event_time, {COST_COLUMNS} FROM checked WHERE error IS NULL AND late IS NOT TRUE"))
     view(
@@ -429,7 +440,7 @@ def topology(t_env: StreamTableEnvironment, config: Config, directory: AccountDi
     if args.restated:
         topic = config.kafka.topic("restated_cost")
         t_env.execute_sql(source_ddl("raw_cost", topic, config, args.until_offsets, False, args.from_offsets))
-        return build_correction(t_env, directory, topic)
+        return build_correction(t_env, config, directory, topic)
     metrics_until = args.metrics_until_offsets
     if args.until_offsets is not None and metrics_until is None:  # a cost backfill without metrics: stop at 0
         metrics_until = dict.fromkeys(range(config.kafka.topics["metrics"].partitions), 0)

@@ -36,7 +36,7 @@ from schemas import SchemaName, codec
 from spendstream.config import OptimizerConfig
 
 HOURS_SQL = f"""
-SELECT 'instance' AS part, account_id, {EPOCH_MS} AS hour_ms, resource_id, service, region, instance_type,
+SELECT 'instance' AS part, account_id, {EPOCH_MS} AS hour_ms, resource_id, service, region, instance_type, workload,
   CAST(SUM(COALESCE(amortized_cost, net_cost)) AS STRING) AS cost,
   CAST(SUM(COALESCE(usage_amount, 0)) AS STRING) AS instance_hours,
   CAST(SUM(CASE WHEN pricing_term = '{PricingTerm.ON_DEMAND.value}' THEN COALESCE(usage_amount, 0) ELSE 0 END)
@@ -47,9 +47,9 @@ SELECT 'instance' AS part, account_id, {EPOCH_MS} AS hour_ms, resource_id, servi
 FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR))
 WHERE charge_type = 'usage' AND instance_type <> '' AND resource_id <> ''
   AND service IN ({", ".join(literal(s) for s in sorted(EC2_SERVICES))})
-GROUP BY window_start, window_end, account_id, resource_id, service, region, instance_type
+GROUP BY window_start, window_end, account_id, resource_id, service, region, instance_type, workload
 UNION ALL
-SELECT 'metric', account_id, {EPOCH_MS}, resource_id, service, region, '', CAST(NULL AS STRING),
+SELECT 'metric', account_id, {EPOCH_MS}, resource_id, service, region, '', '', CAST(NULL AS STRING),
   CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), metric, max_value, total_value, samples
 FROM resource_utilization_hourly
 WHERE service IN ({", ".join(literal(s) for s in sorted(EC2_SERVICES))})
@@ -61,6 +61,7 @@ ROW_FIELDS = (
     "service",
     "region",
     "instance_type",
+    "workload",
     "cost",
     "instance_hours",
     "on_demand_hours",
@@ -101,7 +102,7 @@ class DailyRecommendations(KeyedProcessFunction):
         rows = [json.loads(text) for text in self.pending.get() or ()]
         due = sorted(
             (row for row in rows if row[1] <= timestamp),
-            key=lambda row: (row[1], row[0], row[2], row[5], row[10] or ""),
+            key=hour_order,
         )
         later = [json.dumps(row, separators=(",", ":")) for row in rows if row[1] > timestamp]
         self.pending.update(later)
@@ -133,16 +134,16 @@ class DailyRecommendations(KeyedProcessFunction):
 
 
 def hour_order(row: list) -> tuple:
-    """Hour, then instances before metrics, then resource, type and metric: the same order on every run."""
-    return row[1], row[0], row[2], row[5], row[10] or ""
+    """Hour, then instances before metrics, then resource, type, workload and metric: the same order on every run."""
+    return row[1], row[0], row[2], row[5], row[6], row[11] or ""
 
 
 def learn(optimizer: AccountOptimizer, row: list) -> None:
-    part, hour_ms, resource, service, region, instance_type, cost, hours, on_demand, rate, metric, peak, total, n = row
+    part, hour_ms, resource, service, region, kind, workload, cost, hours, on_demand, rate, metric, peak, total, n = row
     if part == "metric":
         optimizer.usage.add_metric_hour(resource, hour_ms, metric, peak, total, n)
         return
-    identity = InstanceIdentity(optimizer.account_id, resource, service, region, instance_type)
+    identity = InstanceIdentity(optimizer.account_id, resource, service, region, kind, workload)
     usage = HourCost(Decimal(cost), Decimal(hours), Decimal(on_demand))
     optimizer.usage.add_hour(identity, hour_ms, usage, Decimal(rate) if rate is not None else None)
 
@@ -171,6 +172,12 @@ def recommendation_alert(item: Recommendation, as_of_ms: int, account_name: str)
             "risk_level": item.risk_level,
         },
     }
+
+
+def workload_sql(tag_keys: tuple[str, ...], tags: str) -> str:
+    """The workload of an event, natively: the first of ``tag_keys`` its tags map has ('' untagged)."""
+    lookups = ", ".join(f"NULLIF({tags}[{literal(key)}], '')" for key in tag_keys)
+    return f"COALESCE({lookups}, '')" if tag_keys else "''"
 
 
 def build_optimizer(t_env: StreamTableEnvironment, directory: AccountDirectory, config: OptimizerConfig) -> Table:

@@ -19,6 +19,7 @@ import yaml
 
 from pipelines.optimize.catalog import DEFAULT_CATALOG, Catalog, load_catalog
 from pipelines.optimize.engine import OptimizerSettings
+from pipelines.optimize.instance_mix import MixSettings
 from pipelines.optimize.recommendation import UPFRONT_SHARE, CommitmentTerms
 from pipelines.optimize.rightsizing import RightsizingSettings
 
@@ -159,6 +160,8 @@ class OptimizerConfig:
     term_years: int = 1
     payment_option: str = "no_upfront"
     alert_monthly_savings: float = 100.0  # a new recommendation saving at least this ($/month) is also an alert
+    workload_tags: str = "user_workload,workload"  # tag keys naming a workload (instance_mix), first present wins
+    spot_recovery_minutes: float = 10.0  # an interrupted spot instance is replaced and serving after this
 
     def settings(self) -> OptimizerSettings:
         return OptimizerSettings(
@@ -172,6 +175,8 @@ class OptimizerConfig:
             forecast_days=self.forecast_days,
             min_utilization=self.commitment_utilization,
             terms=CommitmentTerms(self.term_years, self.payment_option),
+            workload_tags=tuple(key.strip() for key in self.workload_tags.split(",") if key.strip()),
+            mix=MixSettings(recovery_minutes=self.spot_recovery_minutes),
         )
 
     def load_catalog(self) -> Catalog:

@@ -47,7 +47,7 @@ def recommend(
     show_progress: bool = True,
 ) -> RecommendResult:
     settings = settings or OptimizerSettings()
-    usage, summary, rejected = ResourceUsage(), ReplaySummary(), Counter()
+    usage, summary, rejected = ResourceUsage(workload_tags=settings.workload_tags), ReplaySummary(), Counter()
     latest = 0
 
     def reject(row: SourceRow, reason: str) -> None:

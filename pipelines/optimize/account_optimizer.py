@@ -58,6 +58,7 @@ class AccountOptimizer:
                     "service": identity.service,
                     "region": identity.region,
                     "instance_type": identity.instance_type,
+                    "workload": identity.workload,
                     "billed_rate": str(self.usage.rates[identity]) if identity in self.usage.rates else None,
                     "hours": [
                         {
@@ -88,6 +89,7 @@ class AccountOptimizer:
                 instance["service"],
                 instance["region"],
                 instance["instance_type"],
+                instance["workload"],
             )
             for hour in instance["hours"]:
                 cost = HourCost(

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field, replace
 
 from pipelines.optimize.catalog import Catalog
 from pipelines.optimize.commitments import eligible_demand, size_commitments
-from pipelines.optimize.recommendation import CommitmentTerms, Recommendation, from_finding, from_plan, one_per_resource
+from pipelines.optimize.instance_mix import MixModel, MixSettings, optimal_mix, workloads
+from pipelines.optimize.recommendation import (
+    CommitmentTerms,
+    Recommendation,
+    from_finding,
+    from_mix,
+    from_plan,
+    one_per_resource,
+)
 from pipelines.optimize.rightsizing import Finding, RightsizingSettings, examine
 from pipelines.optimize.usage import DAY_MS, ResourceHistory
 
@@ -18,6 +26,9 @@ class OptimizerSettings:
     forecast_days: int = 90
     # commitments are planned to be this well used, so day-to-day noise keeps them ≥ 95% used
     min_utilization: float = 0.96
+    # tag keys that name a workload (CUR 2.0 user tags are user_<key>); tagged workloads get an instance_mix
+    workload_tags: tuple[str, ...] = ("user_workload", "workload")
+    mix: MixSettings = field(default_factory=MixSettings)
     terms: CommitmentTerms = field(default_factory=lambda: CommitmentTerms(1, "no_upfront"))
 
     @property
@@ -45,14 +56,17 @@ def advise(
 ) -> AccountAdvice:
     """Rightsizing per instance still running (costing in the last day), then commitments for what is left.
 
-    Commitments are sized on the demand as it will be once the advice is followed: without the
-    idle instances and with the rightsized ones at their new type, so no saving is counted twice
-    (an RI for an instance that should be stopped).
+    Then each tagged workload's on-demand/reserved/spot mix, and commitments for the untagged rest,
+    all on the demand as it will be once the advice is followed: without the idle instances and
+    with the rightsized ones at their new type, so no saving is counted twice (an RI for an
+    instance that should be stopped, or for a workload whose mix already reserves it).
     """
     running = [h for h in histories if h.running_at(as_of_ms)]
     findings = [examine(history, as_of_ms, catalog, settings.rightsizing) for history in running]
     candidates = [from_finding(f) for f in findings if f.actionable]
-    candidates += commitments(account_id, after_advice(histories, findings), as_of_ms, catalog, settings)
+    remaining = after_advice(histories, findings)
+    mixed, remaining = mixes(account_id, remaining, as_of_ms, catalog, settings)
+    candidates += mixed + commitments(account_id, remaining, as_of_ms, catalog, settings)
     live, superseded = one_per_resource(candidates)
     return AccountAdvice(as_of_ms, live, superseded, findings)
 
@@ -68,6 +82,24 @@ def after_advice(histories: list[ResourceHistory], findings: list[Finding]) -> l
         elif finding.kind == "rightsize":  # same hours, the new type's pool and catalog rate
             adjusted.append(replace(history, instance_type=finding.recommended_type, billed_rate=None))
     return adjusted
+
+
+def mixes(
+    account_id: str, histories: list[ResourceHistory], as_of_ms: int, catalog: Catalog, settings: OptimizerSettings
+) -> tuple[list[Recommendation], list[ResourceHistory]]:
+    """An instance_mix per tagged workload that saves, and the histories no mix took."""
+    as_of_ms -= as_of_ms % DAY_MS
+    start_ms = as_of_ms - settings.commitment_lookback_days * DAY_MS
+    terms = settings.terms
+    recommendations, taken = [], set()
+    for workload, members in workloads(histories, catalog, start_ms, as_of_ms, terms.term_years, terms.payment_option):
+        mix = optimal_mix(MixModel(workload.demand, workload.prices, settings.mix))
+        evidence = {"lookback_days": settings.commitment_lookback_days, "catalog_date": catalog.snapshot_date}
+        found = from_mix(account_id, workload, mix, settings.mix, evidence)
+        if found is not None:
+            recommendations.append(found)
+            taken |= {id(m) for m in members}
+    return recommendations, [h for h in histories if id(h) not in taken]
 
 
 def commitments(

@@ -14,12 +14,16 @@ mean share of the needed capacity available; availability the share of hours in 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 from scipy.optimize import NonlinearConstraint, differential_evolution
 
-HOURS_PER_MONTH = 730
+from pipelines.optimize.catalog import HOURS_PER_MONTH, Catalog, family_of
+from pipelines.optimize.usage import HOUR_MS, ResourceHistory
+
 # the Spot Instance Advisor's monthly interruption-frequency buckets, at their midpoints
 BUCKET_RATE = {"<5%": 0.025, "5-10%": 0.075, "10-15%": 0.125, "15-20%": 0.175, ">20%": 0.25}
 MAX_INTERRUPTIONS = 8  # per hour and workload: beyond this the Poisson tail is below 1e-12 here
@@ -130,6 +134,52 @@ def optimal_mix(model: MixModel, seed: int = 0) -> Mix:
     best = model.mix(*unpack(result.x))
     fallback = model.mix(0, 0.0)
     return best if model.feasible(best) and best.cost <= fallback.cost else fallback
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The instances of one account, service, family, region and workload tag, as one demand."""
+
+    key: tuple[str, str, str, str]  # service, family, region, workload
+    reference_type: str  # demand is counted in instances of this type (the one it uses most)
+    demand: np.ndarray  # instances of the reference type needed, per hour of the lookback
+    prices: Prices
+    cost: Decimal  # what the lookback's hours cost as billed
+    instances: int
+
+
+def workloads(
+    histories: list[ResourceHistory], catalog: Catalog, start_ms: int, end_ms: int, term_years: int, payment: str
+) -> list[tuple[Workload, list[ResourceHistory]]]:
+    """Each tagged workload over [start_ms, end_ms), with its histories; sizes converted by on-demand price."""
+    groups: dict[tuple, list[ResourceHistory]] = defaultdict(list)
+    for history in histories:
+        if history.workload and catalog.rate(history.instance_type, history.region) is not None:
+            key = (history.service, family_of(history.instance_type), history.region, history.workload)
+            groups[key].append(history)
+    found = []
+    for key, members in sorted(groups.items()):
+        windows = [m.window(start_ms, end_ms) for m in members]
+        used = defaultdict(float)
+        for w in windows:
+            used[w.instance_type] += float(sum(w.instance_hours, Decimal(0)))
+        reference = max(sorted(used), key=used.get)
+        rate = catalog.rate(reference, key[2])
+        demand = np.zeros((end_ms - start_ms) // HOUR_MS)
+        for w in windows:
+            ratio = float(catalog.rate(w.instance_type, key[2]) / rate)
+            for hour_ms, amount in zip(w.hours_ms, w.instance_hours, strict=True):
+                demand[(int(hour_ms) - start_ms) // HOUR_MS] += float(amount) * ratio
+        spot = catalog.spot[key[1]]
+        prices = Prices(
+            on_demand=float(rate),
+            reserved=float(rate * (1 - catalog.discount(key[1], "reserved_instance", term_years, payment))),
+            spot=float(rate * (1 - spot.discount)),
+            interruption_bucket=spot.interruption_bucket,
+        )
+        cost = sum((c for w in windows for c in w.cost), Decimal(0))
+        found.append((Workload(key, reference, demand, prices, cost, len({m.resource_id for m in members})), members))
+    return found
 
 
 def exhaustive_mix(model: MixModel, steps: int = 100) -> Mix:

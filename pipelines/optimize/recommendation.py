@@ -16,6 +16,7 @@ import numpy as np
 
 from pipelines.optimize.catalog import HOURS_PER_MONTH
 from pipelines.optimize.commitments import Demand, Outcome, Plan, apply_plan
+from pipelines.optimize.instance_mix import Mix, MixSettings, Workload
 from pipelines.optimize.rightsizing import Finding
 
 CENT = Decimal("0.01")
@@ -36,7 +37,7 @@ COMMITMENT_FIELDS = (
 
 @dataclass(frozen=True)
 class Recommendation:
-    type: str  # idle, rightsize, reserved_instance, ec2_instance_savings_plan, compute_savings_plan
+    type: str  # idle, rightsize, instance_mix, reserved_instance, ec2_instance_savings_plan, compute_savings_plan
     account_id: str
     resource_id: str | None
     region: str
@@ -142,6 +143,55 @@ def one_per_resource(recommendations: list[Recommendation]) -> tuple[list[Recomm
         else:
             superseded.append(item)
     return live + list(best.values()), superseded
+
+
+def from_mix(
+    account_id: str, workload: Workload, mix: Mix, settings: MixSettings, evidence: dict
+) -> Recommendation | None:
+    """A tagged workload's cheaper on-demand/reserved/spot mix, or None when today's is as cheap."""
+    service, family, region, name = workload.key
+    hours = Decimal(workload.demand.size)
+    current = (workload.cost * HOURS_PER_MONTH / hours).quantize(CENT)
+    projected = (Decimal(str(mix.cost)) * HOURS_PER_MONTH / hours).quantize(CENT)
+    if projected >= current:
+        return None
+    spot = f"{mix.spot_share:.0%} of the rest on spot" if mix.spot_share >= 0.005 else "the rest on demand"
+    target = (
+        f"{mix.reserved} × {workload.reference_type} reserved, {spot}"
+        if mix.reserved
+        else spot.replace("the rest", "all")
+    )
+    return Recommendation(
+        type="instance_mix",
+        account_id=account_id,
+        resource_id=None,
+        region=region,
+        current_type=f"workload {name} ({service} {family})",
+        recommended_type=target,
+        current_monthly_cost=current,
+        projected_monthly_cost=projected,
+        savings_p10=current - projected,
+        savings_p90=current - projected,
+        risk_level="medium" if mix.spot_share >= 0.005 else "low",
+        description=(
+            f"workload {name} ({workload.instances} {family} instances in {region}): {target}; simulated "
+            f"{mix.performance:.4f} of the capacity needed, {mix.availability:.4f} of hours at ≥ "
+            f"{settings.min_performance:.0%} with spot interrupted {workload.prices.interruption_bucket} a month"
+        ),
+        execution_plan=(
+            f"Buy {mix.reserved} {workload.reference_type} reserved instances.",
+            "Run the workload's Auto Scaling group with a mixed instances policy: on-demand base "
+            f"{mix.reserved}, {mix.spot_share:.0%} spot above it, capacity-optimized allocation.",
+        ),
+        evidence={
+            **evidence,
+            "performance": round(mix.performance, 5),
+            "availability": round(mix.availability, 5),
+            "interruption_bucket": workload.prices.interruption_bucket,
+            "recovery_minutes": settings.recovery_minutes,
+            "simulations": settings.simulations,
+        },
+    )
 
 
 @dataclass(frozen=True)

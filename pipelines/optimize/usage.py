@@ -31,6 +31,7 @@ class InstanceIdentity(NamedTuple):
     service: str
     region: str
     instance_type: str
+    workload: str = ""  # the value of its workload tag: instances that may share a spot/reserved mix
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class ResourceHistory:
     network_bytes: np.ndarray  # NaN where no sample
     memory_max: np.ndarray
     billed_rate: Decimal | None  # $/instance-hour at public on-demand prices, as the bill shows it
+    workload: str = ""
 
     def running_at(self, as_of_ms: int) -> bool:
         """Costing in the day before ``as_of_ms``: a stopped or resized-away instance needs no advice."""
@@ -93,6 +95,7 @@ class ResourceHistory:
             self.network_bytes[index],
             self.memory_max[index],
             self.billed_rate,
+            self.workload,
         )
 
 
@@ -103,6 +106,7 @@ class ResourceUsage:
     costs: dict[InstanceIdentity, dict[int, HourCost]] = field(default_factory=lambda: defaultdict(dict))
     samples: dict[str, dict[int, HourMetrics]] = field(default_factory=lambda: defaultdict(dict))
     rates: dict[InstanceIdentity, Decimal] = field(default_factory=dict)
+    workload_tags: tuple[str, ...] = ()  # tag keys naming a workload, the first present wins
 
     def add_cost(self, event: CostEvent) -> None:
         if not is_instance_usage(event):
@@ -110,8 +114,9 @@ class ResourceUsage:
         amount = Decimal(event.usage_amount or 0)
         on_demand = event.pricing_term == PricingTerm.ON_DEMAND.value
         identity = (event.usage_account_id, event.resource_id, event.service, event.region, event.instance_type)
+        workload = next((event.tags[key] for key in self.workload_tags if event.tags.get(key)), "")
         self.add_hour(
-            InstanceIdentity(*identity),
+            InstanceIdentity(*identity, workload),
             event.usage_start_ms - event.usage_start_ms % HOUR_MS,
             HourCost(Decimal(event.amortized_cost or event.net_cost), amount, amount if on_demand else Decimal(0)),
             Decimal(event.public_on_demand_rate) if event.public_on_demand_rate else None,
@@ -157,7 +162,7 @@ class ResourceUsage:
         return [self._history(identity) for identity in sorted(self.costs)]
 
     def _history(self, identity: InstanceIdentity) -> ResourceHistory:
-        account, resource, service, region, instance_type = identity
+        account, resource, service, region, instance_type, workload = identity
         hours = self.costs[identity]
         order = sorted(hours)
         metrics = self.samples.get(resource, {})
@@ -176,6 +181,7 @@ class ResourceUsage:
             network_bytes=np.array([m.network_bytes if m and m.network_samples else np.nan for m in rows]),
             memory_max=np.array([m.memory_max if m else np.nan for m in rows]),
             billed_rate=self.rates.get(identity),
+            workload=workload,
         )
 
 

@@ -30,8 +30,11 @@ from tests.integration.test_formats_pipeline import isolated
 from tests.integration.test_pipeline import SAVINGS_DASHBOARD, as_grafana_runs_it, grafana_queries, screenshot
 from tests.unit.test_recommend_command import DAYS, FLEET, START, write_bill
 
+# Two busy instances tagged as one workload (an instance_mix), beside the untagged fleet.
+WEB = {"i-web-1": ("c6i.xlarge", "0.17", 55.0, 1e8), "i-web-2": ("c6i.xlarge", "0.17", 60.0, 1e8)}
+TAGS = {resource: {"user_workload": "web"} for resource in WEB}
 # After the advice of day 30 is followed: the idle instance stopped, the oversized one one size down.
-FOLLOWED = {**FLEET, "i-oversized": ("m5.xlarge", "0.192", 24.0, 1e8)}
+FOLLOWED = {**FLEET, **WEB, "i-oversized": ("m5.xlarge", "0.192", 24.0, 1e8)}
 del FOLLOWED["i-idle"]
 ADVISED_AT = int(START.timestamp() * 1000) + DAYS * DAY_MS  # the end of day 30
 
@@ -41,7 +44,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def streamed(stack: Config, tmp_path_factory) -> tuple[Config, Path, Path]:
     bill, metrics = write_bill(
-        tmp_path_factory.mktemp("fleet") / "in", DAYS + 2, lambda day: FLEET if day < DAYS else FOLLOWED
+        tmp_path_factory.mktemp("fleet") / "in",
+        DAYS + 2,
+        lambda day: {**FLEET, **WEB} if day < DAYS else FOLLOWED,
+        TAGS,
     )
     config = isolated(stack, "recommendations")
     config = replace(config, optimizer=replace(config.optimizer, alert_monthly_savings=50.0))
@@ -71,6 +77,8 @@ def test_each_day_the_job_gives_what_recommend_gives_as_of_that_day(streamed, tm
     advised = {r["resource_id"]: r for r in records if r["as_of_ms"] == ADVISED_AT and r["resource_id"]}
     assert advised["i-idle"]["type"] == "idle" and advised["i-oversized"]["type"] == "rightsize"
     assert "i-busy" not in advised
+    mixes = [r for r in records if r["as_of_ms"] == ADVISED_AT and r["type"] == "instance_mix"]
+    assert [r["current_type"] for r in mixes] == ["workload web (AmazonEC2 c6i)"]
 
 
 def test_advice_the_bill_shows_was_followed_becomes_an_optimization_event(streamed):

@@ -21,11 +21,13 @@ CUR2_HEADER = [
     "identity_line_item_id", "line_item_usage_start_date", "line_item_usage_end_date", "line_item_usage_account_id",
     "line_item_line_item_type", "line_item_unblended_cost", "line_item_product_code", "product_region_code",
     "line_item_resource_id", "line_item_usage_type", "line_item_usage_amount", "pricing_public_on_demand_rate",
-    "pricing_public_on_demand_cost", "product_instance_type",
+    "pricing_public_on_demand_cost", "product_instance_type", "resource_tags",
 ]  # fmt: skip
 
 
-def write_bill(folder: Path, days: int = DAYS, fleet_on=lambda day: FLEET) -> tuple[Path, Path]:
+def write_bill(
+    folder: Path, days: int = DAYS, fleet_on=lambda day: FLEET, tags: dict | None = None
+) -> tuple[Path, Path]:
     """A CUR 2.0 bill and its metrics CSV; ``fleet_on(day)`` is what runs that day."""
     folder.mkdir()
     bill, metrics = folder / "bill.csv", folder / "metrics.csv"
@@ -40,7 +42,9 @@ def write_bill(folder: Path, days: int = DAYS, fleet_on=lambda day: FLEET) -> tu
                 stamp = start.isoformat()
                 row = [f"{resource}-{hour}", stamp, (start + timedelta(hours=1)).isoformat(), "111111111111", "Usage"]
                 bills.writerow(
-                    row + [rate, "AmazonEC2", "us-east-1", resource, f"BoxUsage:{kind}", "1", rate, rate, kind]
+                    row
+                    + [rate, "AmazonEC2", "us-east-1", resource, f"BoxUsage:{kind}", "1", rate, rate, kind]
+                    + [json.dumps((tags or {}).get(resource, {}))]
                 )
                 samples.writerow([stamp, resource, "CPUUtilization", cpu + (hour % 5)])
                 samples.writerow([stamp, resource, "NetworkIn", network])
@@ -89,3 +93,18 @@ def test_a_bad_metrics_file_is_refused_with_what_was_expected(tmp_path, capsys):
     wrong.write_text("when,what\n1,2\n")
     assert main(["recommend", str(bill), "--metrics", str(wrong), "--out", str(tmp_path / "out")]) != 0
     assert "expected columns" in capsys.readouterr().out
+
+
+def test_a_tagged_workload_gets_an_instance_mix_and_no_commitment_for_the_same_instances(tmp_path):
+    web = {"i-web-1": ("m5.large", "0.096", 55.0, 1e8), "i-web-2": ("m5.large", "0.096", 60.0, 1e8)}
+    tags = {resource: {"user_workload": "web"} for resource in web}
+    bill, metrics = write_bill(tmp_path / "in", fleet_on=lambda day: {**FLEET, **web}, tags=tags)
+    out = tmp_path / "out"
+    assert main(["recommend", str(bill), "--metrics", str(metrics), "--out", str(out), "--as-of", "2026-10-01"]) == 0
+    records = [json.loads(line) for line in (out / "recommendations.jsonl").read_text().splitlines()]
+    (mix,) = [r for r in records if r["type"] == "instance_mix"]
+    assert mix["current_type"] == "workload web (AmazonEC2 m5)" and mix["current_monthly_cost"] == "140.16"
+    assert 0 < float(mix["potential_savings"]) <= float(mix["current_monthly_cost"])
+    assert mix["evidence"]["availability"] >= 0.999 and mix["evidence"]["performance"] >= 0.95
+    # the untagged m5.large is stopped (idle) and the web instances are the mix's: no m5.large RI left
+    assert not [r for r in records if r["resource_id"] is None and r["current_type"].endswith("m5.large")]
