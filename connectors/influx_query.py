@@ -81,3 +81,22 @@ def latest_account_forecasts(
         f"GROUP BY account",
     )
     return {item["tags"]["account"]: [tuple(v) for v in item["values"][:days]] for item in series}
+
+
+def latest_recommendations(settings: InfluxSettings) -> list[tuple[str, str, str, str, float]]:
+    """(account, type, current type, recommended type, monthly saving) open on the newest day refreshed."""
+    last = influxql(settings, "SELECT LAST(savings_usd) FROM recommendation")
+    if not last:
+        return []
+    newest = last[0]["values"][0][0]
+    series = influxql(
+        settings,
+        "SELECT savings_usd, current_type, recommended_type FROM recommendation "
+        f"WHERE status = 'open' AND time = '{newest}' GROUP BY account, type",
+    )
+    rows = [
+        (item["tags"]["account"], item["tags"]["type"], current, target, savings)
+        for item in series
+        for _, savings, current, target in item["values"]
+    ]
+    return sorted(rows, key=lambda row: -row[4])

@@ -1,7 +1,8 @@
 """``make demo``: the bundled sample through replay → Kafka → Flink → InfluxDB and the alert topic.
 
-The job aggregates, detects anomalies and forecasts; the demo prints daily costs, the anomalies,
-the newest forecasts and every alert (budget, anomaly, projected overspend).
+The job aggregates, detects anomalies, forecasts and recommends; the demo prints daily costs, the
+anomalies, the newest forecasts, the open recommendations and every alert (budget, anomaly,
+projected overspend, recommendation).
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from pathlib import Path
 from rich.console import Console
 
 from connectors.alerts import print_alerts
-from connectors.influx_query import anomaly_episodes, daily_cost_by_account, latest_account_forecasts
+from connectors.influx_query import (
+    anomaly_episodes,
+    daily_cost_by_account,
+    latest_account_forecasts,
+    latest_recommendations,
+)
 from connectors.influx_sink import InfluxSink
 from connectors.replay import replay
 from spendstream.config import Config, with_embedded_endpoints
 from spendstream.flink_client import job_failure, run_command, submit, wait_for_job
 from spendstream.stack import LocalStack
-from spendstream.tables import print_anomalies, print_daily_costs, print_forecasts
+from spendstream.tables import print_anomalies, print_daily_costs, print_forecasts, print_recommendations
 
 
 def run_demo(config: Config, sample: Path, console: Console) -> int:
@@ -55,6 +61,7 @@ def run_demo(config: Config, sample: Path, console: Console) -> int:
     print_daily_costs(console, daily_cost_by_account(config.influx))
     print_anomalies(console, anomaly_episodes(config.influx))
     print_forecasts(console, latest_account_forecasts(config.influx, days=3))
+    print_recommendations(console, latest_recommendations(config.influx))
     console.print("[bold]alerts on the alert topic:")
     print_alerts(config, console, as_json=False, from_beginning=True, group=None, until_idle_s=3)
     console.print(f"\nFlink web UI: {config.flink.rest_url}")

@@ -38,6 +38,13 @@ def print_forecasts(console: Console, forecasts: dict[str, list[tuple[int, float
     console.print(table)
 
 
+def print_recommendations(console: Console, rows: list[tuple[str, str, str, str, float]]) -> None:
+    table = Table("account", "kind", "now", "recommended", "saves (USD/month)", title="open recommendations")
+    for account, kind, current, target, savings in rows:
+        table.add_row(account, kind.replace("_", " "), current, target or "stop", f"{savings:,.2f}")
+    console.print(table if rows else "no recommendations (no EC2 instance usage with enough history)")
+
+
 def print_consumer_lag(console: Console, lags: list) -> None:
     """One row per group and topic: what the group committed, what is stored, the difference."""
     totals: dict[tuple[str, str], list[int]] = {}

@@ -112,4 +112,13 @@ def commitments(
     if demand is None:
         return []
     sizing = size_commitments(demand, settings.forecast_days, settings.min_utilization)
-    return from_plan(account_id, sizing.expected, sizing.plan, terms, (sizing.low, sizing.high))
+    evidence = {
+        "lookback_days": settings.commitment_lookback_days,
+        "data_points": int(demand.hours.shape[1]),  # hours of eligible on-demand usage per pool
+        "pools": len(demand.pools),
+        "forecast_days": settings.forecast_days,
+        "planned_utilization": settings.min_utilization,
+        "catalog_date": catalog.snapshot_date,
+    }
+    records = from_plan(account_id, sizing.expected, sizing.plan, terms, (sizing.low, sizing.high))
+    return [replace(record, evidence=evidence) for record in records]

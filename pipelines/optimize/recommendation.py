@@ -155,12 +155,7 @@ def from_mix(
     projected = (Decimal(str(mix.cost)) * HOURS_PER_MONTH / hours).quantize(CENT)
     if projected >= current:
         return None
-    spot = f"{mix.spot_share:.0%} of the rest on spot" if mix.spot_share >= 0.005 else "the rest on demand"
-    target = (
-        f"{mix.reserved} × {workload.reference_type} reserved, {spot}"
-        if mix.reserved
-        else spot.replace("the rest", "all")
-    )
+    target = mix_label(mix, workload.reference_type)
     return Recommendation(
         type="instance_mix",
         account_id=account_id,
@@ -192,6 +187,15 @@ def from_mix(
             "simulations": settings.simulations,
         },
     )
+
+
+def mix_label(mix: Mix, instance_type: str) -> str:
+    """``2 × m5.large reserved, 60% of the rest on spot``, ``all on spot``, ``40% on spot``."""
+    share = round(mix.spot_share * 100)
+    if not mix.reserved:
+        return "all on spot" if share == 100 else f"{share}% on spot, the rest on demand"
+    rest = "the rest on spot" if share == 100 else f"{share}% of the rest on spot" if share else "the rest on demand"
+    return f"{mix.reserved} × {instance_type} reserved, {rest}"
 
 
 @dataclass(frozen=True)
