@@ -55,10 +55,6 @@ class Mix:
     performance: float
     availability: float
 
-    @property
-    def feasible_for(self) -> tuple[float, float]:
-        return self.performance, self.availability
-
 
 class MixModel:
     """Cost, performance and availability of any mix for one workload's demand."""

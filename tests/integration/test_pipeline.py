@@ -207,7 +207,8 @@ def test_influxdb_totals_equal_input_per_account_day_and_charge_type_to_the_cent
 
 def test_every_aggregate_id_is_unique_and_each_became_one_point(run: Run):
     aggregates = [codec().decode(r.value, SchemaName.COST_AGGREGATE) for r in read_topic(run.config, "aggregate")]
-    roles = ("utilization", "anomaly", "forecast", "forecast_accuracy", "live_aggregate")
+    roles = ("utilization", "anomaly", "forecast", "forecast_accuracy", "live_aggregate", "recommendation")
+    roles += ("optimization_event",)
     others = sum(1 for role in roles for r in read_topic(run.config, role) if r.value is not None)
     assert len({a["aggregate_id"] for a in aggregates}) == len(aggregates) == run.sink_points - others
     rollups = [a for a in aggregates if a["scope"] == "cost_center"]
@@ -308,7 +309,8 @@ def test_alerts_tail_prints_every_alert_as_json(run: Run, stack_env):
     assert len(lines) == len(read_topic(run.config, "alert"))
     budget = [line for line in lines if line["kind"] == "budget"]
     assert len(budget) == len(expected_crossings(input_rows(run.export)))
-    assert {line["kind"] for line in lines} == {"budget", "anomaly", "projected_overspend"}
+    # recommendation: the sample's on-demand EC2 fleet gets advice worth more than the alert threshold
+    assert {line["kind"] for line in lines} == {"budget", "anomaly", "projected_overspend", "recommendation"}
     assert all(line["window_end"].endswith("Z") for line in lines)
 
 
