@@ -35,6 +35,7 @@ from pipelines.spend_monitor import stable_id
 from schemas import SchemaName, codec
 from spendstream.config import OptimizerConfig
 
+EC2_IN = f"service IN ({', '.join(literal(s) for s in sorted(EC2_SERVICES))})"
 HOURS_SQL = f"""
 SELECT 'instance' AS part, account_id, {EPOCH_MS} AS hour_ms, resource_id, service, region, instance_type, workload,
   CAST(SUM(COALESCE(amortized_cost, net_cost)) AS STRING) AS cost,
@@ -45,14 +46,13 @@ SELECT 'instance' AS part, account_id, {EPOCH_MS} AS hour_ms, resource_id, servi
   CAST(NULL AS STRING) AS metric, CAST(NULL AS DOUBLE) AS peak, CAST(NULL AS DOUBLE) AS total,
   CAST(NULL AS BIGINT) AS samples
 FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR))
-WHERE charge_type = 'usage' AND instance_type <> '' AND resource_id <> ''
-  AND service IN ({", ".join(literal(s) for s in sorted(EC2_SERVICES))})
+WHERE charge_type = 'usage' AND instance_type <> '' AND resource_id <> '' AND {EC2_IN}
 GROUP BY window_start, window_end, account_id, resource_id, service, region, instance_type, workload
 UNION ALL
 SELECT 'metric', account_id, {EPOCH_MS}, resource_id, service, region, '', '', CAST(NULL AS STRING),
   CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), metric, max_value, total_value, samples
 FROM resource_utilization_hourly
-WHERE service IN ({", ".join(literal(s) for s in sorted(EC2_SERVICES))})
+WHERE {EC2_IN}
 """
 ROW_FIELDS = (
     "part",
