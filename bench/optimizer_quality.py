@@ -28,7 +28,8 @@ from bench.optimizer_labelled import START_MS, compute_demand, fleet
 from bench.report import publish
 from pipelines.optimize.catalog import load_catalog
 from pipelines.optimize.commitments import apply_plan, demand_of, optimal_plan, size_commitments
-from pipelines.optimize.engine import OptimizerSettings, advise
+from pipelines.optimize.engine import advise
+from pipelines.optimize.settings import OptimizerSettings
 
 DEV_SEEDS, HELD_OUT_SEEDS = list(range(1, 11)), list(range(101, 111))
 DAY_MS, FLEET_DAYS, LOOKBACK_DAYS, HELD_OUT_DAYS = 86_400_000, 30, 30, 90

@@ -28,8 +28,8 @@ from pipelines.cost_event import PricingTerm
 from pipelines.enrichment import AccountDirectory
 from pipelines.optimize.account_optimizer import AccountOptimizer
 from pipelines.optimize.catalog import Catalog
-from pipelines.optimize.engine import OptimizerSettings
 from pipelines.optimize.recommendation import Recommendation
+from pipelines.optimize.settings import OptimizerSettings
 from pipelines.optimize.usage import DAY_MS, EC2_SERVICES, HourCost, InstanceIdentity
 from pipelines.spend_monitor import stable_id
 from schemas import SchemaName, codec

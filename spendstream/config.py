@@ -18,10 +18,7 @@ from typing import Any
 import yaml
 
 from pipelines.optimize.catalog import DEFAULT_CATALOG, Catalog, load_catalog
-from pipelines.optimize.engine import OptimizerSettings
-from pipelines.optimize.instance_mix import MixSettings
-from pipelines.optimize.recommendation import UPFRONT_SHARE, CommitmentTerms
-from pipelines.optimize.rightsizing import RightsizingSettings
+from pipelines.optimize.settings import CommitmentTerms, MixSettings, OptimizerSettings, RightsizingSettings
 
 SECRET_ENV = {
     ("influx", "token"): "SPENDSTREAM_INFLUX_TOKEN",
@@ -266,10 +263,6 @@ def validate_optimizer(optimizer: OptimizerConfig) -> None:
         raise ConfigError(f"optimizer: {error}") from None
     if optimizer.catalog and not Path(optimizer.catalog).is_file():
         raise ConfigError(f"optimizer.catalog: {optimizer.catalog} is not a readable file (an instance catalog JSON)")
-    if optimizer.payment_option not in UPFRONT_SHARE or optimizer.term_years not in (1, 3):
-        raise ConfigError(
-            f"optimizer.term_years must be 1 or 3 and optimizer.payment_option one of {', '.join(UPFRONT_SHARE)}"
-        )
 
 
 def _merge(obj: Any, document: dict[str, Any], where: str) -> Any:

@@ -20,8 +20,9 @@ from connectors.replay import FormatChecker, ReplaySummary, normalized_events
 from pipelines.cost_event import RejectedRow
 from pipelines.metrics import normalize_metric_row, series_of
 from pipelines.optimize.catalog import Catalog
-from pipelines.optimize.engine import AccountAdvice, OptimizerSettings, advise
+from pipelines.optimize.engine import AccountAdvice, advise
 from pipelines.optimize.rightsizing import Finding
+from pipelines.optimize.settings import OptimizerSettings
 from pipelines.optimize.usage import ResourceUsage
 from spendstream.recommend_report import write_report
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pipelines.optimize.catalog import Catalog
-from pipelines.optimize.engine import OptimizerSettings, advise
+from pipelines.optimize.engine import advise
 from pipelines.optimize.realized import realized_change
 from pipelines.optimize.recommendation import Recommendation
+from pipelines.optimize.settings import OptimizerSettings
 from pipelines.optimize.usage import DAY_MS, HourCost, HourMetrics, InstanceIdentity, ResourceUsage
 
 

@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from pipelines.optimize.catalog import Catalog
 from pipelines.optimize.commitments import eligible_demand, size_commitments
-from pipelines.optimize.instance_mix import MixModel, MixSettings, optimal_mix, workloads
+from pipelines.optimize.instance_mix import MixModel, optimal_mix, workloads
 from pipelines.optimize.recommendation import (
-    CommitmentTerms,
     Recommendation,
     from_finding,
     from_mix,
     from_plan,
     one_per_resource,
 )
-from pipelines.optimize.rightsizing import Finding, RightsizingSettings, examine
+from pipelines.optimize.rightsizing import Finding, examine
+from pipelines.optimize.settings import OptimizerSettings
 from pipelines.optimize.usage import DAY_MS, ResourceHistory
-
-
-@dataclass(frozen=True)
-class OptimizerSettings:
-    rightsizing: RightsizingSettings = field(default_factory=RightsizingSettings)
-    commitment_lookback_days: int = 30
-    forecast_days: int = 90
-    # commitments are planned to be this well used, so day-to-day noise keeps them ≥ 95% used
-    min_utilization: float = 0.96
-    # tag keys that name a workload (CUR 2.0 user tags are user_<key>); tagged workloads get an instance_mix
-    workload_tags: tuple[str, ...] = ("user_workload", "workload")
-    mix: MixSettings = field(default_factory=MixSettings)
-    terms: CommitmentTerms = field(default_factory=lambda: CommitmentTerms(1, "no_upfront"))
-
-    @property
-    def history_days(self) -> int:
-        """How far back any advice looks: what the job keeps of each account."""
-        return max(self.rightsizing.lookback_days, self.commitment_lookback_days)
-
-    def __post_init__(self) -> None:
-        if self.forecast_days < 1 or self.commitment_lookback_days < 7:
-            raise ValueError("commitments need forecast_days ≥ 1 and commitment_lookback_days ≥ 7 (one week)")
-        if not 0 < self.min_utilization <= 1:
-            raise ValueError("min_utilization is a fraction of the commitment used, in (0, 1]")
 
 
 @dataclass(frozen=True)

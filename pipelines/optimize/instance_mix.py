@@ -22,19 +22,12 @@ import numpy as np
 from scipy.optimize import NonlinearConstraint, differential_evolution
 
 from pipelines.optimize.catalog import HOURS_PER_MONTH, Catalog, family_of
+from pipelines.optimize.settings import MixSettings
 from pipelines.optimize.usage import HOUR_MS, ResourceHistory
 
 # the Spot Instance Advisor's monthly interruption-frequency buckets, at their midpoints
 BUCKET_RATE = {"<5%": 0.025, "5-10%": 0.075, "10-15%": 0.125, "15-20%": 0.175, ">20%": 0.25}
 MAX_INTERRUPTIONS = 8  # per hour and workload: beyond this the Poisson tail is below 1e-12 here
-
-
-@dataclass(frozen=True)
-class MixSettings:
-    min_performance: float = 0.95
-    min_availability: float = 0.999
-    recovery_minutes: float = 10.0  # an interrupted spot instance's replacement is serving after this
-    simulations: int = 64
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,9 @@ from decimal import Decimal
 import numpy as np
 
 from pipelines.optimize.catalog import HOURS_PER_MONTH, Catalog, family_of
+from pipelines.optimize.recommendation import CENT
 from pipelines.optimize.usage import DAY_MS, ResourceHistory
 from pipelines.spend_monitor import stable_id
-
-CENT = Decimal("0.01")
 
 
 def realized_change(record: dict, histories: list[ResourceHistory], as_of_ms: int, catalog: Catalog) -> dict | None:

@@ -16,11 +16,11 @@ import numpy as np
 
 from pipelines.optimize.catalog import HOURS_PER_MONTH
 from pipelines.optimize.commitments import Demand, Outcome, Plan, apply_plan
-from pipelines.optimize.instance_mix import Mix, MixSettings, Workload
+from pipelines.optimize.instance_mix import Mix, Workload
 from pipelines.optimize.rightsizing import Finding
+from pipelines.optimize.settings import UPFRONT_SHARE, CommitmentTerms, MixSettings
 
 CENT = Decimal("0.01")
-UPFRONT_SHARE = {"no_upfront": 0.0, "partial_upfront": 0.5, "all_upfront": 1.0}
 # What applying each kind takes: stopping is quick, a resize needs a stop/start and a day of watching.
 IMPLEMENTATION_TIME = {"idle": "15 minutes", "rightsize": "1 hour"}
 COMMITMENT_FIELDS = (
@@ -196,12 +196,6 @@ def mix_label(mix: Mix, instance_type: str) -> str:
         return "all on spot" if share == 100 else f"{share}% on spot, the rest on demand"
     rest = "the rest on spot" if share == 100 else f"{share}% of the rest on spot" if share else "the rest on demand"
     return f"{mix.reserved} × {instance_type} reserved, {rest}"
-
-
-@dataclass(frozen=True)
-class CommitmentTerms:
-    term_years: int
-    payment_option: str
 
 
 def from_plan(

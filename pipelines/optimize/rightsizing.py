@@ -15,20 +15,11 @@ from decimal import Decimal
 import numpy as np
 
 from pipelines.optimize.catalog import HOURS_PER_MONTH, Catalog, InstanceType
+from pipelines.optimize.settings import RightsizingSettings
 from pipelines.optimize.usage import DAY_MS, ResourceHistory
 
 MEMORY_BOUND_PERCENT = 80.0  # memory used at the percentile above this: memory-bound, never downsized
 MEMORY_FAMILIES = ("r",)  # memory-optimized: without a memory metric nobody knows it fits a smaller size
-
-
-@dataclass(frozen=True)
-class RightsizingSettings:
-    lookback_days: int = 14
-    min_days: int = 14
-    cpu_percentile: float = 99.5
-    cpu_headroom: float = 0.20
-    idle_cpu_percent: float = 5.0
-    idle_network_bytes_per_day: float = 5e6
 
 
 @dataclass(frozen=True)

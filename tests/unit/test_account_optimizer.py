@@ -4,8 +4,9 @@ from dataclasses import replace
 
 from pipelines.optimize.account_optimizer import AccountOptimizer
 from pipelines.optimize.catalog import load_catalog
-from pipelines.optimize.engine import OptimizerSettings, advise
+from pipelines.optimize.engine import advise
 from pipelines.optimize.realized import realized_change
+from pipelines.optimize.settings import OptimizerSettings
 from pipelines.optimize.usage import DAY_MS
 from schemas import SchemaName, codec
 from tests.unit.test_rightsizing import DAYS, START, event, sample, usage

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from pipelines.optimize.instance_mix import MixModel, MixSettings, Prices, exhaustive_mix, optimal_mix, poisson_counts
+from pipelines.optimize.instance_mix import MixModel, Prices, exhaustive_mix, optimal_mix, poisson_counts
+from pipelines.optimize.settings import MixSettings
 
 PRICES = {"on_demand": 0.096, "reserved": 0.0605, "spot": 0.0384}  # m5.large: 1-year RI no upfront, 60% off spot
 

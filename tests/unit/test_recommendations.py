@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from pipelines.optimize.commitments import apply_plan, optimal_plan, project
-from pipelines.optimize.recommendation import CommitmentTerms, from_finding, from_plan, one_per_resource
+from pipelines.optimize.recommendation import from_finding, from_plan, one_per_resource
+from pipelines.optimize.settings import CommitmentTerms
 from schemas import SchemaName, codec
 from tests.unit.test_commitments import demand
 from tests.unit.test_rightsizing import finding, usage

@@ -8,7 +8,8 @@ import pytest
 from pipelines.cost_event import ChargeType, CostEvent
 from pipelines.metrics import MetricEvent
 from pipelines.optimize.catalog import instance_type_of, load_catalog
-from pipelines.optimize.rightsizing import RightsizingSettings, examine
+from pipelines.optimize.rightsizing import examine
+from pipelines.optimize.settings import RightsizingSettings
 from pipelines.optimize.usage import DAY_MS, ResourceUsage
 
 HOUR = 3_600_000
