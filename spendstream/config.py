@@ -151,7 +151,7 @@ class OptimizerConfig:
     min_days: int = 14  # fewer days of CPU data: no rightsizing advice, and the finding says so
     cpu_percentile: float = 99.5
     cpu_headroom: float = 0.20
-    commitment_lookback_days: int = 30
+    commitment_lookback_days: int = 60
     forecast_days: int = 90  # the coming days a commitment is sized on (trend-projected)
     commitment_utilization: float = 0.96  # planned use of a commitment, so that noise keeps it ≥ 95% used
     term_years: int = 1

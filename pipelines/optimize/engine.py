@@ -65,12 +65,12 @@ def mixes(
 ) -> tuple[list[Recommendation], list[ResourceHistory]]:
     """An instance_mix per tagged workload that saves, and the histories no mix took."""
     as_of_ms -= as_of_ms % DAY_MS
-    start_ms = as_of_ms - settings.commitment_lookback_days * DAY_MS
+    start_ms = lookback_start(histories, as_of_ms, settings.commitment_lookback_days)
     terms = settings.terms
     recommendations, taken = [], set()
     for workload, members in workloads(histories, catalog, start_ms, as_of_ms, terms.term_years, terms.payment_option):
         mix = optimal_mix(MixModel(workload.demand, workload.prices, settings.mix))
-        evidence = {"lookback_days": settings.commitment_lookback_days, "catalog_date": catalog.snapshot_date}
+        evidence = {"lookback_days": (as_of_ms - start_ms) // DAY_MS, "catalog_date": catalog.snapshot_date}
         found = from_mix(account_id, workload, mix, settings.mix, evidence)
         if found is not None:
             recommendations.append(found)
@@ -78,18 +78,29 @@ def mixes(
     return recommendations, [h for h in histories if id(h) not in taken]
 
 
+def lookback_start(histories: list[ResourceHistory], as_of_ms: int, days: int) -> int:
+    """The first whole day of the lookback that the bill covers.
+
+    Days before the bill begins are unknown, not zero: counted as zero they would read as a
+    growth trend and halve a workload's monthly cost.
+    """
+    known_from = min((int(h.hours_ms[0]) for h in histories if len(h.hours_ms)), default=as_of_ms)
+    known_days = max(0, (as_of_ms - known_from) // DAY_MS)
+    return as_of_ms - min(days, known_days) * DAY_MS
+
+
 def commitments(
     account_id: str, histories: list[ResourceHistory], as_of_ms: int, catalog: Catalog, settings: OptimizerSettings
 ) -> list[Recommendation]:
     as_of_ms -= as_of_ms % DAY_MS  # whole days: the projection repeats the lookback's last week day by day
-    start_ms = as_of_ms - settings.commitment_lookback_days * DAY_MS
+    start_ms = lookback_start(histories, as_of_ms, settings.commitment_lookback_days)
     terms = settings.terms
     demand = eligible_demand(histories, catalog, start_ms, as_of_ms, terms.term_years, terms.payment_option)
     if demand is None:
         return []
     sizing = size_commitments(demand, settings.forecast_days, settings.min_utilization)
     evidence = {
-        "lookback_days": settings.commitment_lookback_days,
+        "lookback_days": (as_of_ms - start_ms) // DAY_MS,
         "data_points": int(demand.hours.shape[1]),  # hours of eligible on-demand usage per pool
         "pools": len(demand.pools),
         "forecast_days": settings.forecast_days,

@@ -42,7 +42,7 @@ class MixSettings:
 @dataclass(frozen=True)
 class OptimizerSettings:
     rightsizing: RightsizingSettings = field(default_factory=RightsizingSettings)
-    commitment_lookback_days: int = 30
+    commitment_lookback_days: int = 60
     forecast_days: int = 90
     # commitments are planned to be this well used, so day-to-day noise keeps them ≥ 95% used
     min_utilization: float = 0.96

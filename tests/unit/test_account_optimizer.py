@@ -43,11 +43,11 @@ def test_advice_no_longer_given_is_closed_once():
 
 
 def test_state_round_trips_through_its_schema_and_forgets_hours_no_advice_looks_at():
-    optimizer = AccountOptimizer("111", usage("m5.xlarge", lambda h: 20, memory=40, days=40))
-    as_of = START + 40 * DAY_MS
+    optimizer = AccountOptimizer("111", usage("m5.xlarge", lambda h: 20, memory=40, days=70))
+    as_of = START + 70 * DAY_MS
     optimizer.refresh(as_of, load_catalog(), OptimizerSettings())
     kept = {h for hours in optimizer.usage.costs.values() for h in hours}
-    assert min(kept) == as_of - OptimizerSettings().history_days * DAY_MS  # 30 days of 40
+    assert min(kept) == as_of - OptimizerSettings().history_days * DAY_MS  # 60 days of 70
     state = codec().decode(
         codec().encode(SchemaName.ACCOUNT_OPTIMIZER_STATE, optimizer.state()), SchemaName.ACCOUNT_OPTIMIZER_STATE
     )

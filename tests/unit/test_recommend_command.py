@@ -106,5 +106,6 @@ def test_a_tagged_workload_gets_an_instance_mix_and_no_commitment_for_the_same_i
     assert mix["current_type"] == "workload web (AmazonEC2 m5)" and mix["current_monthly_cost"] == "140.16"
     assert 0 < float(mix["potential_savings"]) <= float(mix["current_monthly_cost"])
     assert mix["evidence"]["availability"] >= 0.999 and mix["evidence"]["performance"] >= 0.95
+    assert mix["evidence"]["lookback_days"] == 30  # the bill's 30 days of the 60 asked: no unknown days as zero
     # the untagged m5.large is stopped (idle) and the web instances are the mix's: no m5.large RI left
     assert not [r for r in records if r["resource_id"] is None and r["current_type"].endswith("m5.large")]
