@@ -177,6 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--port", type=int, help="default: ingest.port (SPENDSTREAM_INGEST_PORT)")
     ingest.set_defaults(run=cmd_ingest)
 
+    api = commands.add_parser("api", help="the REST and GraphQL API server, and tokens for it")
+    api_commands = api.add_subparsers(required=True, metavar="ACTION")
+    api_serve = api_commands.add_parser("serve", help="serve /v1 (REST), /graphql and /openapi.json")
+    api_serve.add_argument("--port", type=int, help="default: api.port (SPENDSTREAM_API_PORT)")
+    api_serve.set_defaults(run=cmd_api_serve)
+    api_token = api_commands.add_parser("token", help="mint an HS256 token (key: SPENDSTREAM_API_JWT_SECRET)")
+    api_token.add_argument("--account", action="append", required=True, help="account id (repeat for several)")
+    api_token.add_argument("--permission", choices=["read", "optimize", "configure", "admin"], default="read")
+    api_token.add_argument("--role", choices=["admin", "engineer", "finance", "viewer"], default="viewer")
+    api_token.add_argument("--subject", default="local", help="who the token is for (sub)")
+    api_token.add_argument("--ttl", type=int, help="seconds it is valid; default: api.token_ttl_s")
+    api_token.set_defaults(run=cmd_api_token)
+
     costs = commands.add_parser("costs", help="cost per account per day, read back from InfluxDB")
     costs.set_defaults(run=cmd_costs)
 
@@ -563,6 +576,28 @@ def cmd_metrics_replay(config, args) -> int:
     console.print(f"end offsets of {config.kafka.topic('metrics')}: {format_offsets(summary.end_offsets)}")
     for reason, count in summary.reasons.items():
         console.print(f"  rejected {count}: {reason}")
+    return 0
+
+
+def cmd_api_serve(config, args) -> int:
+    from dataclasses import replace
+
+    from spendstream.api.app import serve
+
+    if args.port:
+        config = replace(config, api=replace(config.api, port=args.port))
+    scheme = "https" if config.api.tls_cert_file else "http"
+    console.print(f"API on {scheme}://{config.api.host}:{config.api.port} (/v1, /graphql, /openapi.json)")
+    serve(config)
+    return 0
+
+
+def cmd_api_token(config, args) -> int:
+    from spendstream.api.access import TokenKeys
+
+    keys = TokenKeys.from_settings(config.api)
+    grants = dict.fromkeys(args.account, args.permission)
+    print(keys.mint(args.subject, grants, (args.role,), args.ttl or config.api.token_ttl_s))
     return 0
 
 

@@ -27,7 +27,7 @@ SECRET_ENV = {
     ("ingest", "token"): "SPENDSTREAM_INGEST_TOKEN",
 }
 ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap")}
-SECTIONS = ("kafka", "influx", "flink", "ingest", "cloudwatch", "stack", "optimizer")
+SECTIONS = ("kafka", "influx", "flink", "ingest", "cloudwatch", "stack", "optimizer", "api")
 
 
 class ConfigError(ValueError):
@@ -181,6 +181,21 @@ class OptimizerConfig:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """``spendstream api serve``. The HS256 secret comes from SPENDSTREAM_API_JWT_SECRET or a file, never from here."""
+
+    host: str = "127.0.0.1"
+    port: int = 8089
+    jwt_secret_file: str = ""
+    jwt_public_key_file: str = ""  # RS256 PEM: tokens from an identity provider
+    token_ttl_s: int = 3600  # of tokens minted by `spendstream api token`
+    max_query_depth: int = 8  # GraphQL: deeper queries are refused before they run
+    max_page_size: int = 500  # anomalies and alerts per page
+    tls_cert_file: str = ""  # required when host is not a loopback address
+    tls_key_file: str = ""
+
+
+@dataclass(frozen=True)
 class StackSettings:
     state_dir: str = ".spendstream"
     kafka_port: int = 0
@@ -198,6 +213,7 @@ class Config:
     cloudwatch: CloudWatchSettings = field(default_factory=CloudWatchSettings)
     stack: StackSettings = field(default_factory=StackSettings)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    api: ApiSettings = field(default_factory=ApiSettings)
     accounts_file: str = "accounts.yaml"
 
     @property
@@ -249,6 +265,9 @@ def validate(config: Config) -> None:
         "influx.batch_size": config.influx.batch_size,
         "ingest.max_events": config.ingest.max_events,
         "ingest.client_timeout_s": config.ingest.client_timeout_s,
+        "api.max_query_depth": config.api.max_query_depth,
+        "api.max_page_size": config.api.max_page_size,
+        "api.token_ttl_s": config.api.token_ttl_s,
         **{f"kafka.topics.{role}.partitions": topic.partitions for role, topic in kafka.topics.items()},
     }.items():
         if value < 1:

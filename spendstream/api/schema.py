@@ -1,0 +1,240 @@
+"""The GraphQL face of the API (strawberry): the design's queries over the same reads as REST.
+
+Every resolver checks the token's permission on the account before it reads anything, so a
+token without it learns nothing of the account (the error and the HTTP status, 403, are the same
+whether the account exists or not). Reads run in a worker thread: a slow InfluxDB never stalls
+the server's event loop. Depth, alias and token limits refuse a huge query before it runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import strawberry
+from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.types import Info
+
+from spendstream.api import read_model
+from spendstream.api.access import Forbidden, Principal
+from spendstream.config import Config
+
+MAX_ALIASES, MAX_TOKENS = 30, 2000
+
+
+@strawberry.type
+class Amount:
+    key: str
+    usd: str  # exact decimal string
+
+
+@strawberry.type
+class Trend:
+    same_hours_yesterday_usd: str
+    change_usd: str
+
+
+@strawberry.type
+class CurrentCosts:
+    account_id: str
+    as_of: datetime
+    total_usd: str  # today (UTC) so far
+    by_service: list[Amount]
+    by_region: list[Amount]
+    by_cost_center: list[Amount]
+    by_charge_type: list[Amount]
+    trend: Trend
+    month_to_date_usd: str
+    month_end_projection_usd: str
+
+
+@strawberry.input
+class CostFilters:
+    service: str | None = None
+    region: str | None = None
+    cost_center: str | None = None
+    charge_type: str | None = None
+
+
+DailyPrediction = strawberry.type(read_model.DailyForecast, name="DailyPrediction")
+
+
+Driver = strawberry.type(read_model.Driver)
+
+
+@strawberry.type
+class CostPredictions:
+    account_id: str
+    from_day: date
+    days: list[DailyPrediction]
+    key_drivers: list[Driver]
+
+
+Anomaly = strawberry.type(read_model.Anomaly)
+
+
+@strawberry.type
+class Recommendation:
+    id: str
+    type: str
+    resource_id: str | None
+    current_type: str
+    recommended_type: str
+    current_cost: float  # monthly, as the design names it
+    projected_monthly_cost: float
+    potential_savings: str  # monthly, exact
+    savings_p10: float
+    savings_p90: float
+    risk_level: str
+    description: str
+    as_of: datetime
+
+
+def _principal(info: Info, account_id: str, permission: str = "read") -> Principal:
+    principal: Principal = info.context["principal"]
+    try:
+        principal.require(account_id, permission)
+    except Forbidden:
+        info.context["response"].status_code = 403
+        raise
+    return principal
+
+
+def _amounts(lines: list[read_model.CostLine], tag: str) -> list[Amount]:
+    return [Amount(key=line.group[tag] or "none", usd=line.usd) for line in lines]
+
+
+def current_costs(config: Config, account_id: str, filters: dict[str, str]) -> CurrentCosts | None:
+    current = read_model.current_costs(config.influx, account_id)
+    if current is None:
+        return None
+    day_start = datetime.combine((current.as_of - read_model.HOUR).date(), datetime.min.time(), current.as_of.tzinfo)
+
+    def by(tag: str) -> list[Amount]:
+        lines = read_model.cost_breakdown(config.influx, account_id, day_start, current.as_of, [tag], filters)
+        return _amounts(lines, tag)
+
+    by_service = by("service")
+    total = sum((Decimal(a.usd) for a in by_service), Decimal(0)) if filters else Decimal(current.today_usd)
+    change = Decimal(current.today_usd) - Decimal(current.same_hours_yesterday_usd)
+    return CurrentCosts(
+        account_id=account_id,
+        as_of=current.as_of,
+        total_usd=str(total),
+        by_service=by_service,
+        by_region=by("region"),
+        by_cost_center=by("cost_center"),
+        by_charge_type=by("charge_type"),
+        trend=Trend(same_hours_yesterday_usd=current.same_hours_yesterday_usd, change_usd=str(change)),
+        month_to_date_usd=current.month_to_date_usd,
+        month_end_projection_usd=current.month_end_projection_usd,
+    )
+
+
+def cost_predictions(config: Config, account_id: str, timeframe: int) -> CostPredictions:
+    newest = read_model.latest_hour(config.influx, account_id)
+    first = (newest or datetime.now(UTC)).date()  # today, as far as the data goes
+    return CostPredictions(
+        account_id=account_id,
+        from_day=first,
+        days=read_model.forecasts(config.influx, account_id, first, timeframe),
+        key_drivers=read_model.forecast_drivers(config.influx, account_id, first, timeframe),
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Today's spend so far, its breakdown, trend and month-end projection.")
+    async def get_current_costs(
+        self, info: Info, account_id: str, filters: CostFilters | None = None
+    ) -> CurrentCosts | None:
+        _principal(info, account_id)
+        chosen = {k: v for k, v in vars(filters).items() if v is not None} if filters else {}
+        return await run_in_threadpool(current_costs, info.context["config"], account_id, chosen)
+
+    @strawberry.field(description="Daily predictions from the newest data's day on, with intervals and drivers.")
+    async def get_cost_predictions(self, info: Info, account_id: str, timeframe: int = 30) -> CostPredictions:
+        _principal(info, account_id)
+        return await run_in_threadpool(cost_predictions, info.context["config"], account_id, timeframe)
+
+    @strawberry.field(description="The optimizer's open advice for the account, largest saving first.")
+    async def get_optimization_recommendations(self, info: Info, account_id: str) -> list[Recommendation]:
+        _principal(info, account_id)
+        found = await run_in_threadpool(read_model.open_recommendations, info.context["config"].influx, account_id)
+        return [
+            Recommendation(
+                id=r.recommendation_id, type=r.type, resource_id=r.resource_id or None, current_type=r.current_type,
+                recommended_type=r.recommended_type, current_cost=r.current_monthly_usd,
+                projected_monthly_cost=r.projected_monthly_usd, potential_savings=r.potential_savings_usd,
+                savings_p10=r.savings_p10_usd, savings_p90=r.savings_p90_usd, risk_level=r.risk_level,
+                description=r.description, as_of=r.as_of,
+            )
+            for r in found
+        ]  # fmt: skip
+
+    @strawberry.field(description="Anomaly messages, newest first; page on with before = the last one's cursor.")
+    async def anomalies(self, info: Info, account_id: str, first: int = 50, before: str | None = None) -> list[Anomaly]:
+        _principal(info, account_id)
+        config: Config = info.context["config"]
+        if not 1 <= first <= config.api.max_page_size:
+            raise read_model.BadRequest(f"first must be 1–{config.api.max_page_size}")
+        cursor = _cursor(before)
+        return await run_in_threadpool(read_model.anomalies, config.influx, account_id, first, cursor)
+
+    @strawberry.field(description="The accounts this token may read.")
+    def accounts(self, info: Info) -> list[str]:
+        return info.context["principal"].readable
+
+
+def _cursor(before: str | None) -> int | None:
+    if before is None:
+        return None
+    if not before.isdigit():
+        raise read_model.BadRequest("before must be a cursor from a previous page")
+    return int(before)
+
+
+class RefusedAs400(SchemaExtension):
+    """A query refused as a whole (syntax, validation, depth or size limits, bad arguments) is answered 400."""
+
+    def on_operation(self):
+        yield
+        context = self.execution_context
+        response = (context.context or {}).get("response")
+        result = context.result
+        if result is None or result.data is not None or not result.errors or response is None:
+            return
+        if response.status_code in (None, 200) and all(_refusal(e) for e in result.errors):
+            response.status_code = 400
+
+
+def _refusal(error: GraphQLError) -> bool:
+    """The request's own fault: it could not be parsed or validated, or asked for what cannot be answered."""
+    return error.original_error is None or isinstance(error.original_error, read_model.BadRequest)
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    """A failure inside the server (not a refusal of the request) is logged, and masked for the client."""
+    original = error.original_error
+    return original is not None and not isinstance(original, read_model.BadRequest | Forbidden)
+
+
+def build_schema(config: Config) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        extensions=[
+            QueryDepthLimiter(max_depth=config.api.max_query_depth),
+            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            MaskErrors(should_mask_error=_unexpected),
+            RefusedAs400,
+        ],
+    )

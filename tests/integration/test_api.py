@@ -1,0 +1,271 @@
+"""The API server over its socket, against the real InfluxDB of the embedded stack.
+
+Points are written by the sink's own point builders; every answer is checked against what was
+written and against InfluxDB's own sums; access is checked per account with real tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import jwt
+import pytest
+import urllib3
+
+from connectors.influx_points import aggregate_point, anomaly_point, forecast_point, recommendation_point
+from connectors.influx_query import influxql
+from connectors.influx_writers import writer_for
+from spendstream.api.access import SECRET_ENV, TokenKeys
+from spendstream.config import ApiSettings, Config, to_env
+from spendstream.processes import free_port, http_ok
+
+pytestmark = pytest.mark.integration
+
+A, B, NOBODY = "111111111111", "222222222222", "999999999999"
+SECRET = "integration-test-secret-of-forty-bytes!!"
+START = datetime(2026, 10, 29, tzinfo=UTC)  # 3 days: Oct 29–31, the last one until 15:00
+HOURS = 2 * 24 + 15
+SERVICES = ("AmazonEC2", "AmazonS3", "AWSLambda")
+http = urllib3.PoolManager(timeout=10, retries=False)
+
+
+def hourly_cost(account: str, service: str, hour: int) -> Decimal:
+    """Distinct exact amounts per account, service and hour (six decimal places)."""
+    base = {"AmazonEC2": 3, "AmazonS3": 1, "AWSLambda": 0}[service] + (account == B) * 7
+    return Decimal(base) + Decimal((hour * 7919 + len(service) * 104729) % 1_000_000) / 10**6
+
+
+def aggregate(account: str, service: str, hour: int) -> dict:
+    cost = str(hourly_cost(account, service, hour))
+    return {
+        "scope": "account_service", "account_id": account, "account_name": f"acct-{account[:3]}",
+        "service": service, "region": "us-east-1" if service != "AmazonS3" else "eu-west-1",
+        "charge_type": "usage", "cost_center": "cc-1" if service == "AmazonEC2" else "cc-2", "project": "",
+        "environment": "", "team": "", "currency": "USD", "unblended_cost": cost, "net_cost": cost,
+        "line_items": 2, "window_start_ms": int((START + timedelta(hours=hour)).timestamp() * 1000),
+    }  # fmt: skip
+
+
+def forecast(account: str, service: str, day: datetime, predicted: str) -> dict:
+    return {
+        "account_id": account, "service": service, "made_at": "2026-10-30", "date": day.date().isoformat(),
+        "predicted_cost": predicted, "lower": str(Decimal(predicted) * Decimal("0.8")),
+        "upper": str(Decimal(predicted) * Decimal("1.2")),
+    }  # fmt: skip
+
+
+def anomaly(hour: int) -> dict:
+    return {
+        "account_id": A, "account_name": "acct-111", "service": "AmazonEC2", "status": "open", "severity": "high",
+        "actual_cost": "9.5", "expected_cost": "3.1", "score": 4.2 + hour, "episode_id": f"ep-{hour}",
+        "reasons": ["spike"], "window_start_ms": int((START + timedelta(hours=hour)).timestamp() * 1000),
+    }  # fmt: skip
+
+
+def recommendation(rid: str, savings: str, status: str, day: int) -> dict:
+    return {
+        "account_id": A, "type": "rightsize", "status": status, "risk_level": "low", "recommendation_id": rid,
+        "potential_savings": savings, "savings_p10": savings, "savings_p90": savings,
+        "current_monthly_cost": "140.16", "projected_monthly_cost": "70.08", "resource_id": f"i-{rid}",
+        "current_type": "m5.xlarge", "recommended_type": "m5.large", "description": "CPU P99.5 12%",
+        "as_of_ms": int((START + timedelta(days=day)).timestamp() * 1000),
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def api(stack: Config):
+    config = replace(stack, influx=replace(stack.influx, database="api_test"))
+    writer = writer_for(config.influx)
+    points = [aggregate_point(aggregate(a, s, h)) for a in (A, B) for s in SERVICES for h in range(HOURS)]
+    for offset in range(0, 35):
+        day = START + timedelta(days=offset)
+        points.append(forecast_point(forecast(A, "*", day, f"{100 + offset}.25")))
+        points.append(forecast_point(forecast(A, "AmazonEC2", day, f"{80 + offset}.5")))
+    points += [anomaly_point(anomaly(h)) for h in (3, 9, 20, 30, 41)]
+    points += [recommendation_point(recommendation("old", "50.00", "open", 1))]
+    points += [recommendation_point(recommendation(r, s, "open", 2)) for r, s in (("r1", "70.08"), ("r2", "12.5"))]
+    points += [recommendation_point(recommendation("gone", "9.99", "closed", 2))]
+    writer.write(points)
+    port = free_port()
+    env = {**os.environ, **to_env(config), SECRET_ENV: SECRET, "SPENDSTREAM_API_PORT": str(port)}
+    argv = [sys.executable, "-m", "spendstream.cli", "api", "serve"]
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not http_ok(f"{url}/healthz"):
+        assert server.poll() is None and time.monotonic() < deadline, server.stdout.read().decode()
+        time.sleep(0.2)
+    yield config, url
+    server.terminate()
+    server.wait(10)
+
+
+def token(grants: dict[str, str], ttl: int = 600, secret: str = SECRET) -> str:
+    return TokenKeys("HS256", secret.encode()).mint("tester", grants, ("engineer",), ttl)
+
+
+def get(url: str, path: str, bearer: str | None) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    response = http.request("GET", url + path, headers=headers)
+    return response.status, json.loads(response.data)
+
+
+def graphql(url: str, query: str, bearer: str | None, variables: dict | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {bearer}"} if bearer else {})}
+    body = json.dumps({"query": query, "variables": variables or {}})
+    response = http.request("POST", f"{url}/graphql", body=body, headers=headers)
+    return response.status, json.loads(response.data)
+
+
+def test_daily_costs_by_service_are_exactly_what_was_written_and_what_influxdb_sums(api):
+    config, url = api
+    status, body = get(
+        url, f"/v1/accounts/{A}/costs?from=2026-10-29&to=2026-11-01&group_by=service", token({A: "read"})
+    )
+    assert status == 200
+    expected: dict[tuple[str, str], Decimal] = {}
+    for service in SERVICES:
+        for hour in range(HOURS):
+            day = (START + timedelta(hours=hour)).date().isoformat()
+            expected[(day, service)] = expected.get((day, service), Decimal(0)) + hourly_cost(A, service, hour)
+    served = {(d["day"], d["group"]["service"]): Decimal(d["usd"]) for d in body["days"]}
+    assert served == expected
+    assert Decimal(body["total_usd"]) == sum(expected.values())
+    (series,) = influxql(config.influx, f"SELECT SUM(usd_micros) FROM cost WHERE account = '{A}'")
+    assert Decimal(body["total_usd"]) == Decimal(series["values"][0][1]) / 10**6
+
+
+def test_current_costs_add_up_and_project_the_month_end_from_the_forecast(api):
+    _, url = api
+    query = """query($id: String!) { getCurrentCosts(accountId: $id) {
+        asOf totalUsd byService { key usd } byRegion { key usd } trend { sameHoursYesterdayUsd changeUsd }
+        monthToDateUsd monthEndProjectionUsd } }"""
+    status, body = graphql(url, query, token({A: "read"}), {"id": A})
+    assert status == 200 and "errors" not in body, body
+    current = body["data"]["getCurrentCosts"]
+    assert current["asOf"].startswith("2026-10-31T15:00:00")
+    today = sum(hourly_cost(A, s, h) for s in SERVICES for h in range(48, HOURS))
+    yesterday = sum(hourly_cost(A, s, h) for s in SERVICES for h in range(24, 24 + 15))
+    assert Decimal(current["totalUsd"]) == today
+    assert (
+        sum(Decimal(a["usd"]) for a in current["byService"])
+        == today
+        == sum(Decimal(a["usd"]) for a in current["byRegion"])
+    )
+    assert Decimal(current["trend"]["sameHoursYesterdayUsd"]) == yesterday
+    assert Decimal(current["trend"]["changeUsd"]) == today - yesterday
+    month = sum(hourly_cost(A, s, h) for s in SERVICES for h in range(HOURS))
+    assert Decimal(current["monthToDateUsd"]) == month
+    rest_of_today = Decimal("102.25") * 9 / 24  # Oct 31's forecast (offset 2), 9 of its 24 hours still to come
+    assert Decimal(current["monthEndProjectionUsd"]) == (month + rest_of_today).quantize(Decimal("0.000001"))
+
+
+def test_predictions_and_their_drivers(api):
+    _, url = api
+    query = """query($id: String!) { getCostPredictions(accountId: $id, timeframe: 5) {
+        fromDay days { day predictedUsd lowerUsd upperUsd } keyDrivers { service changeUsd } } }"""
+    status, body = graphql(url, query, token({A: "read"}), {"id": A})
+    assert status == 200 and "errors" not in body, body
+    predictions = body["data"]["getCostPredictions"]
+    assert predictions["fromDay"] == "2026-10-31"
+    days = [(START + timedelta(days=2 + i)).date().isoformat() for i in range(5)]
+    assert [(d["day"], d["predictedUsd"]) for d in predictions["days"]] == [(d, 102.25 + i) for i, d in enumerate(days)]
+    assert all(d["lowerUsd"] < d["predictedUsd"] < d["upperUsd"] for d in predictions["days"])
+    assert predictions["keyDrivers"][0]["service"] == "AmazonEC2"
+
+
+def test_anomalies_page_newest_first_without_gaps_or_repeats(api):
+    _, url = api
+    bearer, seen, before = token({A: "read"}), [], ""
+    while True:
+        status, body = get(url, f"/v1/accounts/{A}/anomalies?limit=2{before}", bearer)
+        assert status == 200
+        seen += [a["episode_id"] for a in body["anomalies"]]
+        if body["next_before"] is None:
+            break
+        before = f"&before={body['next_before']}"
+    assert seen == ["ep-41", "ep-30", "ep-20", "ep-9", "ep-3"]
+
+
+def test_recommendations_are_the_newest_days_open_advice(api):
+    _, url = api
+    query = "query($id: String!) { getOptimizationRecommendations(accountId: $id) { id potentialSavings currentCost } }"
+    status, body = graphql(url, query, token({A: "read"}), {"id": A})
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["getOptimizationRecommendations"] == [
+        {"id": "r1", "potentialSavings": "70.080000", "currentCost": 140.16},
+        {"id": "r2", "potentialSavings": "12.500000", "currentCost": 140.16},
+    ]
+    status, body = get(url, f"/v1/accounts/{A}/recommendations", token({A: "read"}))
+    assert status == 200 and [r["recommendation_id"] for r in body["recommendations"]] == ["r1", "r2"]
+
+
+def test_missing_wrong_and_expired_tokens_get_401(api):
+    _, url = api
+    path = f"/v1/accounts/{A}/costs?from=2026-10-29&to=2026-11-01"
+    expired = jwt.encode({"sub": "x", "exp": int(time.time()) - 5, "accountPermissions": []}, SECRET, "HS256")
+    for bearer in (None, "not-a-jwt", token({A: "read"}, secret="another-secret-that-is-forty-bytes-long"), expired):
+        status, body = get(url, path, bearer)
+        assert status == 401 and body["error"], bearer
+    status, _ = graphql(url, "{ accounts }", None)
+    assert status == 401
+
+
+def test_a_token_for_one_account_learns_nothing_of_another(api):
+    _, url = api
+    b_only = token({B: "read"})
+    answers = [get(url, f"/v1/accounts/{acct}/costs?from=2026-10-29&to=2026-11-01", b_only) for acct in (A, NOBODY)]
+    assert answers[0] == answers[1] and answers[0][0] == 403  # the same whether the account exists or not
+    assert A not in json.dumps(answers[0][1])
+    for query in (
+        'query { getCurrentCosts(accountId: "%s") { totalUsd } }',
+        'query { getCostPredictions(accountId: "%s") { days { day } } }',
+        'query { getOptimizationRecommendations(accountId: "%s") { id } }',
+    ):
+        status, body = graphql(url, query % A, b_only)
+        assert status == 403 and not (body.get("data") or {}).get("getCurrentCosts"), body
+        assert "140.16" not in json.dumps(body) and "AmazonEC2" not in json.dumps(body)
+    status, body = graphql(url, "{ accounts }", b_only)
+    assert status == 200 and body["data"]["accounts"] == [B]
+    status, body = get(url, f"/v1/accounts/{B}/costs?from=2026-10-29&to=2026-11-01", b_only)
+    assert status == 200 and Decimal(body["total_usd"]) > 0
+
+
+def test_bad_requests_are_refused_at_once_with_what_to_send(api):
+    _, url = api
+    bearer = token({A: "read"})
+    status, body = get(url, f"/v1/accounts/{A}/costs?from=2026-10-29&to=2026-11-01&group_by=colour", bearer)
+    assert status == 400 and "service" in body["error"]
+    status, body = get(url, f"/v1/accounts/{A}/costs?from=2026-11-01&to=2026-10-29", bearer)
+    assert status == 400 and "after" in body["error"]
+    status, body = get(url, f"/v1/accounts/{A}/costs?from=yesterday&to=2026-10-29", bearer)
+    assert status == 400 and "from" in body["error"]
+    status, body = graphql(url, "query { getCurrentCosts(accountId: ", bearer)
+    assert status == 400 and body["errors"]
+    deep = "query { accounts " + "".join("{ a " for _ in range(12)) + "}" * 12 + "}"
+    status, body = graphql(url, deep, bearer)
+    assert body["errors"] and "depth" in json.dumps(body["errors"]).lower()
+    status, body = graphql(url, "query { " + " ".join(f"a{i}: accounts" for i in range(40)) + " }", bearer)
+    assert body["errors"] and "alias" in json.dumps(body["errors"]).lower()
+
+
+def test_the_openapi_document_lists_the_rest_routes(api):
+    _, url = api
+    response = http.request("GET", f"{url}/openapi.json")
+    paths = json.loads(response.data)["paths"]
+    assert {"/v1/accounts/{account_id}/costs", "/v1/accounts/{account_id}/forecasts"} <= set(paths)
+
+
+def test_the_server_refuses_a_public_address_without_tls(tmp_path):
+    from spendstream.api.app import serve
+    from spendstream.config import ConfigError
+
+    with pytest.raises(ConfigError, match="tls_cert_file"):
+        serve(Config(api=ApiSettings(host="0.0.0.0")))
