@@ -8,32 +8,78 @@ Bound to 127.0.0.1 unless configured otherwise; anywhere else only with TLS cert
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
-from spendstream.api.access import Forbidden, Principal, TokenKeys, Unauthorized
-from spendstream.api.read_model import BadRequest
+from spendstream.api.access import Forbidden, TokenKeys, Unauthorized
+from spendstream.api.alert_feed import AlertFeed
+from spendstream.api.read_model import BadRequest, Unavailable
 from spendstream.api.rest import principal, router
 from spendstream.api.schema import build_schema
 from spendstream.config import Config, ConfigError
 
 
-def create_app(config: Config, keys: TokenKeys) -> FastAPI:
-    app = FastAPI(title="spendstream API", version="1", docs_url="/docs", openapi_url="/openapi.json")
-    app.state.config, app.state.keys = config, keys
+class TokenGraphQLRouter(GraphQLRouter):
+    """Tokens over HTTP in the Authorization header; over a WebSocket in ``connection_init``.
 
-    async def graphql_context(who: Annotated[Principal, Depends(principal)]) -> dict:
-        return {"principal": who, "config": config}
+    Browsers cannot set headers on a WebSocket, so its ``connection_init`` payload carries
+    ``{"Authorization": "Bearer <token>"}``; without a valid one the socket is closed (4403).
+    """
+
+    async def on_ws_connect(self, context: dict):
+        params = context.get("connection_params") or {}
+        header = str(params.get("Authorization") or params.get("authorization") or "")
+        scheme, _, token = header.partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthorized("no bearer token in connection_init")
+            context["principal"] = context["keys"].verify(token.strip())
+        except Unauthorized:
+            raise ConnectionRejectionError({"error": "a valid bearer token is required"}) from None
+        return UNSET
+
+
+def create_app(config: Config, keys: TokenKeys) -> FastAPI:
+    feed = AlertFeed(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        feed.start()
+        try:
+            yield
+        finally:
+            feed.stop()
+
+    app = FastAPI(
+        title="spendstream API", version="1", docs_url="/docs", openapi_url="/openapi.json", lifespan=lifespan
+    )
+    app.state.config, app.state.keys, app.state.feed = config, keys, feed
+
+    async def graphql_context(connection: HTTPConnection) -> dict:
+        context = {"config": config, "feed": feed, "keys": keys, "principal": None}
+        if connection.scope["type"] == "http":  # a WebSocket authenticates in connection_init
+            context["principal"] = principal(connection)
+        return context
 
     app.include_router(router)
-    app.include_router(GraphQLRouter(build_schema(config), context_getter=graphql_context), prefix="/graphql")
+    graphql = TokenGraphQLRouter(
+        build_schema(config),
+        context_getter=graphql_context,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+    )
+    app.include_router(graphql, prefix="/graphql")
     app.add_exception_handler(Unauthorized, _status(401, {"WWW-Authenticate": "Bearer"}))
     app.add_exception_handler(Forbidden, _status(403))
     app.add_exception_handler(BadRequest, _status(400))
+    app.add_exception_handler(Unavailable, _status(503))
     app.add_exception_handler(RequestValidationError, _invalid)
 
     @app.get("/healthz", include_in_schema=False)

@@ -27,6 +27,10 @@ class BadRequest(ValueError):
     """A request the API cannot answer as asked (HTTP 400); the message says what to send instead."""
 
 
+class Unavailable(RuntimeError):
+    """A source the answer needs cannot be read now (HTTP 503); the message says which."""
+
+
 def money(micros: int | float | None) -> str:
     return str((Decimal(int(micros or 0)) * MICRO).quantize(MICRO))
 

@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.requests import HTTPConnection
 
 from spendstream.api import read_model
 from spendstream.api.access import Principal, Unauthorized
 
 
-def principal(request: Request) -> Principal:
+def principal(request: HTTPConnection) -> Principal:
     """The verified token of the request (401 when missing or invalid)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -94,6 +95,27 @@ def anomalies(
 def recommendations(request: Request, account_id: Account) -> dict:
     found = read_model.open_recommendations(request.app.state.config.influx, account_id)
     return {"account_id": account_id, "recommendations": [asdict(r) for r in found]}
+
+
+@router.get("/accounts/{account_id}/alerts", summary="Alerts from the alert topic, newest first, paged by cursor")
+def alerts(
+    request: Request,
+    account_id: Account,
+    limit: Annotated[int, Query(ge=1)] = 50,
+    before: Annotated[str | None, Query(description="cursor of the last item of the previous page")] = None,
+    kind: Annotated[str | None, Query(description="only this kind: budget, anomaly, recommendation, …")] = None,
+) -> dict:
+    config, feed = request.app.state.config, request.app.state.feed
+    if limit > config.api.max_page_size:
+        raise read_model.BadRequest(f"limit must be at most {config.api.max_page_size}")
+    if feed.error:
+        raise read_model.Unavailable(feed.error)
+    found = feed.page({account_id}, limit, before, {kind} if kind else None)
+    return {
+        "account_id": account_id,
+        "alerts": [asdict(a) for a in found],
+        "next_before": found[-1].cursor if len(found) == limit else None,
+    }
 
 
 def _next(found: list[read_model.Anomaly], limit: int) -> int | None:

@@ -8,6 +8,7 @@ the server's event loop. Depth, alias and token limits refuse a huge query befor
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -23,8 +24,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
-from spendstream.api import read_model
-from spendstream.api.access import Forbidden, Principal
+from spendstream.api import alert_feed, read_model
+from spendstream.api.access import Forbidden, Principal, Unauthorized
 from spendstream.config import Config
 
 MAX_ALIASES, MAX_TOKENS = 30, 2000
@@ -79,6 +80,8 @@ class CostPredictions:
 
 
 Anomaly = strawberry.type(read_model.Anomaly)
+AlertDetail = strawberry.type(alert_feed.Detail, name="AlertDetail")
+Alert = strawberry.type(alert_feed.Alert)
 
 
 @strawberry.type
@@ -189,9 +192,53 @@ class Query:
         cursor = _cursor(before)
         return await run_in_threadpool(read_model.anomalies, config.influx, account_id, first, cursor)
 
+    @strawberry.field(description="Alerts of the account, newest first; page on with before = the last one's cursor.")
+    def alerts(
+        self, info: Info, account_id: str, first: int = 50, before: str | None = None, kinds: list[str] | None = None
+    ) -> list[Alert]:
+        _principal(info, account_id)
+        config: Config = info.context["config"]
+        if not 1 <= first <= config.api.max_page_size:
+            raise read_model.BadRequest(f"first must be 1–{config.api.max_page_size}")
+        return _feed(info).page({account_id}, first, before, set(kinds) if kinds else None)
+
     @strawberry.field(description="The accounts this token may read.")
     def accounts(self, info: Info) -> list[str]:
         return info.context["principal"].readable
+
+
+def _feed(info: Info) -> alert_feed.AlertFeed:
+    feed: alert_feed.AlertFeed = info.context["feed"]
+    if feed.error:
+        raise read_model.Unavailable(feed.error)
+    return feed
+
+
+async def _alert_stream(info: Info, account_id: str | None, after: str | None, kinds: set[str] | None):
+    """Checked when subscribing; the stream ends when the token expires."""
+    who: Principal = info.context["principal"]
+    accounts = {account_id} if account_id else set(who.readable)
+    for account in accounts:
+        who.require(account, "read")
+    async for alert in _feed(info).stream(accounts, after, kinds, until=who.expires_at):
+        yield alert
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Every alert of the account (all readable accounts if none is named).")
+    async def alerts(
+        self, info: Info, account_id: str | None = None, after: str | None = None
+    ) -> AsyncGenerator[Alert, None]:
+        async for alert in _alert_stream(info, account_id, after, None):
+            yield alert
+
+    @strawberry.subscription(description="The anomaly alerts of the account, resumable after a cursor.")
+    async def anomaly_alerts(
+        self, info: Info, account_id: str, after: str | None = None
+    ) -> AsyncGenerator[Alert, None]:
+        async for alert in _alert_stream(info, account_id, after, {"anomaly"}):
+            yield alert
 
 
 def _cursor(before: str | None) -> int | None:
@@ -224,12 +271,14 @@ def _refusal(error: GraphQLError) -> bool:
 def _unexpected(error: GraphQLError) -> bool:
     """A failure inside the server (not a refusal of the request) is logged, and masked for the client."""
     original = error.original_error
-    return original is not None and not isinstance(original, read_model.BadRequest | Forbidden)
+    expected = read_model.BadRequest | read_model.Unavailable | Forbidden | Unauthorized | alert_feed.FellBehind
+    return original is not None and not isinstance(original, expected)
 
 
 def build_schema(config: Config) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
+        subscription=Subscription,
         extensions=[
             QueryDepthLimiter(max_depth=config.api.max_query_depth),
             MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

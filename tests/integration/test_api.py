@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,12 +19,16 @@ from decimal import Decimal
 import jwt
 import pytest
 import urllib3
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from connectors.influx_points import aggregate_point, anomaly_point, forecast_point, recommendation_point
 from connectors.influx_query import influxql
 from connectors.influx_writers import writer_for
+from connectors.kafka_io import ensure_topics, producer
+from schemas import SchemaName, codec
 from spendstream.api.access import SECRET_ENV, TokenKeys
-from spendstream.config import ApiSettings, Config, to_env
+from spendstream.config import ApiSettings, Config, Topic, to_env
 from spendstream.processes import free_port, http_ok
 
 pytestmark = pytest.mark.integration
@@ -79,9 +84,35 @@ def recommendation(rid: str, savings: str, status: str, day: int) -> dict:
     }  # fmt: skip
 
 
+def alert(number: int, account: str = A, kind: str = "anomaly") -> dict:
+    start = int((START + timedelta(hours=number)).timestamp() * 1000)
+    return {
+        "alert_id": f"alert-{account}-{number}", "kind": kind, "severity": "warning", "account_id": account,
+        "account_name": f"acct-{account[:3]}", "service": "AmazonEC2", "window_start_ms": start,
+        "window_end_ms": start + 3_600_000, "title": f"alert {number}", "message": "spend above expected",
+        "details": {"score": str(number)},
+    }  # fmt: skip
+
+
+def publish(config: Config, *alerts: dict) -> None:
+    with closing(producer(config)) as send:
+        for item in alerts:
+            send.send(
+                config.kafka.topic("alert"),
+                key=item["account_id"].encode(),
+                value=codec().encode(SchemaName.ALERT, item),
+            )
+        send.flush()
+
+
 @pytest.fixture(scope="module")
 def api(stack: Config):
-    config = replace(stack, influx=replace(stack.influx, database="api_test"))
+    topics = {**stack.kafka.topics, "alert": Topic(f"api-test-alerts-{os.getpid()}", partitions=1)}
+    config = replace(
+        stack, influx=replace(stack.influx, database="api_test"), kafka=replace(stack.kafka, topics=topics)
+    )
+    ensure_topics(config)
+    publish(config, alert(1), alert(2, B), alert(3, kind="budget"), alert(4))
     writer = writer_for(config.influx)
     points = [aggregate_point(aggregate(a, s, h)) for a in (A, B) for s in SERVICES for h in range(HOURS)]
     for offset in range(0, 35):
@@ -269,3 +300,89 @@ def test_the_server_refuses_a_public_address_without_tls(tmp_path):
 
     with pytest.raises(ConfigError, match="tls_cert_file"):
         serve(Config(api=ApiSettings(host="0.0.0.0")))
+
+
+@contextmanager
+def subscribe(url: str, bearer: str | None, query: str, variables: dict):
+    """A graphql-transport-ws connection with one subscription started (id "1")."""
+    with connect(url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as socket:
+        payload = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
+        socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}))
+        yield socket
+
+
+def refusal(socket) -> dict:
+    """The subscription's first message, which must carry errors and no alert."""
+    message = json.loads(socket.recv(timeout=10))
+    errors = message["payload"] if message["type"] == "error" else message["payload"].get("errors")
+    assert errors and not (message["payload"].get("data") if isinstance(message["payload"], dict) else None), message
+    return message
+
+
+def received(socket, count: int, timeout: float = 10) -> list[dict]:
+    items = []
+    while len(items) < count:
+        message = json.loads(socket.recv(timeout=timeout))
+        assert message["type"] == "next", message
+        items.append(message["payload"]["data"]["alerts"])
+    return items
+
+
+ALERTS = "subscription($a: String, $after: String) { alerts(accountId: $a, after: $after) { alertId cursor kind } }"
+
+
+def test_subscribers_get_every_alert_once_within_a_second_across_a_reconnect(api):
+    config, url = api
+    with subscribe(url, token({A: "read"}), ALERTS, {"a": A}) as socket:
+        backlog = received(socket, 3)
+        assert [a["alertId"] for a in backlog] == [f"alert-{A}-{n}" for n in (1, 3, 4)]  # A's only, in order
+        publish(config, alert(5, B), alert(6))
+        sent = time.monotonic()
+        (live,) = received(socket, 1)
+        assert live["alertId"] == f"alert-{A}-6" and time.monotonic() - sent < 1.0
+    publish(config, alert(7), alert(1), alert(8))  # alert 1 again: an at-least-once repeat of the job's
+    with subscribe(url, token({A: "read"}), ALERTS, {"a": A, "after": live["cursor"]}) as socket:
+        resumed = received(socket, 2)
+        assert [a["alertId"] for a in resumed] == [f"alert-{A}-7", f"alert-{A}-8"]
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=1.5)  # nothing more: no repeat, no other account
+
+
+def test_sockets_without_a_valid_token_or_permission_get_nothing(api):
+    _, url = api
+    with connect(url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as socket:
+        socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=10)
+    assert closed.value.rcvd.code == 4403
+    with subscribe(url, token({B: "read"}), ALERTS, {"a": A}) as socket:
+        assert A not in json.dumps(refusal(socket))
+    with subscribe(url, token({B: "read"}), ALERTS, {}) as socket:  # no account: every account it may read
+        assert all(a["alertId"].startswith(f"alert-{B}") for a in received(socket, 1))
+
+
+def test_a_subscription_ends_when_its_token_expires(api):
+    _, url = api
+    with subscribe(url, token({A: "read"}, ttl=3), ALERTS, {"a": A}) as socket:
+        issued = time.monotonic()
+        while (message := json.loads(socket.recv(timeout=10)))["payload"].get("data"):
+            pass  # A's alerts so far, then the stream ends
+        assert "expired" in json.dumps(message) and time.monotonic() - issued < 6
+
+
+def test_alerts_page_newest_first_by_cursor(api):
+    _, url = api
+    bearer, seen, before = token({A: "read"}), [], ""
+    while True:
+        status, body = get(url, f"/v1/accounts/{A}/alerts?limit=2{before}", bearer)
+        assert status == 200, body
+        seen += [a["alert_id"] for a in body["alerts"]]
+        if body["next_before"] is None:
+            break
+        before = f"&before={body['next_before']}"
+    assert seen == sorted(set(seen), key=lambda i: -int(i.rsplit("-", 1)[1])) and f"alert-{A}-1" in seen
+    assert not [i for i in seen if B in i]
+    status, body = get(url, f"/v1/accounts/{A}/alerts?kind=budget", bearer)
+    assert [a["alert_id"] for a in body["alerts"]] == [f"alert-{A}-3"]
