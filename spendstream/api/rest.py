@@ -27,8 +27,17 @@ def readable_account(account_id: str, who: Annotated[Principal, Depends(principa
     return read_model.checked_account(account_id)
 
 
+def page_limit(request: Request, limit: Annotated[int, Query(ge=1, description="items per page")] = 50) -> int:
+    most = request.app.state.config.api.max_page_size
+    if limit > most:
+        raise read_model.BadRequest(f"limit must be at most {most}")
+    return limit
+
+
 router = APIRouter(prefix="/v1")
 Account = Annotated[str, Depends(readable_account)]
+Limit = Annotated[int, Depends(page_limit)]
+Before = Annotated[str | None, Query(description="next_before of the previous page")]
 
 
 def _day_start(day: date) -> datetime:
@@ -77,17 +86,12 @@ def forecasts(
     }
 
 
-@router.get("/accounts/{account_id}/anomalies", summary="Anomaly messages, newest first, paged by time")
-def anomalies(
-    request: Request,
-    account_id: Account,
-    limit: Annotated[int, Query(ge=1)] = 50,
-    before: Annotated[int | None, Query(description="at_ms of the last item of the previous page")] = None,
-) -> dict:
+@router.get("/accounts/{account_id}/anomalies", summary="Anomaly messages, newest first, paged by cursor")
+def anomalies(request: Request, account_id: Account, limit: Limit, before: Before = None) -> dict:
     config = request.app.state.config
-    if limit > config.api.max_page_size:
-        raise read_model.BadRequest(f"limit must be at most {config.api.max_page_size}")
-    found = read_model.anomalies(config.influx, account_id, limit, before)
+    if before is not None and not before.isdigit():
+        raise read_model.BadRequest("before must be the cursor of an anomaly from a previous page")
+    found = read_model.anomalies(config.influx, account_id, limit, int(before) if before else None)
     return {"account_id": account_id, "anomalies": [asdict(a) for a in found], "next_before": _next(found, limit)}
 
 
@@ -101,22 +105,17 @@ def recommendations(request: Request, account_id: Account) -> dict:
 def alerts(
     request: Request,
     account_id: Account,
-    limit: Annotated[int, Query(ge=1)] = 50,
-    before: Annotated[str | None, Query(description="cursor of the last item of the previous page")] = None,
+    limit: Limit,
+    before: Before = None,
     kind: Annotated[str | None, Query(description="only this kind: budget, anomaly, recommendation, …")] = None,
 ) -> dict:
-    config, feed = request.app.state.config, request.app.state.feed
-    if limit > config.api.max_page_size:
-        raise read_model.BadRequest(f"limit must be at most {config.api.max_page_size}")
+    feed = request.app.state.feed
     if feed.error:
         raise read_model.Unavailable(feed.error)
     found = feed.page({account_id}, limit, before, {kind} if kind else None)
-    return {
-        "account_id": account_id,
-        "alerts": [asdict(a) for a in found],
-        "next_before": found[-1].cursor if len(found) == limit else None,
-    }
+    return {"account_id": account_id, "alerts": [asdict(a) for a in found], "next_before": _next(found, limit)}
 
 
-def _next(found: list[read_model.Anomaly], limit: int) -> int | None:
-    return int(found[-1].cursor) if len(found) == limit else None
+def _next(found: list, limit: int) -> str | None:
+    """The cursor of the next page, when this one is full."""
+    return found[-1].cursor if len(found) == limit else None
