@@ -1,5 +1,6 @@
 """The API server: one ASGI app (FastAPI) with REST under /v1 and GraphQL at /graphql.
 
+The web console is served at /console/ (static files that call the same GraphQL endpoint).
 Errors are answered at once with a clear status: 401 (no usable token), 403 (no permission; the
 body never says whether the account exists), 400 (a request that cannot be answered as asked).
 Bound to 127.0.0.1 unless configured otherwise; anywhere else only with TLS certificate files.
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -25,6 +28,8 @@ from spendstream.api.read_model import BadRequest, Unavailable
 from spendstream.api.rest import principal, router
 from spendstream.api.schema import build_schema
 from spendstream.config import Config, ConfigError
+
+CONSOLE = Path(__file__).parent / "console"  # the web console: static files, no build step
 
 
 class TokenGraphQLRouter(GraphQLRouter):
@@ -81,6 +86,12 @@ def create_app(config: Config, keys: TokenKeys) -> FastAPI:
     app.add_exception_handler(BadRequest, _status(400))
     app.add_exception_handler(Unavailable, _status(503))
     app.add_exception_handler(RequestValidationError, _invalid)
+
+    app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/console/")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -6,11 +6,15 @@ written and against InfluxDB's own sums; access is checked per account with real
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 import os
+import shutil
 import subprocess
-import sys
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,6 +23,7 @@ from decimal import Decimal
 import jwt
 import pytest
 import urllib3
+from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -28,8 +33,10 @@ from connectors.influx_writers import writer_for
 from connectors.kafka_io import ensure_topics, producer
 from schemas import SchemaName, codec
 from spendstream.api.access import SECRET_ENV, TokenKeys
-from spendstream.config import ApiSettings, Config, Topic, to_env
-from spendstream.processes import free_port, http_ok
+from spendstream.api.process import api_server
+from spendstream.config import ApiSettings, Config, Topic
+from spendstream.processes import free_port
+from tests.integration.test_pipeline import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.integration
 
@@ -124,18 +131,8 @@ def api(stack: Config):
     points += [recommendation_point(recommendation(r, s, "open", 2)) for r, s in (("r1", "70.08"), ("r2", "12.5"))]
     points += [recommendation_point(recommendation("gone", "9.99", "closed", 2))]
     writer.write(points)
-    port = free_port()
-    env = {**os.environ, **to_env(config), SECRET_ENV: SECRET, "SPENDSTREAM_API_PORT": str(port)}
-    argv = [sys.executable, "-m", "spendstream.cli", "api", "serve"]
-    server = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not http_ok(f"{url}/healthz"):
-        assert server.poll() is None and time.monotonic() < deadline, server.stdout.read().decode()
-        time.sleep(0.2)
-    yield config, url
-    server.terminate()
-    server.wait(10)
+    with api_server(config, {SECRET_ENV: SECRET}) as url:
+        yield config, url
 
 
 def token(grants: dict[str, str], ttl: int = 600, secret: str = SECRET) -> str:
@@ -386,3 +383,77 @@ def test_alerts_page_newest_first_by_cursor(api):
     assert not [i for i in seen if B in i]
     status, body = get(url, f"/v1/accounts/{A}/alerts?kind=budget", bearer)
     assert [a["alert_id"] for a in body["alerts"]] == [f"alert-{A}-3"]
+
+
+@contextmanager
+def devtools(page_url: str, profile) -> Iterator[Callable[..., dict]]:
+    """Debian's headless Chromium on a page, driven over the DevTools protocol (a real browser, real sockets)."""
+    port = free_port()
+    argv = [shutil.which("chromium") or "/usr/bin/chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+            f"--remote-debugging-port={port}", "--remote-allow-origins=*", "--window-size=1280,900",
+            page_url]  # fmt: skip
+    browser = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pages := _pages(port)):
+            assert browser.poll() is None and time.monotonic() < deadline, "chromium did not start"
+            time.sleep(0.2)
+        with connect(pages[0]["webSocketDebuggerUrl"], max_size=None) as socket:
+            ids = itertools.count(1)
+
+            def call(method: str, **params) -> dict:
+                number = next(ids)
+                socket.send(json.dumps({"id": number, "method": method, "params": params}))
+                while (message := json.loads(socket.recv(timeout=30))).get("id") != number:
+                    pass
+                return message["result"]
+
+            yield call
+    finally:
+        browser.kill()
+        browser.wait(10)
+
+
+def _pages(port: int) -> list[dict]:
+    try:
+        listed = json.loads(http.request("GET", f"http://127.0.0.1:{port}/json/list").data)
+    except urllib3.exceptions.HTTPError:
+        return []
+    return [p for p in listed if p["type"] == "page"]
+
+
+def evaluate(call, expression: str):
+    return call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+
+def wait_for(call, expression: str, timeout_s: float):
+    """Poll a page expression until it is truthy; returns the seconds it took."""
+    started = time.monotonic()
+    while not evaluate(call, expression):
+        assert time.monotonic() - started < timeout_s, f"the page never showed: {expression}"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_the_console_shows_influxdbs_numbers_and_a_new_alert_within_two_seconds(api, tmp_path):
+    config, url = api
+    (today,) = influxql(
+        config.influx, f"SELECT SUM(usd_micros) FROM cost WHERE account = '{A}' AND time >= '2026-10-31'"
+    )
+    shown_today = f"${Decimal(today['values'][0][1]) / 10**6:,.2f}"
+    with devtools(f"{url}/console/#token={token({A: 'read'})}&account={A}", tmp_path / "profile") as call:
+        wait_for(call, f"document.getElementById('today-total').textContent === '{shown_today}'", timeout_s=20)
+        assert evaluate(call, "document.querySelectorAll('#services tbody tr').length") == len(SERVICES)
+        assert evaluate(call, "location.hash") == ""  # the token left the address bar
+        wait_for(call, "document.querySelectorAll('#chart polygon').length === 1", timeout_s=10)
+        wait_for(call, "document.querySelectorAll('#alerts li').length > 0", timeout_s=10)
+        time.sleep(1)  # the subscription is open
+        publish(config, alert(50))
+        took = wait_for(call, f"!!document.querySelector('#alerts li[data-alert-id=\"alert-{A}-50\"]')", timeout_s=2)
+        assert took < 2
+        shot = tmp_path / "console.png"
+        shot.write_bytes(base64.b64decode(call("Page.captureScreenshot", format="png")["data"]))
+    image = Image.open(shot).convert("RGB")
+    colors = Counter(image.get_flattened_data())
+    blue = sum(n for (r, g, b), n in colors.items() if abs(r - 0x25) + abs(g - 0x63) + abs(b - 0xEB) < 40)
+    assert image.width == 1280 and blue > 500  # the totals and the forecast line are drawn
