@@ -24,6 +24,7 @@ from strawberry.types.unset import UNSET
 
 from spendstream.api.access import Forbidden, TokenKeys, Unauthorized
 from spendstream.api.alert_feed import AlertFeed
+from spendstream.api.cost_feed import CostFeed
 from spendstream.api.read_model import BadRequest, Unavailable
 from spendstream.api.rest import principal, router
 from spendstream.api.schema import build_schema
@@ -53,15 +54,17 @@ class TokenGraphQLRouter(GraphQLRouter):
 
 
 def create_app(config: Config, keys: TokenKeys) -> FastAPI:
-    feed = AlertFeed(config)
+    feed, costs = AlertFeed(config), CostFeed(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         feed.start()
+        costs.start()
         try:
             yield
         finally:
             feed.stop()
+            costs.stop()
 
     app = FastAPI(
         title="spendstream API", version="1", docs_url="/docs", openapi_url="/openapi.json", lifespan=lifespan
@@ -69,7 +72,7 @@ def create_app(config: Config, keys: TokenKeys) -> FastAPI:
     app.state.config, app.state.keys, app.state.feed = config, keys, feed
 
     async def graphql_context(connection: HTTPConnection) -> dict:
-        context = {"config": config, "feed": feed, "keys": keys, "principal": None}
+        context = {"config": config, "feed": feed, "costs": costs, "keys": keys, "principal": None}
         if connection.scope["type"] == "http":  # a WebSocket authenticates in connection_init
             context["principal"] = principal(connection)
         return context

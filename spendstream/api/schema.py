@@ -24,8 +24,9 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
-from spendstream.api import alert_feed, read_model
+from spendstream.api import alert_feed, cost_feed, read_model
 from spendstream.api.access import Forbidden, Principal, Unauthorized
+from spendstream.api.topic_feed import FellBehind
 from spendstream.config import Config
 
 MAX_ALIASES, MAX_TOKENS = 30, 2000
@@ -82,6 +83,7 @@ class CostPredictions:
 Anomaly = strawberry.type(read_model.Anomaly)
 AlertDetail = strawberry.type(alert_feed.Detail, name="AlertDetail")
 Alert = strawberry.type(alert_feed.Alert)
+CostUpdate = strawberry.type(cost_feed.CostUpdate)
 
 
 @strawberry.type
@@ -106,7 +108,8 @@ def _principal(info: Info, account_id: str, permission: str = "read") -> Princip
     try:
         principal.require(account_id, permission)
     except Forbidden:
-        info.context["response"].status_code = 403
+        if info.context.get("response") is not None:  # over HTTP (a WebSocket has no status)
+            info.context["response"].status_code = 403
         raise
     return principal
 
@@ -200,15 +203,16 @@ class Query:
         config: Config = info.context["config"]
         if not 1 <= first <= config.api.max_page_size:
             raise read_model.BadRequest(f"first must be 1–{config.api.max_page_size}")
-        return _feed(info).page({account_id}, first, before, set(kinds) if kinds else None)
+        return _feed(info, "feed").page({account_id}, first, before, set(kinds) if kinds else None)
 
     @strawberry.field(description="The accounts this token may read.")
     def accounts(self, info: Info) -> list[str]:
         return info.context["principal"].readable
 
 
-def _feed(info: Info) -> alert_feed.AlertFeed:
-    feed: alert_feed.AlertFeed = info.context["feed"]
+def _feed(info: Info, name: str):
+    """The live feed ``name`` of the context, or a 503-kind error saying why it cannot be read."""
+    feed = info.context[name]
     if feed.error:
         raise read_model.Unavailable(feed.error)
     return feed
@@ -220,7 +224,7 @@ async def _alert_stream(info: Info, account_id: str | None, after: str | None, k
     accounts = {account_id} if account_id else set(who.readable)
     for account in accounts:
         who.require(account, "read")
-    async for alert in _feed(info).stream(accounts, after, kinds, until=who.expires_at):
+    async for alert in _feed(info, "feed").alerts(accounts, after, kinds, until=who.expires_at):
         yield alert
 
 
@@ -232,6 +236,14 @@ class Subscription:
     ) -> AsyncGenerator[Alert, None]:
         async for alert in _alert_stream(info, account_id, after, None):
             yield alert
+
+    @strawberry.subscription(
+        description="The account's live hourly totals: where its current hour stands, then each update."
+    )
+    async def cost_updates(self, info: Info, account_id: str) -> AsyncGenerator[CostUpdate, None]:
+        who = _principal(info, account_id)
+        async for update in _feed(info, "costs").updates(account_id, until=who.expires_at):
+            yield update
 
     @strawberry.subscription(description="The anomaly alerts of the account, resumable after a cursor.")
     async def anomaly_alerts(
@@ -271,7 +283,7 @@ def _refusal(error: GraphQLError) -> bool:
 def _unexpected(error: GraphQLError) -> bool:
     """A failure inside the server (not a refusal of the request) is logged, and masked for the client."""
     original = error.original_error
-    expected = read_model.BadRequest | read_model.Unavailable | Forbidden | Unauthorized | alert_feed.FellBehind
+    expected = read_model.BadRequest | read_model.Unavailable | Forbidden | Unauthorized | FellBehind
     return original is not None and not isinstance(original, expected)
 
 

@@ -112,14 +112,35 @@ def publish(config: Config, *alerts: dict) -> None:
         send.flush()
 
 
+def live(account: str, service: str, hour: int, usd: str) -> dict:
+    """A running total of an open hour, as the job's live aggregate topic carries it."""
+    start = int((START + timedelta(hours=hour)).timestamp() * 1000)
+    return {**aggregate(account, service, hour), "aggregate_id": f"{account}-{service}-{hour}",
+            "window_end_ms": start + 3_600_000, "unblended_cost": usd, "net_cost": usd}  # fmt: skip
+
+
+def publish_live(config: Config, *totals: dict) -> None:
+    with closing(producer(config)) as send:
+        for item in totals:
+            value = codec().encode(SchemaName.COST_AGGREGATE, item)
+            send.send(config.kafka.topic("live_aggregate"), key=item["account_id"].encode(), value=value)
+        send.flush()
+
+
 @pytest.fixture(scope="module")
 def api(stack: Config):
-    topics = {**stack.kafka.topics, "alert": Topic(f"api-test-alerts-{os.getpid()}", partitions=1)}
+    topics = {
+        **stack.kafka.topics,
+        "alert": Topic(f"api-test-alerts-{os.getpid()}", partitions=1),
+        "live_aggregate": Topic(f"api-test-live-{os.getpid()}", partitions=1),
+    }
     config = replace(
         stack, influx=replace(stack.influx, database="api_test"), kafka=replace(stack.kafka, topics=topics)
     )
     ensure_topics(config)
     publish(config, alert(1), alert(2, B), alert(3, kind="budget"), alert(4))
+    publish_live(config, live(A, "AmazonEC2", HOURS - 2, "1.5"), live(A, "AmazonEC2", HOURS - 1, "0.25"))
+    publish_live(config, live(A, "AmazonS3", HOURS - 1, "0.75"), live(B, "AmazonEC2", HOURS - 1, "9"))
     writer = writer_for(config.influx)
     points = [aggregate_point(aggregate(a, s, h)) for a in (A, B) for s in SERVICES for h in range(HOURS)]
     for offset in range(0, 35):
@@ -457,3 +478,26 @@ def test_the_console_shows_influxdbs_numbers_and_a_new_alert_within_two_seconds(
     colors = Counter(image.get_flattened_data())
     blue = sum(n for (r, g, b), n in colors.items() if abs(r - 0x25) + abs(g - 0x63) + abs(b - 0xEB) < 40)
     assert image.width == 1280 and blue > 500  # the totals and the forecast line are drawn
+
+
+def test_cost_updates_start_where_the_current_hour_stands_then_follow_the_job(api):
+    config, url = api
+    query = "subscription($a: String!) { costUpdates(accountId: $a) { hour service usd lineItems } }"
+    with subscribe(url, token({A: "read"}), query, {"a": A}) as socket:
+
+        def update() -> dict:
+            message = json.loads(socket.recv(timeout=10))
+            assert message["type"] == "next", message
+            return message["payload"]["data"]["costUpdates"]
+
+        current = [update(), update()]  # the newest hour's totals, not the hour before
+        assert {(u["service"], u["usd"]) for u in current} == {("AmazonEC2", "0.250000"), ("AmazonS3", "0.750000")}
+        assert {u["hour"][:16] for u in current} == {"2026-10-31T14:00"}
+        publish_live(config, live(B, "AmazonEC2", HOURS - 1, "9.5"), live(A, "AmazonEC2", HOURS - 1, "0.375"))
+        sent = time.monotonic()
+        moved = update()
+        assert (moved["service"], moved["usd"]) == ("AmazonEC2", "0.375000") and time.monotonic() - sent < 1
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=1)  # B's update never reaches A's subscriber
+    with subscribe(url, token({B: "read"}), query, {"a": A}) as socket:
+        assert "0.375" not in json.dumps(refusal(socket))
