@@ -604,7 +604,7 @@ def cmd_api_token(config, args) -> int:
 def cmd_ingest(config, args) -> int:
     from dataclasses import replace
 
-    from connectors.ingest import ROUTES, IngestServer
+    from spendstream.ingest_server import ROUTES, IngestServer
 
     if args.port:
         config = replace(config, ingest=replace(config.ingest, port=args.port))

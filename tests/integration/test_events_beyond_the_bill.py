@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.ingest import IngestServer
 from connectors.metric_replay import replay_metrics
 from pipelines.metrics import MetricSeries
 from schemas import SchemaName, codec
 from spendstream.config import Config, ConfigError, IngestSettings, Topic
+from spendstream.ingest_server import IngestServer
 from spendstream.processes import free_port
 from tests.integration.test_pipeline import read_topic
 

@@ -20,11 +20,11 @@ from PIL import Image
 
 from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
-from connectors.ingest import metric_record
 from connectors.kafka_io import client_settings, ensure_topics, producer
 from connectors.pipeline_health import collect_health
 from connectors.replay import ReplaySummary, format_offsets, replay
 from pipelines.cur2 import CHARGE_TYPES
+from pipelines.ingest_records import metric_record
 from schemas import SchemaName, codec
 from spendstream.config import Config
 from spendstream.flink_client import job_failure, submit, wait_for_job

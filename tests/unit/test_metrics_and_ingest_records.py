@@ -1,7 +1,7 @@
 import pytest
 
-from connectors.ingest import cost_record, metric_record
 from pipelines.cost_event import RejectedRow
+from pipelines.ingest_records import cost_record, metric_record
 from pipelines.metrics import MetricSeries, normalize_metric_row
 from schemas import SchemaName, codec
 
