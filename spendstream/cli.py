@@ -172,14 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--once", action="store_true", help="poll the periods due now and exit")
     poll.set_defaults(run=cmd_metrics_poll)
 
-    ingest = commands.add_parser("ingest", help="HTTP ingest of custom JSON cost and metric events")
-    ingest.add_argument("action", choices=["serve"])
-    ingest.add_argument("--port", type=int, help="default: ingest.port (SPENDSTREAM_INGEST_PORT)")
-    ingest.set_defaults(run=cmd_ingest)
-
     api = commands.add_parser("api", help="the REST and GraphQL API server, and tokens for it")
     api_commands = api.add_subparsers(required=True, metavar="ACTION")
-    api_serve = api_commands.add_parser("serve", help="serve /v1 (REST), /graphql and /openapi.json")
+    api_serve = api_commands.add_parser("serve", help="serve /v1 (REST and ingest), /graphql, /console/, /openapi.json")
     api_serve.add_argument("--port", type=int, help="default: api.port (SPENDSTREAM_API_PORT)")
     api_serve.set_defaults(run=cmd_api_serve)
     api_token = api_commands.add_parser("token", help="mint an HS256 token (key: SPENDSTREAM_API_JWT_SECRET)")
@@ -598,26 +593,6 @@ def cmd_api_token(config, args) -> int:
     keys = TokenKeys.from_settings(config.api)
     grants = dict.fromkeys(args.account, args.permission)
     print(keys.mint(args.subject, grants, (args.role,), args.ttl or config.api.token_ttl_s))
-    return 0
-
-
-def cmd_ingest(config, args) -> int:
-    from dataclasses import replace
-
-    from spendstream.ingest_server import ROUTES, IngestServer
-
-    if args.port:
-        config = replace(config, ingest=replace(config.ingest, port=args.port))
-    server = IngestServer(config)
-    auth = "bearer token required" if config.ingest.token else "no token configured (SPENDSTREAM_INGEST_TOKEN)"
-    console.print(
-        f"ingest listening on http://{config.ingest.host}:{config.ingest.port} ({auth}); "
-        f"POST JSON to {', '.join(ROUTES)}"
-    )
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
     return 0
 
 

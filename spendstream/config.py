@@ -24,7 +24,6 @@ SECRET_ENV = {
     ("influx", "token"): "SPENDSTREAM_INFLUX_TOKEN",
     ("influx", "password"): "SPENDSTREAM_INFLUX_PASSWORD",
     ("kafka", "sasl_password"): "SPENDSTREAM_KAFKA_SASL_PASSWORD",
-    ("ingest", "token"): "SPENDSTREAM_INGEST_TOKEN",
 }
 ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap")}
 SECTIONS = ("kafka", "influx", "flink", "ingest", "cloudwatch", "stack", "optimizer", "api")
@@ -134,12 +133,11 @@ class CloudWatchSettings:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    host: str = "127.0.0.1"
-    port: int = 8087
+    """POST /v1/cost-events and /v1/metric-events on the API server (spendstream/api/ingest.py)."""
+
     max_body_bytes: int = 1_000_000
     max_events: int = 10_000  # per request
     client_timeout_s: float = 10.0  # a client that sends nothing for this long is cut off (408)
-    token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

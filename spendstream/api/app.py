@@ -1,5 +1,6 @@
 """The API server: one ASGI app (FastAPI) with REST under /v1 and GraphQL at /graphql.
 
+Custom cost and metric events are ingested at /v1/cost-events and /v1/metric-events (ingest.py).
 The web console is served at /console/ (static files that call the same GraphQL endpoint).
 Errors are answered at once with a clear status: 401 (no usable token), 403 (no permission; the
 body never says whether the account exists), 400 (a request that cannot be answered as asked).
@@ -25,6 +26,8 @@ from strawberry.types.unset import UNSET
 from spendstream.api.access import Forbidden, TokenKeys, Unauthorized
 from spendstream.api.alert_feed import AlertFeed
 from spendstream.api.cost_feed import CostFeed
+from spendstream.api.ingest import Publisher, Refused, refused
+from spendstream.api.ingest import router as ingest_router
 from spendstream.api.read_model import BadRequest, Unavailable
 from spendstream.api.rest import principal, router
 from spendstream.api.schema import build_schema
@@ -54,7 +57,7 @@ class TokenGraphQLRouter(GraphQLRouter):
 
 
 def create_app(config: Config, keys: TokenKeys) -> FastAPI:
-    feed, costs = AlertFeed(config), CostFeed(config)
+    feed, costs, publisher = AlertFeed(config), CostFeed(config), Publisher(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -65,11 +68,12 @@ def create_app(config: Config, keys: TokenKeys) -> FastAPI:
         finally:
             feed.stop()
             costs.stop()
+            publisher.close()
 
     app = FastAPI(
         title="spendstream API", version="1", docs_url="/docs", openapi_url="/openapi.json", lifespan=lifespan
     )
-    app.state.config, app.state.keys, app.state.feed = config, keys, feed
+    app.state.config, app.state.keys, app.state.feed, app.state.publisher = config, keys, feed, publisher
 
     async def graphql_context(connection: HTTPConnection) -> dict:
         context = {"config": config, "feed": feed, "costs": costs, "keys": keys, "principal": None}
@@ -78,6 +82,7 @@ def create_app(config: Config, keys: TokenKeys) -> FastAPI:
         return context
 
     app.include_router(router)
+    app.include_router(ingest_router, prefix="")
     graphql = TokenGraphQLRouter(
         build_schema(config),
         context_getter=graphql_context,
@@ -88,6 +93,7 @@ def create_app(config: Config, keys: TokenKeys) -> FastAPI:
     app.add_exception_handler(Forbidden, _status(403))
     app.add_exception_handler(BadRequest, _status(400))
     app.add_exception_handler(Unavailable, _status(503))
+    app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, _invalid)
 
     app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")

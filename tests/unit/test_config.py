@@ -93,7 +93,7 @@ def test_example_config_documents_every_setting_and_loads(tmp_path):
         ("influx:\n  batch_size: 2.5\n", "influx.batch_size: 2.5 is float, expected int"),
         ("flink:\n  parallelism: true\n", "flink.parallelism: True is bool, expected int"),
         ("cloudwatch:\n  account_id: 123456789012\n", "account_id: 123456789012 is int, expected str \\(quote it"),
-        ("ingest:\n  port: [1]\n", "ingest.port: \\[1\\] is list"),
+        ("api:\n  port: [1]\n", "api.port: \\[1\\] is list"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_refused_not_converted(tmp_path, text, message):

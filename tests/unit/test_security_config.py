@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
     "SPENDSTREAM_KAFKA_SASL_PASSWORD": "pw-SECRET-kafka",
     "SPENDSTREAM_INFLUX_TOKEN": "tok-SECRET-influx",
-    "SPENDSTREAM_INGEST_TOKEN": "tok-SECRET-ingest",
+    "SPENDSTREAM_API_JWT_SECRET": "tok-SECRET-api-jwt-secret-of-32-bytes",
 }
 
 
