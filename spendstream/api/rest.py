@@ -73,7 +73,10 @@ def costs(
 
 @router.get("/accounts/{account_id}/forecasts", summary="The newest daily forecasts of the account total")
 def forecasts(
-    request: Request, account_id: Account, days: Annotated[int, Query(ge=1, le=366)] = 30, from_: date | None = None
+    request: Request,
+    account_id: Account,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    from_: Annotated[date | None, Query(alias="from", description="first day; default: the newest data's")] = None,
 ) -> dict:
     influx = request.app.state.config.influx
     newest = read_model.latest_hour(influx, account_id)

@@ -196,14 +196,15 @@ class Query:
         return await run_in_threadpool(read_model.anomalies, config.influx, account_id, first, cursor)
 
     @strawberry.field(description="Alerts of the account, newest first; page on with before = the last one's cursor.")
-    def alerts(
+    async def alerts(
         self, info: Info, account_id: str, first: int = 50, before: str | None = None, kinds: list[str] | None = None
     ) -> list[Alert]:
         _principal(info, account_id)
         config: Config = info.context["config"]
         if not 1 <= first <= config.api.max_page_size:
             raise read_model.BadRequest(f"first must be 1–{config.api.max_page_size}")
-        return _feed(info, "feed").page({account_id}, first, before, set(kinds) if kinds else None)
+        wanted = set(kinds) if kinds else None
+        return await run_in_threadpool(_feed(info, "feed").page, {account_id}, first, before, wanted)
 
     @strawberry.field(description="The accounts this token may read.")
     def accounts(self, info: Info) -> list[str]:

@@ -228,6 +228,12 @@ def test_predictions_and_their_drivers(api):
     assert [(d["day"], d["predictedUsd"]) for d in predictions["days"]] == [(d, 102.25 + i) for i, d in enumerate(days)]
     assert all(d["lowerUsd"] < d["predictedUsd"] < d["upperUsd"] for d in predictions["days"])
     assert predictions["keyDrivers"][0]["service"] == "AmazonEC2"
+    status, body = get(url, f"/v1/accounts/{A}/forecasts?days=3&from=2026-11-01", token({A: "read"}))
+    assert status == 200 and [(d["day"], d["predicted_usd"]) for d in body["days"]] == [
+        ("2026-11-01", 103.25),
+        ("2026-11-02", 104.25),
+        ("2026-11-03", 105.25),
+    ]
 
 
 def test_anomalies_page_newest_first_without_gaps_or_repeats(api):
