@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -385,11 +386,28 @@ def stack_file(config: Config) -> Path:
     return config.state_dir / "stack.json"
 
 
+JWT_SECRET_ENV = "SPENDSTREAM_API_JWT_SECRET"
+
+
+def api_secret_file(state_dir: Path) -> Path:
+    """The embedded stack's own API token key (HS256), made on first use, readable by its owner only."""
+    path = state_dir / "api-jwt-secret"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as key:
+            key.write(secrets.token_urlsafe(48))
+    return path
+
+
 def with_embedded_endpoints(config: Config) -> Config:
-    """Fill empty endpoints from the running embedded stack, when there is one."""
+    """Fill empty endpoints from the running embedded stack, when there is one (and its API token key)."""
     path = stack_file(config)
     if not path.exists():
         return config
+    own_key = config.state_dir / "api-jwt-secret"
+    if own_key.exists() and not (config.api.jwt_secret_file or config.api.jwt_public_key_file):
+        config = replace(config, api=replace(config.api, jwt_secret_file=str(own_key)))
     endpoints = json.loads(path.read_text())
     kafka = config.kafka if config.kafka.bootstrap else replace(config.kafka, bootstrap=endpoints["kafka"])
     influx = config.influx if config.influx.url else replace(config.influx, url=endpoints["influx"])

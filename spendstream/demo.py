@@ -65,6 +65,11 @@ def run_demo(config: Config, sample: Path, console: Console) -> int:
     console.print("[bold]alerts on the alert topic:")
     print_alerts(config, console, as_json=False, from_beginning=True, group=None, until_idle_s=3)
     console.print(f"\nFlink web UI: {config.flink.rest_url}")
+    api = LocalStack(config).endpoints["api"]
+    console.print(
+        f"API and console: {api}/console/ (REST /v1, GraphQL /graphql); a token to sign in with: "
+        "[bold].venv/bin/spendstream api token --account 111111111111[/]"
+    )
     console.print(
         "The stack keeps running for you to explore; stop it with [bold]make stop[/] (or `spendstream stack down`)."
     )

@@ -14,12 +14,12 @@ import shutil
 import string
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
-from spendstream.config import Config, stack_file
+from spendstream.config import JWT_SECRET_ENV, Config, api_secret_file, stack_file, to_env, with_embedded_endpoints
 from spendstream.java_functions import ensure_built, flink_lib
 from spendstream.processes import free_port, http_ok, port_open, running_pid, spawn, stop, wait_until
 
@@ -47,6 +47,7 @@ PORT_NAMES = (
     "flink_rest",
     "flink_rpc",
     "pushgateway",
+    "api",
 )
 
 
@@ -106,6 +107,7 @@ class LocalStack:
             "flink_rest": f"http://127.0.0.1:{self.ports['flink_rest']}",
             "s3": f"http://127.0.0.1:{self.ports['s3']}",
             "pushgateway": f"http://127.0.0.1:{self.ports['pushgateway']}",
+            "api": f"http://127.0.0.1:{self.ports['api']}",
         }
 
     def up(self) -> dict[str, str]:
@@ -116,6 +118,7 @@ class LocalStack:
         self._start_pushgateway()
         self._start_flink()
         stack_file(self.config).write_text(json.dumps(self.endpoints, indent=2))
+        self._start_api()
         return self.endpoints
 
     def down(self) -> list[str]:
@@ -129,7 +132,7 @@ class LocalStack:
                 check=False,
             )
             stopped.append("flink")
-        for name in ("tansu", "influxdb", "pushgateway", "seaweedfs"):
+        for name in ("api", "tansu", "influxdb", "pushgateway", "seaweedfs"):
             if stop(name, self.state):
                 stopped.append(name)
         stack_file(self.config).unlink(missing_ok=True)
@@ -143,6 +146,7 @@ class LocalStack:
             ComponentStatus("influxdb", self.endpoints["influx"], http_ok(f"{self.endpoints['influx']}/ping")),
             ComponentStatus("flink", self.endpoints["flink_rest"], self._flink_running(), "web UI and REST API"),
             ComponentStatus("pushgateway", self.endpoints["pushgateway"], self._pushgateway_ready(), "Flink metrics"),
+            ComponentStatus("api", self.endpoints["api"], self._api_ready(), "REST, GraphQL, ingest, /console/"),
         ]
 
     def _start_seaweedfs(self) -> None:
@@ -219,6 +223,20 @@ class LocalStack:
             listen = f"--web.listen-address=127.0.0.1:{self.ports['pushgateway']}"
             spawn("pushgateway", [tool("prometheus-pushgateway"), listen], self.state)
         wait_until(self._pushgateway_ready, "Prometheus Pushgateway", 30, self._log("pushgateway"))
+
+    def _start_api(self) -> None:
+        """The API server on the stack's own port, with a token key of its own unless one is configured."""
+        if not running_pid("api", self.state):
+            config = with_embedded_endpoints(self.config)
+            config = replace(config, api=replace(config.api, host="127.0.0.1", port=self.ports["api"]))
+            env = {**os.environ, **to_env(config)}
+            if not (config.api.jwt_secret_file or config.api.jwt_public_key_file or env.get(JWT_SECRET_ENV)):
+                env["SPENDSTREAM_API_JWT_SECRET_FILE"] = str(api_secret_file(self.state))
+            spawn("api", [sys.executable, "-m", "spendstream.cli", "api", "serve"], self.state, env=env)
+        wait_until(self._api_ready, "the API server", 30, self._log("api"))
+
+    def _api_ready(self) -> bool:
+        return http_ok(f"{self.endpoints['api']}/healthz")
 
     def _pushgateway_ready(self) -> bool:
         return http_ok(f"{self.endpoints['pushgateway']}/-/ready")

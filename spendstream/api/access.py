@@ -18,12 +18,12 @@ from pathlib import Path
 
 import jwt
 
-from spendstream.config import ApiSettings, ConfigError
+from spendstream.config import JWT_SECRET_ENV, ApiSettings, ConfigError
 
 ROLES = ("admin", "engineer", "finance", "viewer")
 PERMISSIONS = ("read", "optimize", "configure", "admin")
 IMPLIES = {"admin": set(PERMISSIONS), "configure": {"configure", "read"}, "optimize": {"optimize", "read"}}
-SECRET_ENV = "SPENDSTREAM_API_JWT_SECRET"
+SECRET_ENV = JWT_SECRET_ENV
 MIN_SECRET_BYTES = 32  # RFC 7518: an HS256 key at least as long as the hash
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from spendstream.api.access import SECRET_ENV, TokenKeys
 from spendstream.api.process import api_server
 from spendstream.config import ApiSettings, Config, Topic
 from spendstream.processes import free_port
+from spendstream.stack import LocalStack
 from tests.integration.test_pipeline import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.integration
@@ -507,3 +509,17 @@ def test_cost_updates_start_where_the_current_hour_stands_then_follow_the_job(ap
             socket.recv(timeout=1)  # B's update never reaches A's subscriber
     with subscribe(url, token({B: "read"}), query, {"a": A}) as socket:
         assert "0.375" not in json.dumps(refusal(socket))
+
+
+def test_the_embedded_stack_serves_the_api_with_a_token_key_of_its_own(stack: Config, stack_env):
+    (api_status,) = [s for s in LocalStack(stack).status() if s.name == "api"]
+    assert api_status.healthy
+    key = stack.state_dir / "api-jwt-secret"
+    assert key.stat().st_mode & 0o077 == 0  # readable by its owner only
+    minted = subprocess.run(
+        [sys.executable, "-m", "spendstream.cli", "api", "token", "--account", A],
+        env=stack_env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert key.read_text() not in minted.stdout + minted.stderr
+    status, body = get(api_status.address, "/v1/accounts", minted.stdout.strip())
+    assert (status, body) == (200, {"accounts": [A]})
