@@ -92,7 +92,7 @@ def latest_recommendations(settings: InfluxSettings) -> list[tuple[str, str, str
     series = influxql(
         settings,
         "SELECT savings_usd, current_type, recommended_type FROM recommendation "
-        f"WHERE status = 'open' AND time = '{newest}' GROUP BY account, type",
+        f"WHERE status = 'open' AND time = {newest}ms GROUP BY account, type",
     )
     rows = [
         (item["tags"]["account"], item["tags"]["type"], current, target, savings)

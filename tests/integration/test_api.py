@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from connectors.influx_points import aggregate_point, anomaly_point, forecast_point, recommendation_point
-from connectors.influx_query import influxql
+from connectors.influx_query import influxql, latest_recommendations
 from connectors.influx_writers import writer_for
 from connectors.kafka_io import ensure_topics, producer
 from schemas import SchemaName, codec
@@ -262,6 +262,8 @@ def test_recommendations_are_the_newest_days_open_advice(api):
     ]
     status, body = get(url, f"/v1/accounts/{A}/recommendations", token({A: "read"}))
     assert status == 200 and [r["recommendation_id"] for r in body["recommendations"]] == ["r1", "r2"]
+    config, _ = api  # what `make demo` prints reads the same day's open advice
+    assert [row[4] for row in latest_recommendations(config.influx)] == [70.08, 12.5]
 
 
 def test_missing_wrong_and_expired_tokens_get_401(api):
