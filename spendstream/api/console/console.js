@@ -50,15 +50,25 @@ async function refresh() {
     const data = await gql(`query($a: String!) {
       getCurrentCosts(accountId: $a) { asOf totalUsd byService { key usd } monthToDateUsd monthEndProjectionUsd }
       getCostPredictions(accountId: $a, timeframe: 30) { days { day predictedUsd lowerUsd upperUsd } }
-      anomalies(accountId: $a, first: 20) { at service severity status actualUsd expectedUsd }
+      anomalies(accountId: $a, first: 50) { at service severity status actualUsd expectedUsd episodeId }
     }`, { a: account });
     if (account !== state.account) return;
     renderCosts(data.getCurrentCosts);
     renderForecast(data.getCostPredictions.days);
-    $("anomalies").replaceChildren(...data.anomalies.filter((a) => a.status !== "closed").map((a) => item(
+    $("anomalies").replaceChildren(...openEpisodes(data.anomalies).map((a) => item(
       `${a.at.slice(0, 16).replace("T", " ")} ${a.service}: ${money(a.actualUsd)} vs ${money(a.expectedUsd)} expected`, a.severity)));
+    if (!$("anomalies").children.length) $("anomalies").replaceChildren(item("none open"));
     say(`signed in · ${account}`);
   } catch (error) { say(error.message); }
+}
+
+// The newest message of each episode still open: an episode ends with a "close" message (which the
+// sink stores at the episode's first hour, so it is not the newest by time).
+function openEpisodes(messages) {
+  const closed = new Set(messages.filter((m) => m.status === "close").map((m) => m.episodeId));
+  const newest = new Map();
+  for (const m of messages) if (!closed.has(m.episodeId) && !newest.has(m.episodeId)) newest.set(m.episodeId, m);
+  return [...newest.values()];
 }
 
 function renderCosts(current) {
