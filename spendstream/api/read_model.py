@@ -193,6 +193,7 @@ def forecast_drivers(influx: InfluxSettings, account: str, first: date, days: in
 
 @dataclass(frozen=True)
 class CurrentCosts:
+    day_start: datetime  # the UTC day "today" is: the newest hour's
     as_of: datetime  # end of the newest hour held
     today_usd: str
     today_by_service: list[CostLine]
@@ -226,6 +227,7 @@ def current_costs(influx: InfluxSettings, account: str) -> CurrentCosts | None:
     )
     projection = Decimal(month.usd) + Decimal(str(round(rest, 6)))
     return CurrentCosts(
+        day_start=day_start,
         as_of=as_of,
         today_usd=str(today.quantize(MICRO)),
         today_by_service=by_service,

@@ -48,12 +48,12 @@ class Trend:
 class CurrentCosts:
     account_id: str
     as_of: datetime
-    total_usd: str  # today (UTC) so far
+    total_usd: str  # today (UTC) so far; with filters, of the matching lines (as are the breakdowns)
     by_service: list[Amount]
     by_region: list[Amount]
     by_cost_center: list[Amount]
     by_charge_type: list[Amount]
-    trend: Trend
+    trend: Trend  # trend, month to date and projection are the whole account's
     month_to_date_usd: str
     month_end_projection_usd: str
 
@@ -122,14 +122,15 @@ def current_costs(config: Config, account_id: str, filters: dict[str, str]) -> C
     current = read_model.current_costs(config.influx, account_id)
     if current is None:
         return None
-    day_start = datetime.combine((current.as_of - read_model.HOUR).date(), datetime.min.time(), current.as_of.tzinfo)
 
     def by(tag: str) -> list[Amount]:
-        lines = read_model.cost_breakdown(config.influx, account_id, day_start, current.as_of, [tag], filters)
+        if tag == "service" and not filters:
+            return _amounts(current.today_by_service, tag)
+        lines = read_model.cost_breakdown(config.influx, account_id, current.day_start, current.as_of, [tag], filters)
         return _amounts(lines, tag)
 
     by_service = by("service")
-    total = sum((Decimal(a.usd) for a in by_service), Decimal(0)) if filters else Decimal(current.today_usd)
+    total = sum((Decimal(a.usd) for a in by_service), Decimal(0))
     change = Decimal(current.today_usd) - Decimal(current.same_hours_yesterday_usd)
     return CurrentCosts(
         account_id=account_id,

@@ -217,6 +217,15 @@ def test_current_costs_add_up_and_project_the_month_end_from_the_forecast(api):
     rest_of_today = Decimal("102.25") * 9 / 24  # Oct 31's forecast (offset 2), 9 of its 24 hours still to come
     assert Decimal(current["monthEndProjectionUsd"]) == (month + rest_of_today).quantize(Decimal("0.000001"))
 
+    filtered = """query($id: String!) { getCurrentCosts(accountId: $id, filters: {service: "AmazonS3"}) {
+        totalUsd byService { key } byRegion { key usd } } }"""
+    status, body = graphql(url, filtered, token({A: "read"}), {"id": A})
+    s3_today = sum(hourly_cost(A, "AmazonS3", h) for h in range(48, HOURS))
+    assert body["data"]["getCurrentCosts"] == {
+        "totalUsd": str(s3_today), "byService": [{"key": "AmazonS3"}],
+        "byRegion": [{"key": "eu-west-1", "usd": str(s3_today)}],
+    }  # fmt: skip
+
 
 def test_predictions_and_their_drivers(api):
     _, url = api
