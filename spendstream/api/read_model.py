@@ -251,9 +251,11 @@ class Anomaly:
     reasons: str
 
 
-def anomalies(influx: InfluxSettings, account: str, limit: int, before_ms: int | None = None) -> list[Anomaly]:
-    """The newest anomaly messages first; page on with ``before_ms`` = the last one's ``cursor``."""
-    older = f" AND time < {int(before_ms)}ms" if before_ms is not None else ""
+def anomalies(influx: InfluxSettings, account: str, limit: int, before: str | None = None) -> list[Anomaly]:
+    """The newest anomaly messages first; page on with ``before`` = the last one's ``cursor``."""
+    if before is not None and not before.isdigit():
+        raise BadRequest("before must be the cursor of an anomaly from a previous page")
+    older = f" AND time < {int(before)}ms" if before is not None else ""
     series = _query(
         influx,
         'SELECT "actual_usd", "expected_usd", "score", "episode_id", "reasons", "service", "status", '

@@ -92,9 +92,7 @@ def forecasts(
 @router.get("/accounts/{account_id}/anomalies", summary="Anomaly messages, newest first, paged by cursor")
 def anomalies(request: Request, account_id: Account, limit: Limit, before: Before = None) -> dict:
     config = request.app.state.config
-    if before is not None and not before.isdigit():
-        raise read_model.BadRequest("before must be the cursor of an anomaly from a previous page")
-    found = read_model.anomalies(config.influx, account_id, limit, int(before) if before else None)
+    found = read_model.anomalies(config.influx, account_id, limit, before)
     return {"account_id": account_id, "anomalies": [asdict(a) for a in found], "next_before": _next(found, limit)}
 
 
