@@ -28,6 +28,8 @@ def retained(config: Config, role: str) -> Iterator[ConsumerRecord]:
         partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or [])]
         ends = stored_end_offsets(reader, partitions)
         remaining = {tp for tp in partitions if ends[tp] > 0}
+        if not remaining:  # seek_to_beginning() of no partitions means "of all assigned": it raises
+            return
         reader.assign(sorted(remaining, key=lambda tp: tp.partition))
         reader.seek_to_beginning(*remaining)
         stalled_since = time.monotonic()

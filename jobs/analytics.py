@@ -22,6 +22,8 @@ from pyflink.datastream import DataStream, KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 from pyflink.table import StreamTableEnvironment, Table
 
+from jobs.enrichment_sql import PYTHON_SETTINGS, with_settings_sql
+from pipelines.account_settings import ChangedAccounts
 from pipelines.enrichment import AccountDirectory
 from pipelines.spend_monitor import (
     AccountMonitor,
@@ -89,11 +91,13 @@ class FinishedWindows(KeyedProcessFunction):
     row_fields: tuple[str, ...]  # the row's fields a window buffers (strings)
 
     def __init__(self, directory: AccountDirectory) -> None:
-        self.directory = directory
+        self.accounts = ChangedAccounts(directory)
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.monitor = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-model", Types.STRING()))
         self.pending = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-windows", Types.STRING()))
+        # the account's settings as the latest row carried them: [version, entry], or none
+        self.settings = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-settings", Types.STRING()))
         metrics = runtime_context.get_metrics_group().add_group("spendstream")
         self.models = metrics.counter(f"{self.state_name}_models")
         roles = ("anomaly", "alert", "forecast", "forecast_accuracy")
@@ -103,32 +107,36 @@ class FinishedWindows(KeyedProcessFunction):
         windows = json.loads(self.pending.value() or "{}")
         windows.setdefault(str(row.start_ms), []).append([getattr(row, name) for name in self.row_fields])
         self.pending.update(json.dumps(windows, separators=(",", ":")))
+        if row.settings_version is not None:
+            self.settings.update(json.dumps([row.settings_version, row.settings_entry]))
         ctx.timer_service().register_event_time_timer(row.start_ms + self.window_ms - 1)
         return iter(())
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         windows = json.loads(self.pending.value() or "{}")
+        key = ctx.get_current_key()
+        directory = self.accounts.directory(key.split("|", 1)[0], *json.loads(self.settings.value() or "[null, null]"))
         saved = self.monitor.value()
         if saved is None:
-            monitor = self.new_monitor(ctx.get_current_key())
+            monitor = self.new_monitor(key, directory)
             self.models.inc()
         else:
-            monitor = self.restore(loaded_state(saved, self.state_schema))
+            monitor = self.restore(loaded_state(saved, self.state_schema), directory)
         for start in sorted(int(s) for s in windows if int(s) <= timestamp):
-            for row in self.finish(monitor, start, windows.pop(str(start))):
+            for row in self.finish(monitor, start, windows.pop(str(start)), directory):
                 self.emitted[row[0]].inc()  # (role, k, v)
                 yield row
         self.monitor.update(stored_state(self.state_schema, monitor.state()))
         self.pending.update(json.dumps(windows, separators=(",", ":")))
 
-    def new_monitor(self, key: str):
+    def new_monitor(self, key: str, directory: AccountDirectory):
         raise NotImplementedError
 
-    def restore(self, state: dict):
-        """The monitor a state record describes, with today's settings from accounts.yaml."""
+    def restore(self, state: dict, directory: AccountDirectory):
+        """The monitor a state record describes, with the account's settings as they stand."""
         raise NotImplementedError
 
-    def finish(self, monitor, start_ms: int, rows: list[list[str]]) -> Iterator[Row]:
+    def finish(self, monitor, start_ms: int, rows: list[list[str]], directory: AccountDirectory) -> Iterator[Row]:
         raise NotImplementedError
 
 
@@ -147,21 +155,23 @@ class HourlyAnomalies(FinishedWindows):
     window_ms, state_name, state_schema = 3_600_000, "series", SchemaName.SERIES_MONITOR_STATE
     row_fields = ("part", "name", "cost")
 
-    def new_monitor(self, key: str) -> SeriesMonitor:
+    def new_monitor(self, key: str, directory: AccountDirectory) -> SeriesMonitor:
         account, service = key.split("|", 1)
-        return SeriesMonitor(account, service, self.directory.anomaly_settings(account))
+        return SeriesMonitor(account, service, directory.anomaly_settings(account))
 
-    def restore(self, state: dict) -> SeriesMonitor:
-        return SeriesMonitor.from_state(state, self.directory.anomaly_settings(state["account_id"]))
+    def restore(self, state: dict, directory: AccountDirectory) -> SeriesMonitor:
+        return SeriesMonitor.from_state(state, directory.anomaly_settings(state["account_id"]))
 
-    def finish(self, monitor: SeriesMonitor, start_ms: int, rows: list[list[str]]) -> Iterator[Row]:
+    def finish(
+        self, monitor: SeriesMonitor, start_ms: int, rows: list[list[str]], directory: AccountDirectory
+    ) -> Iterator[Row]:
         parts: dict[str, dict[str, Decimal]] = {"region": {}, "resource": {}}
         for part, name, cost in rows:
             parts[part][name] = Decimal(cost)
         resources = tuple(sorted(parts["resource"].items(), key=lambda item: (-item[1], item[0])))
         spend = HourOfSpend(monitor.account_id, monitor.service, start_ms, parts["region"], resources)
         for alert in monitor.observe(spend):
-            yield from anomaly_rows(alert, self.directory)
+            yield from anomaly_rows(alert, directory)
 
 
 class DailyForecasts(FinishedWindows):
@@ -170,13 +180,15 @@ class DailyForecasts(FinishedWindows):
     window_ms, state_name, state_schema = 86_400_000, "account", SchemaName.ACCOUNT_MONITOR_STATE
     row_fields = ("service", "usage_cost", "total_cost")
 
-    def new_monitor(self, key: str) -> AccountMonitor:
-        return AccountMonitor(key, self.directory.monthly_budget(key))
+    def new_monitor(self, key: str, directory: AccountDirectory) -> AccountMonitor:
+        return AccountMonitor(key, directory.monthly_budget(key))
 
-    def restore(self, state: dict) -> AccountMonitor:
-        return AccountMonitor.from_state(state, self.directory.monthly_budget(state["account_id"]))
+    def restore(self, state: dict, directory: AccountDirectory) -> AccountMonitor:
+        return AccountMonitor.from_state(state, directory.monthly_budget(state["account_id"]))
 
-    def finish(self, monitor: AccountMonitor, start_ms: int, rows: list[list[str]]) -> Iterator[Row]:
+    def finish(
+        self, monitor: AccountMonitor, start_ms: int, rows: list[list[str]], directory: AccountDirectory
+    ) -> Iterator[Row]:
         usage: dict[str, Decimal] = {}
         for service, usage_cost, _ in rows:
             usage[service] = usage.get(service, Decimal(0)) + Decimal(usage_cost)
@@ -184,7 +196,7 @@ class DailyForecasts(FinishedWindows):
         usage = {service: cost for service, cost in usage.items() if cost}
         outcome = monitor.observe(DayOfSpend(monitor.account_id, day_of(start_ms), usage, total))
         yield from (forecast_row(point) for point in outcome.forecasts)
-        yield from (overspend_row(alert, self.directory) for alert in outcome.overspends)
+        yield from (overspend_row(alert, directory) for alert in outcome.overspends)
         for scored in outcome.accuracy:
             record = codec().encode(SchemaName.FORECAST_ACCURACY, scored.record())
             yield Row("forecast_accuracy", scored.account_id.encode(), record)
@@ -304,10 +316,18 @@ def epoch_ms_of(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
+def in_context(t_env: StreamTableEnvironment, name: str, query: str) -> Table:
+    """``query``'s rows with their account's settings as they stand when each is processed."""
+    t_env.create_temporary_view(name, t_env.sql_query(query))
+    columns = tuple(t_env.from_path(name).get_schema().get_field_names())
+    t_env.create_temporary_view(f"{name}_now", t_env.sql_query(f"SELECT *, PROCTIME() AS proc_time FROM {name}"))
+    return t_env.sql_query(with_settings_sql(f"{name}_now", columns, PYTHON_SETTINGS))
+
+
 def build_analytics(t_env: StreamTableEnvironment, directory: AccountDirectory) -> Table:
     """Anomaly, forecast and alert rows (role, k, v) from the ``costs`` and ``hours`` views."""
-    series = t_env.to_data_stream(t_env.sql_query(SERIES_SQL))
-    daily = t_env.to_data_stream(t_env.sql_query(DAILY_SQL))
+    series = t_env.to_data_stream(in_context(t_env, "series", SERIES_SQL))
+    daily = t_env.to_data_stream(in_context(t_env, "daily_spend", DAILY_SQL))
     anomalies: DataStream = (
         series.key_by(lambda row: f"{row.account_id}|{row.service}", key_type=Types.STRING())
         .process(HourlyAnomalies(directory), output_type=OUTPUT)

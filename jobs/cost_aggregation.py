@@ -29,7 +29,7 @@ from pyflink.util.java_utils import load_java_class
 
 from connectors.deliveries import REMOVED
 from jobs.analytics import build_analytics
-from jobs.enrichment_sql import context_sql
+from jobs.enrichment_sql import PYTHON_SETTINGS, context_sql, settings_table_columns, with_settings_sql
 from jobs.optimizer import build_optimizer, workload_sql
 from jobs.sql import LATE, dead_letters_sql, literal
 from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter
@@ -37,7 +37,7 @@ from jobs.utilization import build_utilization
 from pipelines.enrichment import AccountDirectory, load_directory
 from spendstream import PACKAGES, SOURCE_ROOT
 from spendstream.config import Config, load_config, require
-from spendstream.java_functions import DECODE_COST_EVENT, JAR_NAME
+from spendstream.java_functions import ACCOUNT_SETTINGS_CONNECTOR, DECODE_COST_EVENT, JAR_NAME
 
 JOB_NAME = "spendstream-cost-aggregation"
 CORRECTION_JOB_NAME = "spendstream-cost-correction"  # a --restated run
@@ -49,7 +49,7 @@ COST_COLUMNS = (
     "public_on_demand_rate, workload"
 )
 DECODED = (
-    "SELECT r.event_time, r.kafka_partition, r.kafka_offset, r.payload, e.error, e.account_id, e.service, "
+    "SELECT r.event_time, r.proc_time, r.kafka_partition, r.kafka_offset, r.payload, e.error, e.account_id, e.service, "
     "  e.region, e.charge_type, e.currency, e.unblended_cost, e.net_cost, e.resource_id, e.line_item_type, e.tags, "
     "  e.usage_amount, e.amortized_cost, e.instance_type, e.pricing_term, e.public_on_demand_rate, "
     f"  {LATE} "
@@ -67,7 +67,7 @@ CHECKED = (
     "  CAST(usage_amount AS DECIMAL(38, 18)) AS usage_amount, "
     "  CAST(amortized_cost AS DECIMAL(38, 18)) AS amortized_cost, instance_type, pricing_term, "
     "  CAST(public_on_demand_rate AS DECIMAL(38, 18)) AS public_on_demand_rate, {workload} AS workload "
-    "FROM decoded"
+    "FROM decoded_in_context"
 )
 
 
@@ -131,7 +131,9 @@ def build_costs(
     t_env.create_temporary_function("budget_alerts", budget_alerts(directory))
     view = t_env.create_temporary_view
     sql = t_env.sql_query
+    t_env.execute_sql(settings_ddl(config))
     view("decoded", sql(DECODED))
+    view("decoded_in_context", sql(with_settings_sql("decoded")))
     view(
         "checked",
         planned_once(
@@ -239,10 +241,17 @@ def _running_budget(t_env: StreamTableEnvironment, period: str, period_key: str)
         "  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     )
     t_env.create_temporary_view(f"{period}_running", running)
+    t_env.create_temporary_view(
+        f"{period}_running_now", t_env.sql_query(f"SELECT *, PROCTIME() AS proc_time FROM {period}_running")
+    )
+    t_env.create_temporary_view(
+        f"{period}_running_in_context",
+        t_env.sql_query(with_settings_sql(f"{period}_running_now", settings=PYTHON_SETTINGS)),
+    )
     return t_env.sql_query(
-        f"SELECT T.k, T.v FROM {period}_running, LATERAL TABLE(budget_alerts(account_id, '{period}', period_start, "
-        "  window_end, CAST(total AS STRING), CAST(usage_cost AS STRING), CAST(running_total AS STRING), "
-        "  CAST(running_usage AS STRING))) AS T(k, v)"
+        f"SELECT T.k, T.v FROM {period}_running_in_context, LATERAL TABLE(budget_alerts(account_id, '{period}', "
+        "  period_start, window_end, CAST(total AS STRING), CAST(usage_cost AS STRING), "
+        "  CAST(running_total AS STRING), CAST(running_usage AS STRING), settings_version, settings_entry)) AS T(k, v)"
     )
 
 
@@ -306,11 +315,21 @@ def source_ddl(
         "  event_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',"
         "  kafka_partition INT METADATA FROM 'partition' VIRTUAL,"
         "  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,"
+        "  proc_time AS PROCTIME(),"  # what the account settings are looked up as of
         f"  WATERMARK FOR event_time AS event_time - {interval(config.flink.out_of_orderness_s)}"
         ") WITH ('connector' = 'kafka', 'format' = 'raw', "
         f"'topic' = '{topic}', {kafka_properties(config)}, "
         f"'properties.group.id' = '{config.kafka.consumer_group}-cost-aggregation', "
         f"{startup}, 'properties.auto.offset.reset' = 'earliest'{bounded})"
+    )
+
+
+def settings_ddl(config: Config) -> str:
+    """The account settings topic as a lookup table (jobs/java AccountSettingsFactory)."""
+    return (
+        f"CREATE TEMPORARY TABLE account_settings ({settings_table_columns()}) WITH ("
+        f"'connector' = '{ACCOUNT_SETTINGS_CONNECTOR}', 'topic' = '{config.kafka.topic('account_settings')}', "
+        f"{kafka_properties(config)})"
     )
 
 

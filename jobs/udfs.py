@@ -17,6 +17,7 @@ from pyflink.table import DataTypes
 from pyflink.table.udf import TableFunction, udf, udtf
 
 from connectors.dead_letters import dead_letter
+from pipelines.account_settings import ChangedAccounts
 from pipelines.aggregates import CostAggregate, plain_decimal
 from pipelines.budgets import Budget, BudgetCrossing, crossings
 from pipelines.enrichment import AccountDirectory
@@ -79,7 +80,7 @@ class BudgetAlerts(TableFunction):
     """Turns running daily/monthly totals into one alert per budget threshold crossing."""
 
     def __init__(self, directory: AccountDirectory) -> None:
-        self.directory = directory
+        self.accounts = ChangedAccounts(directory)
 
     def eval(
         self,
@@ -91,8 +92,11 @@ class BudgetAlerts(TableFunction):
         hour_usage: str,
         running_total: str,
         running_usage: str,
+        settings_version: int | None,
+        settings_entry: str | None,
     ):
-        for budget in self.directory.budgets(account_id):
+        directory = self.accounts.directory(account_id, settings_version, settings_entry)
+        for budget in directory.budgets(account_id):
             if budget.period != period:
                 continue
             hour, after = (hour_usage, running_usage) if budget.basis == "usage" else (hour_total, running_total)
@@ -100,10 +104,10 @@ class BudgetAlerts(TableFunction):
             for crossing in crossings(
                 account_id, budget, period_start, after_d - Decimal(hour), after_d, epoch_ms(hour_end)
             ):
-                yield Row(crossing.alert_id.encode(), self._encode(crossing, budget))
+                yield Row(crossing.alert_id.encode(), self._encode(crossing, budget, directory))
 
-    def _encode(self, crossing: BudgetCrossing, budget: Budget) -> bytes:
-        name = self.directory.account_name(crossing.account_id)
+    def _encode(self, crossing: BudgetCrossing, budget: Budget, directory: AccountDirectory) -> bytes:
+        name = directory.account_name(crossing.account_id)
         pct = f"{crossing.threshold * 100:.0f}%"
         spent = plain_decimal(str(crossing.after))
         return codec().encode(

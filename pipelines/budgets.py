@@ -37,7 +37,9 @@ class Budget:
         except (KeyError, InvalidOperation):
             raise ValueError(f"{where}: {period} budget needs a decimal 'amount' (got {spec!r})") from None
         basis = spec.get("basis", "total")
-        if basis not in ("total", "usage") or amount <= 0 or not thresholds:
+        if not all(number.is_finite() and number > 0 for number in (amount, *thresholds)):
+            raise ValueError(f"{where}: {period} budget amount and thresholds must be positive numbers (got {spec!r})")
+        if basis not in ("total", "usage") or not thresholds:
             raise ValueError(f"{where}: {period} budget needs amount > 0 and basis 'total' or 'usage'")
         return cls(period=period, amount=amount, basis=basis, thresholds=tuple(sorted(thresholds)))
 

@@ -1,13 +1,15 @@
 """Business context for cost: who owns an account, and what its resources' tags say.
 
-Loaded once from ``accounts.yaml`` and shipped with the job, so enrichment is a dictionary
-lookup per event, not a call to anything remote.
+Loaded from ``accounts.yaml`` and shipped with the job, so enrichment is a dictionary lookup per
+event, not a call to anything remote. An account changed through the API while the job runs has
+a new entry of the same shape (``with_entry``; pipelines/account_settings.py).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ class Account:
     dimensions: dict[str, str]
     budgets: tuple[Budget, ...] = ()
     anomaly: DetectorSettings = field(default_factory=DetectorSettings)
+    tag_rules: tuple[TagRule, ...] = ()  # the account's own, applied after the directory's
+    entry: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +70,17 @@ class AccountDirectory:
     defaults: dict[str, str]
 
     def context(self, account_id: str, tags: Mapping[str, str]) -> BusinessContext:
-        """Tag rules win over the account's defaults, which win over the directory's defaults."""
+        """Tag rules win over the account's defaults, which win over the directory's defaults.
+
+        The account's own tag rules are applied after the directory's, so they win over them.
+        """
         account = self.accounts.get(account_id)
         dims = dict(self.defaults)
+        rules = self.tag_rules
         if account is not None:
             dims.update(account.dimensions)
-        for rule in self.tag_rules:
+            rules = (*rules, *account.tag_rules)
+        for rule in rules:
             value = rule.apply(tags)
             if value is not None:
                 dims[rule.dimension] = value
@@ -82,6 +91,15 @@ class AccountDirectory:
             environment=dims["environment"],
             team=dims["team"],
         )
+
+    def entry(self, account_id: str) -> dict[str, Any]:
+        """The account's entry as accounts.yaml writes it ({} for an account it does not list)."""
+        account = self.accounts.get(account_id)
+        return dict(account.entry) if account else {}
+
+    def with_entry(self, account_id: str, entry: Mapping[str, Any], source: str = "accounts") -> AccountDirectory:
+        """This directory with the account's entry replaced (validated as accounts.yaml is)."""
+        return replace(self, accounts={**self.accounts, account_id: _account(account_id, entry, source)})
 
     def budgets(self, account_id: str) -> tuple[Budget, ...]:
         account = self.accounts.get(account_id)
@@ -125,12 +143,19 @@ def _account(account_id: str, entry: Mapping[str, Any], source: str) -> Account:
         Budget.from_config(period, spec, where=f"{source}: account {account_id}")
         for period, spec in (entry.get("budgets") or {}).items()
     )
+    where = f"{source}: account {account_id}"
+    rules = tuple(_tag_rule(rule, where) for rule in entry.get("tag_rules") or [])
+    repeated = sorted({r.dimension for r in rules if sum(o.dimension == r.dimension for o in rules) > 1})
+    if repeated:
+        raise ValueError(f"{where}: one tag rule per dimension, but {', '.join(repeated)} has more")
     return Account(
         account_id=account_id,
         name=str(entry.get("name") or account_id),
         dimensions={dim: str(entry[dim]) for dim in DIMENSIONS if entry.get(dim)},
         budgets=budgets,
-        anomaly=_anomaly_settings(entry.get("anomaly") or {}, f"{source}: account {account_id}"),
+        anomaly=_anomaly_settings(entry.get("anomaly") or {}, where),
+        tag_rules=rules,
+        entry=dict(entry),
     )
 
 
@@ -144,6 +169,8 @@ def _anomaly_settings(entry: Mapping[str, Any], where: str) -> DetectorSettings:
         settings = DetectorSettings(**{key: float(value) for key, value in entry.items()})
     except (TypeError, ValueError):
         raise ValueError(f"{where}: anomaly settings must be numbers (got {dict(entry)})") from None
+    if not all(math.isfinite(value) and value >= 0 for value in astuple(settings)):
+        raise ValueError(f"{where}: anomaly settings must be finite and not negative (got {dict(entry)})")
     if not 1 <= settings.warmup_days <= 14:
         raise ValueError(f"{where}: anomaly warmup_days must be between 1 and 14")
     return settings

@@ -34,6 +34,7 @@ class SchemaName(StrEnum):
     COST_AGGREGATE = "cost_aggregate"
     ALERT = "alert"
     ALERT_LABEL = "alert_label"
+    ACCOUNT_SETTINGS = "account_settings"
     DEAD_LETTER = "dead_letter"
     METRIC_EVENT = "metric_event"
     RESOURCE_UTILIZATION = "resource_utilization"

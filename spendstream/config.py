@@ -56,6 +56,7 @@ def _topics() -> dict[str, Topic]:
         "forecast": Topic("spendstream.forecasts"),
         "forecast_accuracy": Topic("spendstream.forecast-accuracy"),  # each forecast scored as its day arrives
         "alert_label": Topic("spendstream.alert-labels", partitions=1, compacted=True),  # people's verdicts
+        "account_settings": Topic("spendstream.account-settings", partitions=1, compacted=True),  # API changes
         "recommendation": Topic("spendstream.recommendations", partitions=1),  # per account-day, opened and closed
         "optimization_event": Topic("spendstream.optimization-events", partitions=1),  # advice the bill shows done
     }

@@ -31,6 +31,7 @@ JAR_NAME = "spendstream-functions.jar"
 PACKAGE = "io/spendstream/flink"
 DIGEST_ENTRY = "META-INF/spendstream-functions.sha256"
 DECODE_COST_EVENT = "io.spendstream.flink.DecodeCostEvent"
+ACCOUNT_SETTINGS_CONNECTOR = "spendstream-account-settings"  # io.spendstream.flink.AccountSettingsFactory
 
 
 def flink_lib() -> Path:
@@ -55,10 +56,15 @@ def sources() -> list[Path]:
     return sorted(JAVA_SOURCES.rglob("*.java"))
 
 
+def resources() -> list[Path]:
+    """What goes into the jar as it is: the service file that makes the settings connector known."""
+    return sorted(p for p in JAVA_SOURCES.rglob("*") if p.is_file() and p.suffix != ".java")
+
+
 def digest() -> str:
     """What the jar is built from: the Java sources and the schema versions."""
     hasher = hashlib.sha256(writers_json())
-    for source in sources():
+    for source in [*sources(), *resources()]:
         hasher.update(source.read_bytes())
     return hasher.hexdigest()
 
@@ -101,6 +107,8 @@ def build(jar: Path | None = None) -> Path:
             archive.writestr(f"{PACKAGE}/writers.json", writers_json())
             for compiled in sorted(classes.rglob("*.class")):
                 archive.write(compiled, compiled.relative_to(classes).as_posix())
+            for resource in resources():
+                archive.write(resource, resource.relative_to(JAVA_SOURCES).as_posix())
         partial.replace(jar)
     return jar
 

@@ -31,6 +31,7 @@ from spendstream.api.ingest import router as ingest_router
 from spendstream.api.read_model import BadRequest, Unavailable
 from spendstream.api.rest import principal, router
 from spendstream.api.schema import build_schema
+from spendstream.api.settings import SettingsStore
 from spendstream.config import Config, ConfigError
 
 CONSOLE = Path(__file__).parent / "console"  # the web console: static files, no build step
@@ -58,6 +59,7 @@ class TokenGraphQLRouter(GraphQLRouter):
 
 def create_app(config: Config, keys: TokenKeys) -> FastAPI:
     feed, costs, publisher = AlertFeed(config), CostFeed(config), Publisher(config)
+    settings = SettingsStore(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -76,7 +78,14 @@ def create_app(config: Config, keys: TokenKeys) -> FastAPI:
     app.state.config, app.state.keys, app.state.feed, app.state.publisher = config, keys, feed, publisher
 
     async def graphql_context(connection: HTTPConnection) -> dict:
-        context = {"config": config, "feed": feed, "costs": costs, "keys": keys, "principal": None}
+        context = {
+            "config": config,
+            "feed": feed,
+            "costs": costs,
+            "settings": settings,
+            "keys": keys,
+            "principal": None,
+        }
         if connection.scope["type"] == "http":  # a WebSocket authenticates in connection_init
             context["principal"] = principal(connection)
         return context

@@ -24,8 +24,19 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
+from pipelines.account_settings import ALERT_THRESHOLDS, BUSINESS_MAPPING
 from spendstream.api import alert_feed, cost_feed, read_model
 from spendstream.api.access import Forbidden, Principal, Unauthorized
+from spendstream.api.settings_graphql import (
+    AccountSettings,
+    AlertThresholdsInput,
+    BusinessMappingInput,
+    SettingsChange,
+    account_settings,
+    mapping_values,
+    settings_change,
+    threshold_values,
+)
 from spendstream.api.topic_feed import FellBehind
 from spendstream.config import Config
 
@@ -210,6 +221,41 @@ class Query:
     def accounts(self, info: Info) -> list[str]:
         return info.context["principal"].readable
 
+    @strawberry.field(description="The account's business mapping and thresholds as they stand in the job.")
+    async def account_settings(self, info: Info, account_id: str) -> AccountSettings:
+        _principal(info, account_id)
+        return account_settings(await run_in_threadpool(info.context["settings"].standing, account_id))
+
+    @strawberry.field(description="Every change of the account's settings, oldest first: who, when, before, after.")
+    async def settings_history(self, info: Info, account_id: str) -> list[SettingsChange]:
+        _principal(info, account_id)
+        return [settings_change(c) for c in await run_in_threadpool(info.context["settings"].history, account_id)]
+
+
+async def _change_settings(info: Info, account_id: str, change: str, values: dict) -> AccountSettings:
+    """Write one change (refused with 400 when invalid; nothing written); the job applies it to later events."""
+    principal = _principal(info, account_id, "configure")
+    settings = info.context["settings"]
+    standing = await run_in_threadpool(settings.change, account_id, change, values, principal.subject)
+    return account_settings(standing)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Daily and monthly budgets and anomaly thresholds; the running job uses them from now on."
+    )
+    async def set_alert_thresholds(
+        self, info: Info, account_id: str, thresholds: AlertThresholdsInput
+    ) -> AccountSettings:
+        return await _change_settings(info, account_id, ALERT_THRESHOLDS, threshold_values(thresholds))
+
+    @strawberry.mutation(description="Name, cost center, project, environment, team and the account's tag rules.")
+    async def update_business_mapping(
+        self, info: Info, account_id: str, mapping: BusinessMappingInput
+    ) -> AccountSettings:
+        return await _change_settings(info, account_id, BUSINESS_MAPPING, mapping_values(mapping))
+
 
 def _feed(info: Info, name: str):
     """The live feed ``name`` of the context, or a 503-kind error saying why it cannot be read."""
@@ -283,6 +329,7 @@ def _unexpected(error: GraphQLError) -> bool:
 def build_schema(config: Config) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         subscription=Subscription,
         extensions=[
             QueryDepthLimiter(max_depth=config.api.max_query_depth),

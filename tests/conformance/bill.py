@@ -106,13 +106,13 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def write_cur2(bill: list[Charge], path: Path) -> None:
+def write_cur2(bill: list[Charge], path: Path, period_start: datetime = START) -> None:
     rows = [
         {
             "identity_line_item_id": c.line_item_id,
             "identity_time_interval": f"{iso(c.start)}/{iso(c.end)}",
             "bill_payer_account_id": PAYER,
-            "bill_billing_period_start_date": iso(START),
+            "bill_billing_period_start_date": iso(period_start),
             "line_item_usage_account_id": c.account,
             "line_item_line_item_type": c.line_item_type,
             "line_item_usage_start_date": iso(c.start),

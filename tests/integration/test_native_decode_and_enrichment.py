@@ -15,9 +15,10 @@ import pytest
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 from jobs.cost_aggregation import register_java_function
-from jobs.enrichment_sql import context_sql
+from jobs.enrichment_sql import SETTINGS, SETTINGS_COLUMNS, context_sql
+from jobs.sql import literal
 from pipelines.cost_event import RejectedRow, exact_decimal
-from pipelines.enrichment import directory_from_document
+from pipelines.enrichment import DIMENSIONS, directory_from_document
 from schemas import SchemaName, codec
 from schemas.codec import SCHEMA_DIR
 from spendstream.java_functions import DECODE_COST_EVENT, ensure_built
@@ -69,13 +70,18 @@ DECODED = (
 )
 
 
-def decode_all(t_env: TableEnvironment, payloads: list[bytes], select: str = DECODED) -> list[tuple]:
+def decode_all(
+    t_env: TableEnvironment, payloads: list[bytes], select: str = DECODED, settings: str | None = None
+) -> list[tuple]:
+    """Each payload decoded (and, with ``settings`` rows, joined to its account's settings as the job does)."""
     table = t_env.from_elements(
         [(i, bytearray(p)) for i, p in enumerate(payloads)],
         DataTypes.ROW([DataTypes.FIELD("i", DataTypes.INT()), DataTypes.FIELD("payload", DataTypes.BYTES())]),
     )
     t_env.create_temporary_view("payloads", table)
     query = f"SELECT i, {select} FROM payloads, LATERAL TABLE(decode_cost_event(payload)) AS e"
+    if settings is not None:
+        query += f" LEFT JOIN {settings} ON st.changed_account = e.account_id"
     with t_env.sql_query(query).execute().collect() as rows:
         result = sorted((tuple(row) for row in rows), key=lambda row: row[0])
     t_env.drop_temporary_view("payloads")
@@ -154,16 +160,58 @@ def test_a_next_version_body_that_does_not_read_is_refused(t_env):
     assert refused(t_env, payload[:12]).startswith("undecodable cost event: ")
 
 
+# Entries changed through the API (accounts.yaml's shape), as the settings topic carries them.
+CHANGED = {
+    "222": {"name": "Sandbox (renamed)", "team": "platform", "environment": "sandbox", "tag_rules": [
+        {"tag": "Env", "dimension": "environment", "values": {"Prod": "prod-override"}},
+        {"tag": "team", "dimension": "cost_center"}]},
+    "444": {"cost_center": "cc-new", "tag_rules": [{"tag": "env", "dimension": "team"}]},
+    "555": {},
+}  # fmt: skip
+CHANGED_TAGS = [*TAG_SETS, {"Env": " Prod ", "env": "stg"}, {"Env": "dev", "team": "ops"}]
+
+
+def settings_rows_sql(changed: dict[str, dict]) -> str:
+    """The settings lookup's rows for these entries, as jobs/java AccountSettingsLookup fills them."""
+
+    def text(value: str | None) -> str:
+        return "CAST(NULL AS STRING)" if value is None else literal(value)
+
+    rows = []
+    for version, (account, entry) in enumerate(changed.items(), start=1):
+        rules = {rule["dimension"]: rule for rule in entry.get("tag_rules", [])}
+        columns = {"version": f"CAST({version} AS BIGINT)", "entry": text(json.dumps(entry))}
+        columns["account_name"] = text(entry.get("name"))
+        columns |= {dim: text(entry.get(dim)) for dim in DIMENSIONS}
+        columns |= {f"{dim}_tag": text(rules.get(dim, {}).get("tag")) for dim in DIMENSIONS}
+        for dim in DIMENSIONS:
+            pairs = [part for k, v in rules.get(dim, {}).get("values", {}).items() for part in (literal(k), literal(v))]
+            columns[f"{dim}_values"] = f"MAP[{', '.join(pairs)}]" if pairs else "CAST(NULL AS MAP<STRING, STRING>)"
+        assert list(columns) == list(SETTINGS_COLUMNS)
+        rows.append(f"({literal(account)}, {', '.join(columns.values())})")
+    names = ", ".join(["changed_account", *(f"{SETTINGS}{name}" for name in SETTINGS_COLUMNS)])
+    return f"(VALUES {', '.join(rows)}) AS st({names})"
+
+
 def test_compiled_enrichment_gives_the_directorys_answer_for_every_account_and_tag_set(t_env):
+    """Accounts as accounts.yaml has them, and accounts whose entry was changed while the job runs."""
+    accounts = ("111", "222", "333", "444", "555", "999")
     events = [
         {**cost_event(i), "usage_account_id": account, "tags": tags}
-        for i, (account, tags) in enumerate((a, t) for a in ("111", "222", "333", "999") for t in TAG_SETS)
+        for i, (account, tags) in enumerate((a, t) for a in accounts for t in CHANGED_TAGS)
     ]
     payloads = [codec().encode(SchemaName.COST_EVENT, event) for event in events]
-    rows = decode_all(t_env, payloads, context_sql(DIRECTORY, "e.account_id", "e.tags"))
-    expected = [DIRECTORY.context(event["usage_account_id"], event["tags"]) for event in events]
-    assert rows == [(c.account_name, c.cost_center, c.project, c.environment, c.team) for c in expected]
-    assert {row[3] for row in rows} >= {"production", "staging", "qa", "sandbox", "unknown"}
+    for changed in ({}, CHANGED):
+        directory = DIRECTORY
+        for account, entry in changed.items():
+            directory = directory.with_entry(account, entry)
+        settings = settings_rows_sql(changed or {"000": {}})
+        rows = decode_all(t_env, payloads, context_sql(DIRECTORY, "e.account_id", "e.tags"), settings)
+        expected = [directory.context(event["usage_account_id"], event["tags"]) for event in events]
+        assert rows == [(c.account_name, c.cost_center, c.project, c.environment, c.team) for c in expected]
+        assert {row[3] for row in rows} >= {"production", "staging", "qa", "sandbox", "unknown"}
+    assert {row[0] for row in rows} >= {"Sandbox (renamed)", "444", "555"}
+    assert {row[3] for row in rows} >= {"prod-override", "dev"}
 
 
 MONEY_EDGES = [

@@ -1,0 +1,116 @@
+"""Business context and thresholds changed through the API take effect in the running job.
+
+A bill is replayed into a continuously running job; then a business mapping and a daily budget
+are changed through the API's GraphQL mutations (over its socket, with a real token); then a
+second bill is replayed. The job, never restarted, enriches and judges the second bill's events
+with the new settings and the first bill's with the old ones; every change is on the settings
+topic with who made it and the entry before and after; a refused change writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.account_settings import settings_changes
+from connectors.replay import replay
+from schemas import SchemaName, codec
+from spendstream.api.access import SECRET_ENV, TokenKeys
+from spendstream.api.process import api_server
+from spendstream.config import Config
+from spendstream.flink_client import cancel, submit
+from tests.conformance.bill import ACCOUNTS, START, Charge, charges, write_cur2
+from tests.integration.test_api import graphql
+from tests.integration.test_formats_pipeline import isolated
+from tests.integration.test_pipeline import read_topic
+from tests.integration.test_restatement import settled
+
+pytestmark = pytest.mark.integration
+
+SECRET = "settings-test-secret-of-forty-bytes!!!!!"
+MAPPED, BUDGETED = ACCOUNTS[0], ACCOUNTS[1]
+OCTOBER = START.replace(month=10)
+MAPPING = """mutation($id: String!) { updateBusinessMapping(accountId: $id, mapping: {
+    name: "payments-live", costCenter: "CC-LIVE-1", tagRules: [{tag: "user_team", dimension: "project",
+    values: [{tagValue: "web", becomes: "storefront"}]}]}) { version name costCenter tagRules { tag dimension } } }"""
+THRESHOLDS = """mutation($id: String!, $amount: String!) { setAlertThresholds(accountId: $id, thresholds: {
+    daily: {amount: $amount, thresholds: ["1.0"]}}) { version budgets { period amount thresholds } } }"""
+
+HISTORY = "query($id: String!) { settingsHistory(accountId: $id) { version changedBy change before after } }"
+
+
+def token(account: str, permission: str) -> str:
+    return TokenKeys("HS256", SECRET.encode()).mint("ops@example.com", {account: permission}, ("engineer",), 600)
+
+
+def in_october(bill: list[Charge]) -> list[Charge]:
+    """The same usage one month later, with line item ids of its own (a new billing period)."""
+    return [
+        replace(
+            c, line_item_id=f"{c.line_item_id}-oct", start=c.start + timedelta(days=30), end=c.end + timedelta(days=30)
+        )
+        for c in bill
+        if c.line_item_type == "Usage"
+    ]
+
+
+def published(bill: list[Charge], folder: Path, config: Config, period: str):
+    path = folder / "data" / f"BILLING_PERIOD={period}" / "export-00001.csv"
+    write_cur2(bill, path, OCTOBER if period.endswith("10") else START)
+    return replay(folder, config, show_progress=False, heartbeat=True)
+
+
+def aggregates(config: Config, account: str) -> list[dict]:
+    records = [codec().decode(r.value, SchemaName.COST_AGGREGATE) for r in read_topic(config, "aggregate")]
+    return [a for a in records if a["scope"] == "account_service" and a["account_id"] == account]
+
+
+def test_changed_settings_apply_to_events_processed_after_the_change_in_the_running_job(stack: Config, tmp_path):
+    config = isolated(stack, "settings-live")
+    september = charges(days=2)
+    first = published(september, tmp_path / "september", config, "2026-09")
+    running = submit(config, "cost-aggregation", first.backfill_args()[:2])  # on and on, never restarted
+    try:
+        settled(config, september)
+        with api_server(config, {SECRET_ENV: SECRET}) as url:
+            status, refused = graphql(url, THRESHOLDS, token(BUDGETED, "configure"), {"id": BUDGETED, "amount": "-5"})
+            assert status == 400 and "positive" in refused["errors"][0]["message"], refused
+            status, body = graphql(url, MAPPING, token(MAPPED, "read"), {"id": MAPPED})
+            assert status == 403 and body["data"] is None
+            assert settings_changes(config) == [], "a refused change was written"
+
+            status, body = graphql(url, MAPPING, token(MAPPED, "configure"), {"id": MAPPED})
+            assert status == 200 and body["data"]["updateBusinessMapping"]["costCenter"] == "CC-LIVE-1", body
+            status, body = graphql(url, THRESHOLDS, token(BUDGETED, "configure"), {"id": BUDGETED, "amount": "10.00"})
+            assert status == 200 and body["data"]["setAlertThresholds"]["version"] == 1, body
+            status, body = graphql(url, HISTORY, token(MAPPED, "read"), {"id": MAPPED})
+        assert body["data"]["settingsHistory"] == [
+            {"version": 1, "changedBy": "ops@example.com", "change": "business_mapping", "before": {},
+             "after": {"name": "payments-live", "cost_center": "CC-LIVE-1", "tag_rules": [
+                 {"tag": "user_team", "dimension": "project", "values": {"web": "storefront"}}]}}
+        ]  # fmt: skip
+        time.sleep(2)  # the job follows the settings topic with 200 ms polls
+        october = in_october(september)
+        published(october, tmp_path / "october", config, "2026-10")
+        settled(config, september + october)
+    finally:
+        cancel(config, running)
+
+    mapped = aggregates(config, MAPPED)
+    before = [a for a in mapped if a["window_start_ms"] < OCTOBER.timestamp() * 1000]
+    after = [a for a in mapped if a["window_start_ms"] >= OCTOBER.timestamp() * 1000]
+    assert before and after
+    assert {(a["account_name"], a["cost_center"]) for a in before} == {(MAPPED, "unassigned")}
+    assert {a["project"] for a in before} == {"unassigned"}
+    assert {(a["account_name"], a["cost_center"]) for a in after} == {("payments-live", "CC-LIVE-1")}
+    assert {a["project"] for a in after} == {"storefront", "data", "unassigned"}  # tag rule, values mapped
+
+    alerts = [codec().decode(r.value, SchemaName.ALERT) for r in read_topic(config, "alert")]
+    budget_days = {
+        a["details"]["period_start"] for a in alerts if a["kind"] == "budget" and a["account_id"] == BUDGETED
+    }
+    assert budget_days == {"2026-10-01", "2026-10-02"}, "the budget applies to the days replayed after it, only"
