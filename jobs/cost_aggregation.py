@@ -186,14 +186,9 @@ def build_costs(
             "GROUP BY window_start, window_end, cost_center, charge_type, currency"
         ),
     )
+    # What budgets measure, per hour: each account's whole spend (service '*') and each service's.
     view(
-        "account_hourly",
-        sql(
-            "SELECT account_id, window_start, window_end, window_time, SUM(unblended_cost) AS total, "
-            "  SUM(CASE WHEN charge_type = 'usage' THEN unblended_cost ELSE 0 END) AS usage_cost "
-            "FROM TABLE(TUMBLE(TABLE hours, DESCRIPTOR(hour_time), INTERVAL '1' HOUR)) "
-            "GROUP BY account_id, window_start, window_end, window_time"
-        ),
+        "budget_hourly", sql(f"{budget_hourly_sql('account_id')} UNION ALL {budget_hourly_sql('account_id, service')}")
     )
     return {
         "aggregates": sql(account_service_records("hourly", "window_end")).union_all(
@@ -231,13 +226,24 @@ def register_java_function(t_env: StreamTableEnvironment, name: str, class_name:
     t_env.create_java_temporary_function(name, class_name)
 
 
+def budget_hourly_sql(keys: str) -> str:
+    """Total and usage cost per hour and ``keys`` (the account, or the account and service)."""
+    service = "service" if "service" in keys else "'*' AS service"
+    return (
+        f"SELECT account_id, {service}, window_start, window_end, window_time, SUM(unblended_cost) AS total, "
+        "  SUM(CASE WHEN charge_type = 'usage' THEN unblended_cost ELSE 0 END) AS usage_cost "
+        "FROM TABLE(TUMBLE(TABLE hours, DESCRIPTOR(hour_time), INTERVAL '1' HOUR)) "
+        f"GROUP BY {keys}, window_start, window_end, window_time"
+    )
+
+
 def _running_budget(t_env: StreamTableEnvironment, period: str, period_key: str) -> Table:
     """Running totals within each budget period (native OVER aggregation), then crossings."""
     running = t_env.sql_query(
-        f"SELECT account_id, {period_key} AS period_start, window_end, total, usage_cost, "
+        f"SELECT account_id, service, {period_key} AS period_start, window_end, total, usage_cost, "
         f"  SUM(total) OVER w AS running_total, SUM(usage_cost) OVER w AS running_usage "
-        "FROM account_hourly "
-        f"WINDOW w AS (PARTITION BY account_id, {period_key} ORDER BY window_time "
+        "FROM budget_hourly "
+        f"WINDOW w AS (PARTITION BY account_id, service, {period_key} ORDER BY window_time "
         "  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     )
     t_env.create_temporary_view(f"{period}_running", running)
@@ -249,8 +255,9 @@ def _running_budget(t_env: StreamTableEnvironment, period: str, period_key: str)
         t_env.sql_query(with_settings_sql(f"{period}_running_now", settings=PYTHON_SETTINGS)),
     )
     return t_env.sql_query(
-        f"SELECT T.k, T.v FROM {period}_running_in_context, LATERAL TABLE(budget_alerts(account_id, '{period}', "
-        "  period_start, window_end, CAST(total AS STRING), CAST(usage_cost AS STRING), "
+        f"SELECT T.k, T.v FROM {period}_running_in_context, "
+        f"  LATERAL TABLE(budget_alerts(account_id, service, '{period}', period_start, window_end, "
+        " CAST(total AS STRING), CAST(usage_cost AS STRING), "
         "  CAST(running_total AS STRING), CAST(running_usage AS STRING), settings_version, settings_entry)) AS T(k, v)"
     )
 

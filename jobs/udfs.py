@@ -85,6 +85,7 @@ class BudgetAlerts(TableFunction):
     def eval(
         self,
         account_id: str,
+        service: str,
         period: str,
         period_start: str,
         hour_end: datetime,
@@ -97,7 +98,7 @@ class BudgetAlerts(TableFunction):
     ):
         directory = self.accounts.directory(account_id, settings_version, settings_entry)
         for budget in directory.budgets(account_id):
-            if budget.period != period:
+            if budget.period != period or budget.service != service:
                 continue
             hour, after = (hour_usage, running_usage) if budget.basis == "usage" else (hour_total, running_total)
             after_d = Decimal(after)
@@ -110,6 +111,7 @@ class BudgetAlerts(TableFunction):
         name = directory.account_name(crossing.account_id)
         pct = f"{crossing.threshold * 100:.0f}%"
         spent = plain_decimal(str(crossing.after))
+        whose = name if budget.service == "*" else f"{name} {budget.service}"
         return codec().encode(
             SchemaName.ALERT,
             {
@@ -118,12 +120,12 @@ class BudgetAlerts(TableFunction):
                 "severity": crossing.severity,
                 "account_id": crossing.account_id,
                 "account_name": name,
-                "service": "*",
+                "service": budget.service,
                 "window_start_ms": period_start_ms(crossing.period_start),
                 "window_end_ms": crossing.at_ms,
-                "title": f"{name}: {budget.period} budget {pct} reached",
+                "title": f"{whose}: {budget.period} budget {pct} reached",
                 "message": (
-                    f"{name} ({crossing.account_id}) spent {spent} {budget.basis} cost in the {budget.period} "
+                    f"{whose} ({crossing.account_id}) spent {spent} {budget.basis} cost in the {budget.period} "
                     f"period starting {crossing.period_start}, crossing {pct} of its {budget.amount} budget."
                 ),
                 "details": {

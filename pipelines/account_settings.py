@@ -28,7 +28,8 @@ def changed_entry(account_id: str, before: Mapping[str, Any], change: str, value
     """The entry after ``values`` replace their part of ``before``; None removes a setting.
 
     Budgets and anomaly thresholds are merged key by key (setting the daily budget keeps the
-    monthly one); names, dimensions and the list of tag rules are replaced.
+    monthly one, one service's budgets keep the others'); names, dimensions and the list of tag
+    rules are replaced.
     Raises ValueError, naming the setting at fault, for anything accounts.yaml would refuse.
     """
     allowed = PARTS.get(change)
@@ -40,8 +41,7 @@ def changed_entry(account_id: str, before: Mapping[str, Any], change: str, value
     after = dict(before)
     for key, value in values.items():
         if key in MERGED and value is not None:
-            merged = {**(after.get(key) or {}), **value}
-            value = {k: v for k, v in merged.items() if v is not None} or None
+            value = _merged(after.get(key) or {}, value)
         if value is None:
             after.pop(key, None)
         else:
@@ -51,6 +51,20 @@ def changed_entry(account_id: str, before: Mapping[str, Any], change: str, value
             raise ValueError(f"{key} must be a non-empty string (got {after[key]!r})")
     AccountDirectory({}, (), {}).with_entry(account_id, after, source="change")
     return after
+
+
+def _merged(before: Mapping[str, Any], change: Mapping[str, Any], deeper: str | None = "services") -> dict | None:
+    """Key by key, None removing one; ``services`` (per-service budgets) service by service, then by period."""
+    merged = dict(before)
+    for key, value in change.items():
+        if key == deeper and value is not None:
+            value = {
+                service: None if periods is None else _merged((before.get(key) or {}).get(service) or {}, periods, None)
+                for service, periods in value.items()
+            }
+            value = _merged(before.get(key) or {}, value, None)
+        merged[key] = value
+    return {k: v for k, v in merged.items() if v is not None} or None
 
 
 def entry_json(entry: Mapping[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """Budget thresholds, and the crossings of them that deserve exactly one alert each.
 
 A crossing is the hour in which a running total goes from below a threshold to at or above it.
-Its id depends only on account, period, period start and threshold, so a replayed or
+A budget covers an account's whole spend or one of its services. Its id depends only on account,
+service, period, period start and threshold, so a replayed or
 re-delivered hour produces the same alert id and consumers can dedupe on it.
 """
 
@@ -25,9 +26,10 @@ class Budget:
     amount: Decimal
     basis: Basis = "total"
     thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
+    service: str = "*"  # the account's whole spend, or one service's
 
     @classmethod
-    def from_config(cls, period: str, spec: Any, where: str) -> Budget:
+    def from_config(cls, period: str, spec: Any, where: str, service: str = "*") -> Budget:
         if period not in ("daily", "monthly"):
             raise ValueError(f"{where}: budget period {period!r} must be 'daily' or 'monthly'")
         spec = spec if isinstance(spec, dict) else {"amount": spec}
@@ -41,7 +43,7 @@ class Budget:
             raise ValueError(f"{where}: {period} budget amount and thresholds must be positive numbers (got {spec!r})")
         if basis not in ("total", "usage") or not thresholds:
             raise ValueError(f"{where}: {period} budget needs amount > 0 and basis 'total' or 'usage'")
-        return cls(period=period, amount=amount, basis=basis, thresholds=tuple(sorted(thresholds)))
+        return cls(period, amount, basis, tuple(sorted(thresholds)), service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,4 +93,6 @@ def crossings(
 
 def crossing_id(account_id: str, budget: Budget, period_start: str, threshold: Decimal) -> str:
     key = f"budget|{account_id}|{budget.period}|{budget.basis}|{period_start}|{threshold.normalize()}"
+    if budget.service != "*":  # the account's own budgets keep the ids they always had
+        key += f"|{budget.service}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]

@@ -111,7 +111,7 @@ class AccountDirectory:
         return account.name if account else account_id
 
     def monthly_budget(self, account_id: str) -> Budget | None:
-        return next((b for b in self.budgets(account_id) if b.period == "monthly"), None)
+        return next((b for b in self.budgets(account_id) if b.period == "monthly" and b.service == "*"), None)
 
     def anomaly_settings(self, account_id: str) -> DetectorSettings:
         account = self.accounts.get(account_id)
@@ -139,10 +139,7 @@ def directory_from_document(document: Mapping[str, Any], source: str = "accounts
 
 
 def _account(account_id: str, entry: Mapping[str, Any], source: str) -> Account:
-    budgets = tuple(
-        Budget.from_config(period, spec, where=f"{source}: account {account_id}")
-        for period, spec in (entry.get("budgets") or {}).items()
-    )
+    budgets = _budgets(entry.get("budgets") or {}, f"{source}: account {account_id}")
     where = f"{source}: account {account_id}"
     rules = tuple(_tag_rule(rule, where) for rule in entry.get("tag_rules") or [])
     repeated = sorted({r.dimension for r in rules if sum(o.dimension == r.dimension for o in rules) > 1})
@@ -157,6 +154,20 @@ def _account(account_id: str, entry: Mapping[str, Any], source: str) -> Account:
         tag_rules=rules,
         entry=dict(entry),
     )
+
+
+def _budgets(entry: Mapping[str, Any], where: str) -> tuple[Budget, ...]:
+    """``{daily: …, monthly: …, services: {AmazonEC2: {daily: …}}}``: the account's and its services' budgets."""
+    services = entry.get("services") or {}
+    if not isinstance(services, Mapping) or not all(isinstance(v, Mapping) for v in services.values()):
+        raise ValueError(f"{where}: budgets.services maps a service to its budgets by period")
+    account = [Budget.from_config(period, spec, where) for period, spec in entry.items() if period != "services"]
+    per_service = [
+        Budget.from_config(period, spec, f"{where}, service {service}", service=str(service))
+        for service, periods in services.items()
+        for period, spec in periods.items()
+    ]
+    return (*account, *per_service)
 
 
 def _anomaly_settings(entry: Mapping[str, Any], where: str) -> DetectorSettings:

@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     stack = commands.add_parser("stack", help="the embedded local stack (Tansu, SeaweedFS, InfluxDB, Flink)")
-    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument(
+        "action",
+        choices=["up", "down", "status", "supervise"],
+        help="supervise: keep the API, the cost job, the sink and the health writer running (stack up starts it)",
+    )
     stack.set_defaults(run=cmd_stack)
 
     replay = commands.add_parser("replay", help="replay a cost export (CUR 2.0, CUR 1.0, FOCUS) into the raw topic")
@@ -222,9 +226,15 @@ def cmd_stack(config, args) -> int:
     from spendstream.stack import LocalStack
     from spendstream.tables import print_consumer_lag
 
+    if args.action == "supervise":
+        from spendstream.supervisor import Supervisor
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        Supervisor(config).run()
+        return 0
     stack = LocalStack(config)
     if args.action == "up":
-        with console.status("starting SeaweedFS, Tansu, InfluxDB and Flink ..."):
+        with console.status("starting SeaweedFS, Tansu, InfluxDB, Flink, the API and the pipeline ..."):
             endpoints = stack.up()
         console.print(f"stack up, state in {config.state_dir}")
         config = load_config(args.config)  # now with the endpoints of the stack just started
@@ -232,11 +242,11 @@ def cmd_stack(config, args) -> int:
         stopped = stack.down()
         console.print(f"stopped: {', '.join(stopped) or 'nothing was running'} (data kept in {config.state_dir})")
         return 0
-    table = Table("component", "address", "healthy")
+    table = Table("component", "address", "healthy", "what")
     healthy = True
     for status in stack.status():
         healthy &= status.healthy
-        table.add_row(status.name, status.address, "[green]yes" if status.healthy else "[red]no")
+        table.add_row(status.name, status.address, "[green]yes" if status.healthy else "[red]no", status.detail)
     console.print(table)
     if healthy:
         print_consumer_lag(console, consumer_lag(config))

@@ -202,6 +202,7 @@ class StackSettings:
     s3_port: int = 0
     influx_port: int = 0
     flink_rest_port: int = 0
+    pipeline: bool = True  # stack up also runs the cost job, the InfluxDB sink and the health writer
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,11 @@ def _typed(key: str, current: Any, value: Any) -> Any:
     would lose its leading zeros) is refused rather than stringified.
     """
     kind = type(current)
+    if isinstance(value, str) and kind is bool:  # bool("false") is True
+        words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+        if value.strip().lower() not in words:
+            raise ConfigError(f"{key}: {value!r} is not true or false")
+        return words[value.strip().lower()]
     if isinstance(value, str) and kind is not str:
         try:
             return kind(value.strip())

@@ -1,8 +1,10 @@
 """``make demo``: the bundled sample through replay → Kafka → Flink → InfluxDB and the alert topic.
 
-The job aggregates, detects anomalies, forecasts and recommends; the demo prints daily costs, the
-anomalies, the newest forecasts, the open recommendations and every alert (budget, anomaly,
-projected overspend, recommendation).
+`stack up` runs the whole pipeline (spendstream/supervisor.py), so the demo only replays the
+sample with a heartbeat and waits for the job and the sink to catch up. The job aggregates,
+detects anomalies, forecasts and recommends; the demo prints daily costs, the anomalies, the
+newest forecasts, the open recommendations and every alert (budget, anomaly, projected
+overspend, recommendation).
 """
 
 from __future__ import annotations
@@ -19,45 +21,41 @@ from connectors.influx_query import (
     latest_account_forecasts,
     latest_recommendations,
 )
-from connectors.influx_sink import InfluxSink
 from connectors.replay import replay
 from spendstream.config import Config, with_embedded_endpoints
-from spendstream.flink_client import job_failure, run_command, submit, wait_for_job
 from spendstream.stack import LocalStack
+from spendstream.supervisor import cost_job, wait_until_caught_up
 from spendstream.tables import print_anomalies, print_daily_costs, print_forecasts, print_recommendations
 
 
 def run_demo(config: Config, sample: Path, console: Console) -> int:
-    console.rule("1/5  start the embedded stack")
-    with console.status("starting SeaweedFS, Tansu, InfluxDB and Flink ..."):
+    console.rule("1/4  start the embedded stack: servers, the cost job, the sink, the API")
+    with console.status("starting SeaweedFS, Tansu, InfluxDB, Flink, the API and the pipeline ..."):
         LocalStack(config).up()
     config = with_embedded_endpoints(config)
     console.print(f"Kafka {config.kafka.bootstrap}, InfluxDB {config.influx.url}, Flink {config.flink.rest_url}")
+    job = cost_job(config)
+    console.print(
+        f"cost job {job.job_id if job else '?'} running continuously; the InfluxDB sink and health writer too"
+    )
 
-    console.rule(f"2/5  replay {sample}")
-    summary = replay(sample, config)
+    console.rule(f"2/4  replay {sample} (a heartbeat after it closes its last hours)")
+    console.print(f"[dim]$ spendstream replay {shlex.quote(str(sample))} --heartbeat")
+    summary = replay(sample, config, heartbeat=True)
     console.print(f"rows read {summary.rows_read}, produced {summary.produced}, rejected {summary.rejected}")
     for period in summary.deliveries.unchanged:
         console.print(f"billing period {period}: this delivery was already published (demo ran before); nothing new")
 
-    console.rule("3/5  run the cost aggregation job on the Flink session cluster")
-    job_args = summary.backfill_args()
-    console.print("[dim]$ " + shlex.join(run_command(config, "cost-aggregation", job_args)))
-    with console.status("submitting ..."):
-        job_id = submit(config, "cost-aggregation", job_args)
-    with console.status(f"job {job_id} running (web UI {config.flink.rest_url}) ..."):
-        state = wait_for_job(config, job_id)
-    if state != "FINISHED":
-        console.print(f"[red]job {job_id} ended {state}: {job_failure(config, job_id)}")
-        return 1
-    console.print(f"job {job_id} finished")
+    console.rule("3/4  the job aggregates, detects, forecasts and recommends; the sink writes InfluxDB")
+    with console.status("waiting for the job and the sink to catch up ...") as status:
+        wait_until_caught_up(
+            config,
+            lambda lag: status.update(", ".join(f"{name}: {n:,} records to read" for name, n in lag.items())),
+            timeout_s=1800,
+        )
+    console.print("caught up")
 
-    console.rule("4/5  write aggregates to InfluxDB")
-    with console.status("sink running until the aggregate topic is drained ..."):
-        stats = InfluxSink(config).run(until_idle_s=5)
-    console.print(f"{stats.records} aggregates → {stats.points} points")
-
-    console.rule("5/5  results")
+    console.rule("4/4  results")
     print_daily_costs(console, daily_cost_by_account(config.influx))
     print_anomalies(console, anomaly_episodes(config.influx))
     print_forecasts(console, latest_account_forecasts(config.influx, days=3))

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from spendstream import PACKAGES, SOURCE_ROOT
 from spendstream.config import Config, require, to_env
-from spendstream.stack import pyflink_home
+from spendstream.java_functions import pyflink_home
 
 TERMINAL_STATES = ("FINISHED", "FAILED", "CANCELED")
 SAVEPOINT_CREATED = re.compile(r"A savepoint has been created at: (\S+?),? but")  # StopWithSavepointStoppingException

@@ -39,6 +39,11 @@ def flink_lib() -> Path:
     return Path(pyflink.__file__).resolve().parent / "lib"
 
 
+def pyflink_home() -> Path:
+    """FLINK_HOME of the embedded cluster and of ``flink run``: PyFlink's own folder."""
+    return flink_lib().parent
+
+
 def jar_path() -> Path:
     return flink_lib() / JAR_NAME
 

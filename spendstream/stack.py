@@ -20,8 +20,9 @@ from pathlib import Path
 import yaml
 
 from spendstream.config import JWT_SECRET_ENV, Config, api_secret_file, stack_file, to_env, with_embedded_endpoints
-from spendstream.java_functions import ensure_built, flink_lib
+from spendstream.java_functions import ensure_built, pyflink_home
 from spendstream.processes import free_port, http_ok, port_open, running_pid, spawn, stop, wait_until
+from spendstream.supervisor import PIPELINE, cost_job
 
 DEPLOY_LOCAL = Path(__file__).resolve().parent.parent / "deploy" / "local"
 S3_ENV = {
@@ -57,10 +58,6 @@ class ComponentStatus:
     address: str
     healthy: bool
     detail: str = ""
-
-
-def pyflink_home() -> Path:
-    return flink_lib().parent
 
 
 def tansu_binary() -> Path:
@@ -118,12 +115,12 @@ class LocalStack:
         self._start_pushgateway()
         self._start_flink()
         stack_file(self.config).write_text(json.dumps(self.endpoints, indent=2))
-        self._start_api()
+        self._start_supervisor()
         return self.endpoints
 
     def down(self) -> list[str]:
         """Stop every component (data stays in the state folder); returns what was stopped."""
-        stopped = []
+        stopped = [name for name in ("supervisor", "api", *PIPELINE) if stop(name, self.state)]
         if self._flink_running():
             subprocess.run(
                 [str(pyflink_home() / "bin" / "stop-cluster.sh")],
@@ -132,7 +129,7 @@ class LocalStack:
                 check=False,
             )
             stopped.append("flink")
-        for name in ("api", "tansu", "influxdb", "pushgateway", "seaweedfs"):
+        for name in ("tansu", "influxdb", "pushgateway", "seaweedfs"):
             if stop(name, self.state):
                 stopped.append(name)
         stack_file(self.config).unlink(missing_ok=True)
@@ -147,7 +144,23 @@ class LocalStack:
             ComponentStatus("flink", self.endpoints["flink_rest"], self._flink_running(), "web UI and REST API"),
             ComponentStatus("pushgateway", self.endpoints["pushgateway"], self._pushgateway_ready(), "Flink metrics"),
             ComponentStatus("api", self.endpoints["api"], self._api_ready(), "REST, GraphQL, ingest, /console/"),
+            *self._pipeline_status(),
         ]
+
+    def _pipeline_status(self) -> list[ComponentStatus]:
+        """The supervisor and what it keeps running (with ``stack.pipeline: false``, the API alone)."""
+        supervisor = running_pid("supervisor", self.state)
+        rows = [ComponentStatus("supervisor", f"pid {supervisor or '-'}", supervisor is not None, "restarts what dies")]
+        if not self.config.stack.pipeline:
+            return [*rows, ComponentStatus("pipeline", "-", True, "off (stack.pipeline: false)")]
+        for name, what in (("influx-sink", "aggregates, alerts, … → InfluxDB"), ("health", "pipeline health")):
+            pid = running_pid(name, self.state)
+            rows.append(ComponentStatus(name, f"pid {pid or '-'}", pid is not None, what))
+        job = cost_job(with_embedded_endpoints(self.config)) if self._flink_running() else None
+        state = job.state if job else "not submitted"
+        detail = f"{state}; last checkpoint {job.checkpoint or 'none yet'}" if job else state
+        rows.append(ComponentStatus("cost job", job.job_id if job else "-", state == "RUNNING", detail))
+        return rows
 
     def _start_seaweedfs(self) -> None:
         p = self.ports
@@ -224,16 +237,26 @@ class LocalStack:
             spawn("pushgateway", [tool("prometheus-pushgateway"), listen], self.state)
         wait_until(self._pushgateway_ready, "Prometheus Pushgateway", 30, self._log("pushgateway"))
 
-    def _start_api(self) -> None:
-        """The API server on the stack's own port, with a token key of its own unless one is configured."""
-        if not running_pid("api", self.state):
+    def _start_supervisor(self) -> None:
+        """The supervisor (spendstream/supervisor.py) starts the API and the pipeline and keeps them up.
+
+        Its environment is what they all read: the stack's endpoints, the API's own port, and the
+        stack's own token key unless one is configured.
+        """
+        if not running_pid("supervisor", self.state):
             config = with_embedded_endpoints(self.config)
             config = replace(config, api=replace(config.api, host="127.0.0.1", port=self.ports["api"]))
             env = {**os.environ, **to_env(config)}
             if not (config.api.jwt_secret_file or config.api.jwt_public_key_file or env.get(JWT_SECRET_ENV)):
                 env["SPENDSTREAM_API_JWT_SECRET_FILE"] = str(api_secret_file(self.state))
-            spawn("api", [sys.executable, "-m", "spendstream.cli", "api", "serve"], self.state, env=env)
-        wait_until(self._api_ready, "the API server", 30, self._log("api"))
+            spawn("supervisor", [sys.executable, "-m", "spendstream.cli", "stack", "supervise"], self.state, env=env)
+        wait_until(self._api_ready, "the API server", 60, self._log("api"))
+        if self.config.stack.pipeline:
+            wait_until(self._cost_job_running, "the cost job", 240, self._log("supervisor"))
+
+    def _cost_job_running(self) -> bool:
+        job = cost_job(with_embedded_endpoints(self.config))
+        return job is not None and job.state == "RUNNING"
 
     def _api_ready(self) -> bool:
         return http_ok(f"{self.endpoints['api']}/healthz")

@@ -30,6 +30,7 @@ class TagRule:
 
 @strawberry.type
 class BudgetSetting:
+    service: str = strawberry.field(description="'*': the account's whole spend; else one service's.")
     period: str
     amount: str
     basis: str
@@ -89,9 +90,19 @@ class AnomalyThresholdsInput:
 
 
 @strawberry.input
+class ServiceBudgetsInput:
+    service: str
+    daily: BudgetInput | None = strawberry.UNSET
+    monthly: BudgetInput | None = strawberry.UNSET
+
+
+@strawberry.input
 class AlertThresholdsInput:
     daily: BudgetInput | None = strawberry.UNSET
     monthly: BudgetInput | None = strawberry.UNSET
+    services: list[ServiceBudgetsInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Per-service budgets; the services not named keep theirs."
+    )
     anomaly: AnomalyThresholdsInput | None = strawberry.UNSET
 
 
@@ -126,7 +137,13 @@ def _given(value: Any) -> dict[str, Any]:
 def threshold_values(thresholds: AlertThresholdsInput) -> dict[str, Any]:
     """The change ``setAlertThresholds`` makes, in accounts.yaml's words."""
     values: dict[str, Any] = {}
-    budgets = {period: _budget(budget) for period, budget in _given(thresholds).items() if period != "anomaly"}
+    given = _given(thresholds)
+    budgets = {period: _budget(given[period]) for period in ("daily", "monthly") if period in given}
+    if "services" in given:
+        budgets["services"] = None if given["services"] is None else {
+            item.service: {period: _budget(budget) for period, budget in _given(item).items() if period != "service"}
+            for item in given["services"]
+        }  # fmt: skip
     if budgets:
         values["budgets"] = budgets
     if thresholds.anomaly is not strawberry.UNSET:
@@ -167,7 +184,10 @@ def account_settings(standing: StandingSettings) -> AccountSettings:
         team=account.dimensions.get("team"),
         tag_rules=[TagRule(tag=r.tag, dimension=r.dimension, values=_mapped(r.values)) for r in account.tag_rules],
         budgets=[
-            BudgetSetting(period=b.period, amount=str(b.amount), basis=b.basis, thresholds=list(map(str, b.thresholds)))
+            BudgetSetting(
+                service=b.service, period=b.period, amount=str(b.amount), basis=b.basis,
+                thresholds=list(map(str, b.thresholds)),
+            )
             for b in account.budgets
         ],
         anomaly=AnomalyThresholds(

@@ -30,6 +30,8 @@ def stack_env(tmp_path_factory) -> dict[str, str]:
         **os.environ,
         "SPENDSTREAM_STACK_STATE_DIR": str(state),
         "SPENDSTREAM_ACCOUNTS_FILE": str(ROOT / "accounts.yaml"),
+        # the tests run their own jobs on the cluster's two slots (test_stack_pipeline.py runs the supervisor's)
+        "SPENDSTREAM_STACK_PIPELINE": "false",
     }
 
 

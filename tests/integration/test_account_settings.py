@@ -1,8 +1,8 @@
 """Business context and thresholds changed through the API take effect in the running job.
 
-A bill is replayed into a continuously running job; then a business mapping and a daily budget
-are changed through the API's GraphQL mutations (over its socket, with a real token); then a
-second bill is replayed. The job, never restarted, enriches and judges the second bill's events
+A bill is replayed into a continuously running job; then a business mapping, a daily budget and
+a service's daily budget are changed through the API's GraphQL mutations (over its socket, with
+real tokens); then a second bill is replayed. The job, never restarted, enriches and judges the second bill's events
 with the new settings and the first bill's with the old ones; every change is on the settings
 topic with who made it and the entry before and after; a refused change writes nothing.
 """
@@ -32,7 +32,7 @@ from tests.integration.test_restatement import settled
 pytestmark = pytest.mark.integration
 
 SECRET = "settings-test-secret-of-forty-bytes!!!!!"
-MAPPED, BUDGETED = ACCOUNTS[0], ACCOUNTS[1]
+MAPPED, BUDGETED, SERVICE_BUDGETED = ACCOUNTS
 OCTOBER = START.replace(month=10)
 MAPPING = """mutation($id: String!) { updateBusinessMapping(accountId: $id, mapping: {
     name: "payments-live", costCenter: "CC-LIVE-1", tagRules: [{tag: "user_team", dimension: "project",
@@ -40,6 +40,8 @@ MAPPING = """mutation($id: String!) { updateBusinessMapping(accountId: $id, mapp
 THRESHOLDS = """mutation($id: String!, $amount: String!) { setAlertThresholds(accountId: $id, thresholds: {
     daily: {amount: $amount, thresholds: ["1.0"]}}) { version budgets { period amount thresholds } } }"""
 
+SERVICE_BUDGET = """mutation($id: String!) { setAlertThresholds(accountId: $id, thresholds: {services: [
+    {service: "AWSLambda", daily: {amount: "5.00", thresholds: ["1.0"]}}]}) { budgets { service period amount } } }"""
 HISTORY = "query($id: String!) { settingsHistory(accountId: $id) { version changedBy change before after } }"
 
 
@@ -87,6 +89,10 @@ def test_changed_settings_apply_to_events_processed_after_the_change_in_the_runn
             assert status == 200 and body["data"]["updateBusinessMapping"]["costCenter"] == "CC-LIVE-1", body
             status, body = graphql(url, THRESHOLDS, token(BUDGETED, "configure"), {"id": BUDGETED, "amount": "10.00"})
             assert status == 200 and body["data"]["setAlertThresholds"]["version"] == 1, body
+            status, body = graphql(url, SERVICE_BUDGET, token(SERVICE_BUDGETED, "configure"), {"id": SERVICE_BUDGETED})
+            assert body["data"]["setAlertThresholds"]["budgets"] == [
+                {"service": "AWSLambda", "period": "daily", "amount": "5.00"}
+            ]
             status, body = graphql(url, HISTORY, token(MAPPED, "read"), {"id": MAPPED})
         assert body["data"]["settingsHistory"] == [
             {"version": 1, "changedBy": "ops@example.com", "change": "business_mapping", "before": {},
@@ -110,7 +116,9 @@ def test_changed_settings_apply_to_events_processed_after_the_change_in_the_runn
     assert {a["project"] for a in after} == {"storefront", "data", "unassigned"}  # tag rule, values mapped
 
     alerts = [codec().decode(r.value, SchemaName.ALERT) for r in read_topic(config, "alert")]
-    budget_days = {
-        a["details"]["period_start"] for a in alerts if a["kind"] == "budget" and a["account_id"] == BUDGETED
+    budgets = {(a["account_id"], a["service"], a["details"]["period_start"]) for a in alerts if a["kind"] == "budget"}
+    october = {"2026-10-01", "2026-10-02"}
+    assert budgets == {  # each budget applies to the days replayed after it, only
+        *((BUDGETED, "*", day) for day in october),
+        *((SERVICE_BUDGETED, "AWSLambda", day) for day in october),
     }
-    assert budget_days == {"2026-10-01", "2026-10-02"}, "the budget applies to the days replayed after it, only"

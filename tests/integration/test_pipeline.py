@@ -334,7 +334,8 @@ def test_alerts_mark_and_models_from_the_command_line(run: Run, stack_env):
 def test_stack_status_and_job_dry_run(run: Run, stack_env):
     status = spendstream(stack_env, "stack", "status")
     assert status.returncode == 0, status.stdout
-    assert status.stdout.count("yes") == 6  # seaweedfs, tansu, influxdb, flink, pushgateway, api
+    # seaweedfs, tansu, influxdb, flink, pushgateway, api, supervisor, pipeline (off in the tests)
+    assert status.stdout.count("yes") == 8 and "stack.pipeline: false" in status.stdout
     dry = spendstream(stack_env, "job", "submit", "--dry-run", "--until-offsets", "0:5")
     assert dry.returncode == 0, dry.stderr
     assert "flink run --detached" in dry.stdout

@@ -31,11 +31,23 @@ def test_ids_are_deterministic_per_account_period_and_threshold():
     assert len({first.alert_id, next_day.alert_id, other_account.alert_id}) == 3
 
 
+def test_a_services_budget_has_ids_of_its_own_and_the_accounts_keep_theirs():
+    lambda_daily = Budget.from_config("daily", {"amount": "100", "thresholds": ["0.8", "1.0"]}, "test", "AWSLambda")
+    account = crossings("111", DAILY, "2026-10-15", Decimal("0"), Decimal("90"), at_ms=1)[0]
+    service = crossings("111", lambda_daily, "2026-10-15", Decimal("0"), Decimal("90"), at_ms=1)[0]
+    assert account.alert_id != service.alert_id
+    assert account.alert_id == "d843cacd41814c1dcc2e407157b3faa3"  # as before services had budgets
+
+
 def test_credits_bringing_the_total_down_do_not_alert():
     assert crossings("111", DAILY, "2026-10-15", Decimal("120"), Decimal("70"), at_ms=1) == []
 
 
-@pytest.mark.parametrize("spec", [{"amount": "x"}, {"amount": "-5"}, {"amount": "5", "basis": "net"}, {}])
+@pytest.mark.parametrize(
+    "spec",
+    [{"amount": "x"}, {"amount": "-5"}, {"amount": "5", "basis": "net"}, {}, {"amount": "Infinity"},
+     {"amount": "NaN"}, {"amount": "5", "thresholds": ["0"]}, {"amount": "5", "thresholds": ["-1"]}],
+)  # fmt: skip
 def test_bad_budget_config_is_refused(spec):
     with pytest.raises(ValueError, match="accounts.yaml"):
         Budget.from_config("daily", spec, where="accounts.yaml")
