@@ -17,16 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobs.sql import literal
-from pipelines.enrichment import DIMENSIONS, AccountDirectory, TagRule
+from pipelines.enrichment import TAGGED, AccountDirectory, TagRule
 
 SETTINGS = "settings_"  # prefix of the looked-up settings' columns beside an event's own
 SETTINGS_COLUMNS = {
     "version": "BIGINT",
     "entry": "STRING",  # the account's entry as JSON, for the Python functions
     "account_name": "STRING",
-    **dict.fromkeys(DIMENSIONS, "STRING"),
-    **{f"{dim}_tag": "STRING" for dim in DIMENSIONS},
-    **{f"{dim}_values": "MAP<STRING, STRING>" for dim in DIMENSIONS},
+    **dict.fromkeys(TAGGED, "STRING"),
+    **{f"{dim}_tag": "STRING" for dim in TAGGED},
+    **{f"{dim}_values": "MAP<STRING, STRING>" for dim in TAGGED},
 }
 
 
@@ -83,12 +83,12 @@ def dimension_sql(directory: AccountDirectory, dimension: str, account: str, tag
 
 
 def context_sql(directory: AccountDirectory, account: str, tags: str) -> str:
-    """SELECT-list items ``account_name, cost_center, project, environment, team`` for one event.
+    """SELECT-list items ``account_name, cost_center, project, environment, team, customer, feature``.
 
     The event's row must carry its looked-up settings (``with_settings_sql``).
     """
     items = [f"{account_name_sql(directory, account)} AS account_name"]
-    items += [f"{dimension_sql(directory, dim, account, tags)} AS {dim}" for dim in DIMENSIONS]
+    items += [f"{dimension_sql(directory, dim, account, tags)} AS {dim}" for dim in TAGGED]
     return ", ".join(items)
 
 

@@ -14,13 +14,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.enrichment import DIMENSIONS, AccountDirectory
+from pipelines.enrichment import TAGGED, AccountDirectory
 
 log = logging.getLogger(__name__)
 
 BUSINESS_MAPPING = "business_mapping"
 ALERT_THRESHOLDS = "alert_thresholds"
-PARTS = {BUSINESS_MAPPING: ("name", *DIMENSIONS, "tag_rules"), ALERT_THRESHOLDS: ("budgets", "anomaly")}
+PARTS = {BUSINESS_MAPPING: ("name", *TAGGED, "tag_rules", "allocation"), ALERT_THRESHOLDS: ("budgets", "anomaly")}
 MERGED = ("budgets", "anomaly")  # changed key by key (one budget period, one threshold)
 
 
@@ -46,7 +46,7 @@ def changed_entry(account_id: str, before: Mapping[str, Any], change: str, value
             after.pop(key, None)
         else:
             after[key] = value
-    for key in ("name", *DIMENSIONS):
+    for key in ("name", *TAGGED):
         if key in after and (not isinstance(after[key], str) or not after[key].strip()):
             raise ValueError(f"{key} must be a non-empty string (got {after[key]!r})")
     AccountDirectory({}, (), {}).with_entry(account_id, after, source="change")

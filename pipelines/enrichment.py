@@ -17,8 +17,11 @@ import yaml
 
 from pipelines.anomaly import DetectorSettings
 from pipelines.budgets import Budget
+from pipelines.unit_costs import AllocationRule
 
-DIMENSIONS = ("cost_center", "project", "environment", "team")
+DIMENSIONS = ("cost_center", "project", "environment", "team")  # every cost is reported under these
+UNIT_DIMENSIONS = ("customer", "feature")  # what the cost serves: empty when untagged (shared cost)
+TAGGED = (*DIMENSIONS, *UNIT_DIMENSIONS)  # what tag rules and an account's entry may set
 UNASSIGNED = "unassigned"
 
 
@@ -31,6 +34,8 @@ class BusinessContext:
     project: str
     environment: str
     team: str
+    customer: str = ""
+    feature: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class Account:
     budgets: tuple[Budget, ...] = ()
     anomaly: DetectorSettings = field(default_factory=DetectorSettings)
     tag_rules: tuple[TagRule, ...] = ()  # the account's own, applied after the directory's
+    allocation: AllocationRule = field(default_factory=AllocationRule)  # its untagged cost among its customers
     entry: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as written
 
 
@@ -90,6 +96,8 @@ class AccountDirectory:
             project=dims["project"],
             environment=dims["environment"],
             team=dims["team"],
+            customer=dims["customer"],
+            feature=dims["feature"],
         )
 
     def entry(self, account_id: str) -> dict[str, Any]:
@@ -128,7 +136,7 @@ def load_directory(path: Path) -> AccountDirectory:
 
 
 def directory_from_document(document: Mapping[str, Any], source: str = "accounts") -> AccountDirectory:
-    defaults = {dim: UNASSIGNED for dim in DIMENSIONS}
+    defaults = {dim: UNASSIGNED for dim in DIMENSIONS} | dict.fromkeys(UNIT_DIMENSIONS, "")
     defaults.update({k: str(v) for k, v in (document.get("defaults") or {}).items() if k in DIMENSIONS})
     accounts = {
         str(account_id): _account(str(account_id), entry or {}, source)
@@ -148,10 +156,11 @@ def _account(account_id: str, entry: Mapping[str, Any], source: str) -> Account:
     return Account(
         account_id=account_id,
         name=str(entry.get("name") or account_id),
-        dimensions={dim: str(entry[dim]) for dim in DIMENSIONS if entry.get(dim)},
+        dimensions={dim: str(entry[dim]) for dim in TAGGED if entry.get(dim)},
         budgets=budgets,
         anomaly=_anomaly_settings(entry.get("anomaly") or {}, where),
         tag_rules=rules,
+        allocation=AllocationRule.from_config(entry.get("allocation"), where),
         entry=dict(entry),
     )
 
@@ -188,7 +197,7 @@ def _anomaly_settings(entry: Mapping[str, Any], where: str) -> DetectorSettings:
 
 
 def _tag_rule(entry: Mapping[str, Any], source: str) -> TagRule:
-    if entry.get("dimension") not in DIMENSIONS or not entry.get("tag"):
-        raise ValueError(f"{source}: tag rule {dict(entry)} needs 'tag' and a 'dimension' in {DIMENSIONS}")
+    if entry.get("dimension") not in TAGGED or not entry.get("tag"):
+        raise ValueError(f"{source}: tag rule {dict(entry)} needs 'tag' and a 'dimension' in {TAGGED}")
     values = {str(k): str(v) for k, v in (entry.get("values") or {}).items()}
     return TagRule(tag=str(entry["tag"]), dimension=str(entry["dimension"]), values=values)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 SHARED = "(shared)"
-RULES = ("proportional", "even", "fixed")
+RULES = ("proportional", "even", "fixed", "none")  # none: untagged cost stays SHARED
 MICRO = Decimal("0.000001")
 EXACT = decimal.Context(prec=80)  # 1e15 with 18 decimal places, times a weight, never rounds
 
@@ -33,7 +33,7 @@ class AllocationRule:
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any] | None, where: str) -> AllocationRule:
-        """``{rule: proportional}``, ``{rule: even}`` or ``{rule: fixed, weights: {customer: 2, …}}``."""
+        """``{rule: proportional}``, ``even``, ``none`` or ``{rule: fixed, weights: {customer: 2, …}}``."""
         entry = entry or {}
         kind = entry.get("rule", "proportional")
         if kind not in RULES:
@@ -97,6 +97,8 @@ def exact_sum(values: Iterable[Decimal]) -> Decimal:
 
 def _weights(direct: Mapping[str, Decimal], rule: AllocationRule) -> dict[str, Decimal]:
     """The units that share the untagged cost and their weights; {} when there is none to share with."""
+    if rule.kind == "none":
+        return {}
     if rule.kind == "fixed":
         weights = {unit: weight for unit, weight in rule.weights.items() if weight > 0}
     elif rule.kind == "proportional":

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import pytest
 
+from connectors.influx_query import DatabaseNotFoundError
 from spendstream.api.access import SECRET_ENV
 from spendstream.config import Config, to_env
 from spendstream.flink_client import cancel
@@ -76,7 +77,7 @@ def _until_books_match(config: Config, bill, timeout_s: float = 300) -> None:
     while True:
         try:
             return assert_books_match(config, bill)
-        except AssertionError:
+        except (AssertionError, DatabaseNotFoundError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(5)
