@@ -123,8 +123,18 @@ def cost_job(config: Config) -> JobState | None:
     if not jobs:
         return None
     job = max(jobs, key=lambda j: (j["state"] in LIVE_STATES, j["start-time"]))
-    latest = (rest(config, f"/jobs/{job['jid']}/checkpoints").get("latest") or {}).get("completed") or {}
-    return JobState(job["jid"], job["state"], latest.get("external_path", ""))
+    return JobState(
+        job["jid"], job["state"], _latest_checkpoint(config, job["jid"]) if job["state"] == "RUNNING" else ""
+    )
+
+
+def _latest_checkpoint(config: Config, job_id: str) -> str:
+    """Where the job's latest completed checkpoint is ("" before the first, or while Flink cannot say)."""
+    try:
+        latest = (rest(config, f"/jobs/{job_id}/checkpoints").get("latest") or {}).get("completed") or {}
+    except RuntimeError:  # Flink answers 500 while a job's checkpoint statistics are not there yet
+        return ""
+    return latest.get("external_path", "")
 
 
 def pipeline_lag(config: Config) -> dict[str, int]:
