@@ -55,6 +55,27 @@ def aggregate_point(aggregate: dict, measurement: str | None = None) -> Point:
     )
 
 
+def unit_cost_point(cost: dict) -> Point:
+    """A UnitCost record → ``cost_by_customer`` or ``cost_by_feature``, tagged with its unit.
+
+    Every unit of an account-hour is one point, the untagged cost allocated among them, so an
+    account's units add up to its ``cost`` total (``usd_micros``: to the micro-dollar per unit).
+    """
+    dimension = cost["dimension"]
+    return (
+        Point(f"cost_by_{dimension}")
+        .tag("account", cost["account_id"])
+        .tag(dimension, cost["unit"] or "none")
+        .tag("currency", cost["currency"])
+        .field("usd", float(Decimal(cost["total_cost"])))
+        .field("usd_micros", micros(cost["total_cost"]))
+        .field("direct_micros", micros(cost["direct_cost"]))
+        .field("allocated_micros", micros(cost["allocated_cost"]))
+        .field("allocation_rule", cost["allocation_rule"])
+        .time(cost["window_start_ms"], WritePrecision.MS)
+    )
+
+
 def live_aggregate_point(aggregate: dict) -> Point:
     """A running total of the current hour → measurement ``cost_live``; each update overwrites the last.
 

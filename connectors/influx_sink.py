@@ -24,6 +24,7 @@ from connectors.influx_points import (
     live_aggregate_point,
     optimization_event_point,
     recommendation_point,
+    unit_cost_point,
     utilization_point,
 )
 from connectors.influx_writers import PointWriter, RejectedPointsError, RetryableWriteError, writer_for
@@ -54,6 +55,7 @@ class InfluxSink:
         self.source: KafkaConsumer = consumer(config, f"{config.kafka.consumer_group}-influx-sink")
         self.decoders = {
             config.kafka.topic("aggregate"): (SchemaName.COST_AGGREGATE, aggregate_point),
+            config.kafka.topic("unit_cost"): (SchemaName.UNIT_COST, unit_cost_point),
             config.kafka.topic("live_aggregate"): (SchemaName.COST_AGGREGATE, live_aggregate_point),
             config.kafka.topic("utilization"): (SchemaName.RESOURCE_UTILIZATION, utilization_point),
             config.kafka.topic("anomaly"): (SchemaName.ANOMALY, anomaly_point),

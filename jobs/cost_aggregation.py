@@ -32,9 +32,9 @@ from jobs.analytics import build_analytics
 from jobs.enrichment_sql import PYTHON_SETTINGS, context_sql, settings_table_columns, with_settings_sql
 from jobs.optimizer import build_optimizer, workload_sql
 from jobs.sql import LATE, dead_letters_sql, literal
-from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter
+from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter, unit_costs
 from jobs.utilization import build_utilization
-from pipelines.enrichment import AccountDirectory, load_directory
+from pipelines.enrichment import UNIT_DIMENSIONS, AccountDirectory, load_directory
 from spendstream import PACKAGES, SOURCE_ROOT
 from spendstream.config import Config, load_config, require
 from spendstream.java_functions import ACCOUNT_SETTINGS_CONNECTOR, DECODE_COST_EVENT, JAR_NAME
@@ -44,7 +44,8 @@ CORRECTION_JOB_NAME = "spendstream-cost-correction"  # a --restated run
 SUMS = "unblended_cost, net_cost, line_items"
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
 COST_COLUMNS = (
-    "account_id, account_name, cost_center, project, environment, team, service, region, charge_type, currency, "
+    "account_id, account_name, cost_center, project, environment, team, customer, feature, service, region, "
+    "charge_type, currency, "
     "resource_id, unblended_cost, net_cost, line_item, usage_amount, amortized_cost, instance_type, pricing_term, "
     "public_on_demand_rate, workload"
 )
@@ -129,6 +130,7 @@ def build_costs(
     t_env.create_temporary_function("encode_aggregate", encode_aggregate)
     t_env.create_temporary_function("encode_dead_letter", encode_dead_letter)
     t_env.create_temporary_function("budget_alerts", budget_alerts(directory))
+    t_env.create_temporary_function("unit_costs", unit_costs(directory))
     view = t_env.create_temporary_view
     sql = t_env.sql_query
     t_env.execute_sql(settings_ddl(config))
@@ -186,6 +188,21 @@ def build_costs(
             "GROUP BY window_start, window_end, cost_center, charge_type, currency"
         ),
     )
+    # Unit costs: each hour's cost per account, customer and feature (one aggregation over events),
+    # rolled up per customer and per feature, listed per account-hour for the allocation.
+    view(
+        "unit_hours",
+        sql(
+            "SELECT window_time AS hour_time, account_id, currency, customer, feature, SUM(unblended_cost) AS cost "
+            "FROM TABLE(TUMBLE(TABLE costs, DESCRIPTOR(event_time), INTERVAL '1' HOUR)) "
+            "GROUP BY window_start, window_end, window_time, account_id, currency, customer, feature"
+        ),
+    )
+    for dimension in UNIT_DIMENSIONS:
+        view(f"{dimension}_hours", sql(unit_rollup_sql(dimension)))
+    listings = " UNION ALL ".join(unit_listing_sql(dimension) for dimension in UNIT_DIMENSIONS)
+    view("unit_listings_now", sql(f"SELECT *, PROCTIME() AS proc_time FROM ({listings})"))
+    view("unit_listings", sql(with_settings_sql("unit_listings_now", settings=PYTHON_SETTINGS)))
     # What budgets measure, per hour: each account's whole spend (service '*') and each service's.
     view(
         "budget_hourly", sql(f"{budget_hourly_sql('account_id')} UNION ALL {budget_hourly_sql('account_id, service')}")
@@ -203,6 +220,10 @@ def build_costs(
             _running_budget(t_env, "monthly", "DATE_FORMAT(window_start, 'yyyy-MM')")
         ),
         "dead_letters": sql(dead_letters_sql("checked", "error", raw_topic, "event")),
+        "unit_costs": sql(
+            "SELECT T.k, T.v FROM unit_listings, LATERAL TABLE(unit_costs(dimension, account_id, currency, "
+            "  window_start, window_end, units, settings_version, settings_entry)) AS T(k, v)"
+        ),
     }
 
 
@@ -224,6 +245,25 @@ def register_java_function(t_env: StreamTableEnvironment, name: str, class_name:
             f"(python -m spendstream.java_functions), or copy it into $FLINK_HOME/lib of your cluster"
         ) from None
     t_env.create_java_temporary_function(name, class_name)
+
+
+def unit_rollup_sql(dimension: str) -> str:
+    """Cost per account, currency and ``dimension`` (customer or feature) per hour, from ``unit_hours``."""
+    return (
+        f"SELECT window_time AS hour_time, account_id, currency, {dimension} AS unit, SUM(cost) AS cost "
+        "FROM TABLE(TUMBLE(TABLE unit_hours, DESCRIPTOR(hour_time), INTERVAL '1' HOUR)) "
+        f"GROUP BY window_start, window_end, window_time, account_id, currency, {dimension}"
+    )
+
+
+def unit_listing_sql(dimension: str) -> str:
+    """One row per account-hour listing its units' costs (``base64(unit):cost,…``; see jobs/udfs.UnitCosts)."""
+    return (
+        f"SELECT '{dimension}' AS dimension, account_id, currency, window_start, window_end, "
+        "  LISTAGG(TO_BASE64(unit) || ':' || CAST(cost AS STRING), ',') AS units "
+        f"FROM TABLE(TUMBLE(TABLE {dimension}_hours, DESCRIPTOR(hour_time), INTERVAL '1' HOUR)) "
+        "GROUP BY account_id, currency, window_start, window_end"
+    )
 
 
 def budget_hourly_sql(keys: str) -> str:
@@ -398,6 +438,7 @@ def create_environment(config: Config, env: StreamExecutionEnvironment) -> Strea
 def statements(t_env: StreamTableEnvironment, config: Config, outputs: dict[str, Table]) -> StatementSet:
     topics = {
         "aggregates": "aggregate",
+        "unit_costs": "unit_cost",
         "live_aggregates": "live_aggregate",
         "alerts": "alert",
         "dead_letters": "dead_letter",

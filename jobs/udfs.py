@@ -9,6 +9,7 @@ same Avro codec every other spendstream component uses.
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from pipelines.account_settings import ChangedAccounts
 from pipelines.aggregates import CostAggregate, plain_decimal
 from pipelines.budgets import Budget, BudgetCrossing, crossings
 from pipelines.enrichment import AccountDirectory
+from pipelines.unit_costs import AllocationRule, allocate, unit_cost_record
 from schemas import SchemaName, codec
 
 KEY_VALUE_ROW = DataTypes.ROW([DataTypes.FIELD("k", DataTypes.BYTES()), DataTypes.FIELD("v", DataTypes.BYTES())])
@@ -145,6 +147,53 @@ def period_start_ms(period_start: str) -> int:
     """``2026-10-15`` or ``2026-10`` → epoch ms of its first instant, UTC."""
     text = period_start if len(period_start) == 10 else f"{period_start}-01"
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+class UnitCosts(TableFunction):
+    """An account-hour's customers (or features), its untagged cost allocated: one record each.
+
+    Python because the allocation is per account-hour (aggregates, never events): the rows come
+    as one listing per account-hour (``units``: base64 unit ':' exact cost, comma-separated; an
+    empty unit is the untagged cost), so every unit of the hour is allocated together.
+    """
+
+    def __init__(self, directory: AccountDirectory) -> None:
+        self.accounts = ChangedAccounts(directory)
+
+    def eval(
+        self,
+        dimension: str,
+        account_id: str,
+        currency: str,
+        window_start: datetime,
+        window_end: datetime,
+        units: str,
+        settings_version: int | None,
+        settings_entry: str | None,
+    ):
+        directory = self.accounts.directory(account_id, settings_version, settings_entry)
+        direct = listed_costs(units)
+        shared = direct.pop("", Decimal(0))
+        rule = directory.allocation(account_id) if dimension == "customer" else AllocationRule("none")
+        window = (epoch_ms(window_start), epoch_ms(window_end))
+        name = directory.account_name(account_id)
+        for cost in allocate(direct, shared, rule):
+            record = unit_cost_record(dimension, account_id, name, currency, window, cost, rule.kind)
+            yield Row(account_id.encode(), codec().encode(SchemaName.UNIT_COST, record))
+
+
+def listed_costs(units: str) -> dict[str, Decimal]:
+    """``base64(unit):cost,...`` (the job's LISTAGG) → {unit: cost}."""
+    costs: dict[str, Decimal] = {}
+    for item in filter(None, units.split(",")):
+        encoded, cost = item.rsplit(":", 1)
+        unit = base64.b64decode(encoded).decode()
+        costs[unit] = costs.get(unit, Decimal(0)) + Decimal(cost)
+    return costs
+
+
+def unit_costs(directory: AccountDirectory):
+    return udtf(UnitCosts(directory), result_types=[DataTypes.BYTES(), DataTypes.BYTES()])
 
 
 def budget_alerts(directory: AccountDirectory):

@@ -118,6 +118,11 @@ class AccountDirectory:
         account = self.accounts.get(account_id)
         return account.name if account else account_id
 
+    def allocation(self, account_id: str) -> AllocationRule:
+        """How the account's untagged cost is shared among its customers (proportional by default)."""
+        account = self.accounts.get(account_id)
+        return account.allocation if account else AllocationRule()
+
     def monthly_budget(self, account_id: str) -> Budget | None:
         return next((b for b in self.budgets(account_id) if b.period == "monthly" and b.service == "*"), None)
 

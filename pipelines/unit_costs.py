@@ -13,6 +13,7 @@ nothing is ever dropped.
 from __future__ import annotations
 
 import decimal
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -106,3 +107,35 @@ def _weights(direct: Mapping[str, Decimal], rule: AllocationRule) -> dict[str, D
     else:
         weights = {unit: Decimal(1) for unit, cost in direct.items() if cost}
     return weights if exact_sum(weights.values()) > 0 else {}
+
+
+def unit_cost_record(
+    dimension: str,
+    account_id: str,
+    account_name: str,
+    currency: str,
+    window: tuple[int, int],
+    cost: UnitCost,
+    rule: str,
+) -> dict:
+    """A unit's cost in one account-hour as the unit cost topic carries it (schemas/unit_cost.avsc)."""
+    start_ms, end_ms = window
+    key = "|".join(("unit", dimension, account_id, currency, cost.unit, str(start_ms)))
+    return {
+        "cost_id": hashlib.sha256(key.encode()).hexdigest()[:32],
+        "dimension": dimension,
+        "unit": cost.unit,
+        "account_id": account_id,
+        "account_name": account_name,
+        "currency": currency,
+        "window_start_ms": start_ms,
+        "window_end_ms": end_ms,
+        "direct_cost": _plain(cost.direct),
+        "allocated_cost": _plain(cost.allocated),
+        "total_cost": _plain(cost.total),
+        "allocation_rule": rule,
+    }
+
+
+def _plain(amount: Decimal) -> str:
+    return format(amount.normalize(EXACT), "f") if amount else "0"

@@ -35,6 +35,7 @@ class SchemaName(StrEnum):
     ALERT = "alert"
     ALERT_LABEL = "alert_label"
     ACCOUNT_SETTINGS = "account_settings"
+    UNIT_COST = "unit_cost"
     DEAD_LETTER = "dead_letter"
     METRIC_EVENT = "metric_event"
     RESOURCE_UTILIZATION = "resource_utilization"

@@ -47,6 +47,7 @@ def _topics() -> dict[str, Topic]:
         "raw_cost": Topic("spendstream.cost.raw"),
         "restated_cost": Topic("spendstream.cost.restated"),  # newer deliveries of published periods
         "aggregate": Topic("spendstream.cost.hourly"),
+        "unit_cost": Topic("spendstream.cost.units.hourly"),  # per customer and per feature, shared cost allocated
         "live_aggregate": Topic("spendstream.cost.hourly.live", retention_ms=7 * 24 * 3600 * 1000),  # open hours
         "alert": Topic("spendstream.alerts", partitions=1),
         "dead_letter": Topic("spendstream.dead-letter", partitions=1),

@@ -129,6 +129,34 @@ def daily_costs(
     return sorted(days, key=lambda item: (item[0], sorted(item[1].group.items())))
 
 
+@dataclass(frozen=True)
+class UnitDay:
+    day: date
+    usd: str
+    direct_usd: str
+    allocated_usd: str
+
+
+def unit_costs(
+    influx: InfluxSettings, account: str, dimension: str, unit: str | None, start: datetime, end: datetime
+) -> dict[str, list[UnitDay]]:
+    """Cost per UTC day of [start, end) of each customer or feature (or of ``unit`` alone), shared cost allocated."""
+    if dimension not in ("customer", "feature"):
+        raise BadRequest("dimension must be customer or feature")
+    chosen = f" AND \"{dimension}\" = '{_literal(unit)}'" if unit is not None else ""
+    series = _query(
+        influx,
+        f'SELECT SUM("usd_micros") AS micros, SUM("direct_micros") AS direct, SUM("allocated_micros") AS allocated '
+        f'FROM "cost_by_{dimension}" WHERE {_where(account, {})}{chosen} '
+        f"AND time >= '{_time(start)}' AND time < '{_time(end)}' GROUP BY time(1d), \"{dimension}\" fill(none)",
+    )
+    found: dict[str, list[UnitDay]] = {}
+    for row in _rows(series):
+        day = UnitDay(_at(row["time"]).date(), money(row["micros"]), money(row["direct"]), money(row["allocated"]))
+        found.setdefault(row[dimension], []).append(day)
+    return {name: sorted(days, key=lambda d: d.day) for name, days in sorted(found.items())}
+
+
 def latest_hour(influx: InfluxSettings, account: str) -> datetime | None:
     """Start of the newest hour of cost InfluxDB holds for the account."""
     series = _query(influx, f'SELECT LAST("usd_micros") FROM "cost" WHERE "account" = \'{checked_account(account)}\'')

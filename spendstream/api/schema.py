@@ -9,7 +9,7 @@ the server's event loop. Depth, alias and token limits refuse a huge query befor
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import strawberry
@@ -168,6 +168,42 @@ def cost_predictions(config: Config, account_id: str, timeframe: int) -> CostPre
     )
 
 
+UnitDay = strawberry.type(read_model.UnitDay)
+
+
+@strawberry.type
+class UnitCost:
+    dimension: str
+    unit: str
+    start: date
+    end: date = strawberry.field(description="Exclusive.")
+    total_usd: str = strawberry.field(description="Direct + allocated: the units of an account add up to its total.")
+    direct_usd: str
+    allocated_usd: str
+    days: list[UnitDay]
+
+
+def unit_cost(
+    config: Config, account_id: str, dimension: str, unit: str, start: date | None, end: date | None
+) -> UnitCost:
+    """One customer's or feature's cost over [start, end): by default the month of the newest data."""
+    newest = (read_model.latest_hour(config.influx, account_id) or datetime.now(UTC)).date()
+    start = start or newest.replace(day=1)
+    end = end or newest + timedelta(days=1)
+    if end <= start:
+        raise read_model.BadRequest("end must be after start")
+    moments = [datetime(d.year, d.month, d.day, tzinfo=UTC) for d in (start, end)]
+    days = read_model.unit_costs(config.influx, account_id, dimension, unit, *moments).get(unit, [])
+
+    def total(field: str) -> str:
+        return str(sum((Decimal(getattr(day, field)) for day in days), Decimal("0.000000")))
+
+    return UnitCost(
+        dimension=dimension, unit=unit, start=start, end=end, total_usd=total("usd"),
+        direct_usd=total("direct_usd"), allocated_usd=total("allocated_usd"), days=days,
+    )  # fmt: skip
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Today's spend so far, its breakdown, trend and month-end projection.")
@@ -216,6 +252,22 @@ class Query:
             raise read_model.BadRequest(f"first must be 1–{config.api.max_page_size}")
         wanted = set(kinds) if kinds else None
         return await run_in_threadpool(_feed(info, "feed").page, {account_id}, first, before, wanted)
+
+    @strawberry.field(description="A customer's cost with its share of the account's untagged cost, per day.")
+    async def get_cost_by_customer(
+        self, info: Info, account_id: str, customer_id: str, start: date | None = None, end: date | None = None
+    ) -> UnitCost:
+        _principal(info, account_id)
+        return await run_in_threadpool(
+            unit_cost, info.context["config"], account_id, "customer", customer_id, start, end
+        )
+
+    @strawberry.field(description="A feature's cost per day (untagged cost stays with the feature '(shared)').")
+    async def get_cost_by_feature(
+        self, info: Info, account_id: str, feature_id: str, start: date | None = None, end: date | None = None
+    ) -> UnitCost:
+        _principal(info, account_id)
+        return await run_in_threadpool(unit_cost, info.context["config"], account_id, "feature", feature_id, start, end)
 
     @strawberry.field(description="The accounts this token may read.")
     def accounts(self, info: Info) -> list[str]:

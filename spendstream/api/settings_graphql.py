@@ -57,6 +57,9 @@ class AccountSettings:
     project: str | None
     environment: str | None
     team: str | None
+    customer: str | None
+    feature: str | None
+    allocation_rule: str
     tag_rules: list[TagRule]
     budgets: list[BudgetSetting]
     anomaly: AnomalyThresholds
@@ -120,13 +123,32 @@ class TagRuleInput:
 
 
 @strawberry.input
+class WeightInput:
+    customer: str
+    weight: str = strawberry.field(description="A decimal string ≥ 0.")
+
+
+@strawberry.input
+class AllocationInput:
+    rule: str = strawberry.field(description="proportional (default), even, fixed (with weights) or none.")
+    weights: list[WeightInput] | None = None
+
+
+@strawberry.input
 class BusinessMappingInput:
     name: str | None = strawberry.UNSET
     cost_center: str | None = strawberry.UNSET
     project: str | None = strawberry.UNSET
     environment: str | None = strawberry.UNSET
     team: str | None = strawberry.UNSET
-    tag_rules: list[TagRuleInput] | None = strawberry.UNSET
+    customer: str | None = strawberry.field(default=strawberry.UNSET, description="The whole account's customer.")
+    feature: str | None = strawberry.UNSET
+    tag_rules: list[TagRuleInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Dimensions: cost_center, project, environment, team, customer, feature."
+    )
+    allocation: AllocationInput | None = strawberry.field(
+        default=strawberry.UNSET, description="How the account's untagged cost is shared among its customers."
+    )
 
 
 def _given(value: Any) -> dict[str, Any]:
@@ -161,6 +183,10 @@ def _budget(budget: BudgetInput | None) -> dict | None:
 def mapping_values(mapping: BusinessMappingInput) -> dict[str, Any]:
     """The change ``updateBusinessMapping`` makes, in accounts.yaml's words."""
     values = _given(mapping)
+    if values.get("allocation") is not None:
+        allocation = values["allocation"]
+        weights = {w.customer: w.weight for w in allocation.weights or []}
+        values["allocation"] = {"rule": allocation.rule, **({"weights": weights} if weights else {})}
     if values.get("tag_rules") is not None:
         values["tag_rules"] = [
             {"tag": r.tag, "dimension": r.dimension, "values": {v.tag_value: v.becomes for v in r.values}}
@@ -182,6 +208,9 @@ def account_settings(standing: StandingSettings) -> AccountSettings:
         project=account.dimensions.get("project"),
         environment=account.dimensions.get("environment"),
         team=account.dimensions.get("team"),
+        customer=account.dimensions.get("customer"),
+        feature=account.dimensions.get("feature"),
+        allocation_rule=account.allocation.kind,
         tag_rules=[TagRule(tag=r.tag, dimension=r.dimension, values=_mapped(r.values)) for r in account.tag_rules],
         budgets=[
             BudgetSetting(

@@ -10,8 +10,10 @@ topic with who made it and the entry before and after; a refused change writes n
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,10 @@ MAPPED, BUDGETED, SERVICE_BUDGETED = ACCOUNTS
 OCTOBER = START.replace(month=10)
 MAPPING = """mutation($id: String!) { updateBusinessMapping(accountId: $id, mapping: {
     name: "payments-live", costCenter: "CC-LIVE-1", tagRules: [{tag: "user_team", dimension: "project",
-    values: [{tagValue: "web", becomes: "storefront"}]}]}) { version name costCenter tagRules { tag dimension } } }"""
+    values: [{tagValue: "web", becomes: "storefront"}]}, {tag: "user_team", dimension: "customer"}],
+    allocation: {rule: "even"}}) { version name costCenter allocationRule tagRules { tag dimension } } }"""
+BY_CUSTOMER = """query($id: String!, $customer: String!) { getCostByCustomer(accountId: $id, customerId: $customer,
+    start: "2026-10-01", end: "2026-10-03") { totalUsd directUsd allocatedUsd days { day usd } } }"""
 THRESHOLDS = """mutation($id: String!, $amount: String!) { setAlertThresholds(accountId: $id, thresholds: {
     daily: {amount: $amount, thresholds: ["1.0"]}}) { version budgets { period amount thresholds } } }"""
 
@@ -86,7 +91,8 @@ def test_changed_settings_apply_to_events_processed_after_the_change_in_the_runn
             assert settings_changes(config) == [], "a refused change was written"
 
             status, body = graphql(url, MAPPING, token(MAPPED, "configure"), {"id": MAPPED})
-            assert status == 200 and body["data"]["updateBusinessMapping"]["costCenter"] == "CC-LIVE-1", body
+            mapping = body["data"]["updateBusinessMapping"]
+            assert status == 200 and (mapping["costCenter"], mapping["allocationRule"]) == ("CC-LIVE-1", "even"), body
             status, body = graphql(url, THRESHOLDS, token(BUDGETED, "configure"), {"id": BUDGETED, "amount": "10.00"})
             assert status == 200 and body["data"]["setAlertThresholds"]["version"] == 1, body
             status, body = graphql(url, SERVICE_BUDGET, token(SERVICE_BUDGETED, "configure"), {"id": SERVICE_BUDGETED})
@@ -96,13 +102,16 @@ def test_changed_settings_apply_to_events_processed_after_the_change_in_the_runn
             status, body = graphql(url, HISTORY, token(MAPPED, "read"), {"id": MAPPED})
         assert body["data"]["settingsHistory"] == [
             {"version": 1, "changedBy": "ops@example.com", "change": "business_mapping", "before": {},
-             "after": {"name": "payments-live", "cost_center": "CC-LIVE-1", "tag_rules": [
-                 {"tag": "user_team", "dimension": "project", "values": {"web": "storefront"}}]}}
+             "after": {"name": "payments-live", "cost_center": "CC-LIVE-1", "allocation": {"rule": "even"},
+                       "tag_rules": [{"tag": "user_team", "dimension": "project", "values": {"web": "storefront"}},
+                                     {"tag": "user_team", "dimension": "customer", "values": {}}]}}
         ]  # fmt: skip
         time.sleep(2)  # the job follows the settings topic with 200 ms polls
         october = in_october(september)
         published(october, tmp_path / "october", config, "2026-10")
         settled(config, september + october)
+        with api_server(config, {SECRET_ENV: SECRET}) as url:
+            status, web = graphql(url, BY_CUSTOMER, token(MAPPED, "read"), {"id": MAPPED, "customer": "web"})
     finally:
         cancel(config, running)
 
@@ -122,3 +131,25 @@ def test_changed_settings_apply_to_events_processed_after_the_change_in_the_runn
         *((BUDGETED, "*", day) for day in october),
         *((SERVICE_BUDGETED, "AWSLambda", day) for day in october),
     }
+
+    units = [codec().decode(r.value, SchemaName.UNIT_COST) for r in read_topic(config, "unit_cost")]
+    hour_totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
+    for account in ACCOUNTS:
+        for a in aggregates(config, account):
+            hour_totals[(account, a["window_start_ms"])] += Decimal(a["unblended_cost"])
+    for dimension in ("customer", "feature"):  # every account-hour's units add up to its total, exactly
+        sums: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
+        for u in (u for u in units if u["dimension"] == dimension):
+            sums[(u["account_id"], u["window_start_ms"])] += Decimal(u["total_cost"])
+        assert sums == hour_totals
+    customers = [u for u in units if u["dimension"] == "customer" and u["account_id"] == MAPPED]
+    october_ms = OCTOBER.timestamp() * 1000
+    assert {u["unit"] for u in customers if u["window_start_ms"] < october_ms} == {"(shared)"}
+    assert (
+        {"web", "data"}
+        <= {u["unit"] for u in customers if u["window_start_ms"] >= october_ms}
+        <= {"web", "data", "(shared)"}
+    )
+    web_total = sum(Decimal(u["total_cost"]) for u in customers if u["unit"] == "web")
+    assert status == 200 and abs(Decimal(web["data"]["getCostByCustomer"]["totalUsd"]) - web_total) < Decimal("0.01")
+    assert Decimal(web["data"]["getCostByCustomer"]["allocatedUsd"]) > 0  # its share of the untagged cost

@@ -9,6 +9,7 @@ run here in a real (local) Flink runtime over payloads encoded by the Python cod
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,7 @@ from jobs.cost_aggregation import register_java_function
 from jobs.enrichment_sql import SETTINGS, SETTINGS_COLUMNS, context_sql
 from jobs.sql import literal
 from pipelines.cost_event import RejectedRow, exact_decimal
-from pipelines.enrichment import DIMENSIONS, directory_from_document
+from pipelines.enrichment import TAGGED, directory_from_document
 from schemas import SchemaName, codec
 from schemas.codec import SCHEMA_DIR
 from spendstream.java_functions import DECODE_COST_EVENT, ensure_built
@@ -40,6 +41,7 @@ DIRECTORY = directory_from_document(
             {"tag": "Environment", "dimension": "environment"},
             {"tag": "team", "dimension": "team"},
             {"tag": "cost-center", "dimension": "cost_center", "values": {"it's": "quoted"}},
+            {"tag": "customer", "dimension": "customer", "values": {"acme inc": "acme"}},
         ],
     }
 )
@@ -51,6 +53,8 @@ TAG_SETS = [
     {"env": "   ", "team": "data"},
     {"Environment": "", "cost-center": "it's"},
     {"cost-center": "cc-x", "team": "  "},
+    {"customer": "acme inc", "team": "search"},
+    {"customer": " initech "},
 ]
 
 
@@ -165,7 +169,8 @@ CHANGED = {
     "222": {"name": "Sandbox (renamed)", "team": "platform", "environment": "sandbox", "tag_rules": [
         {"tag": "Env", "dimension": "environment", "values": {"Prod": "prod-override"}},
         {"tag": "team", "dimension": "cost_center"}]},
-    "444": {"cost_center": "cc-new", "tag_rules": [{"tag": "env", "dimension": "team"}]},
+    "444": {"cost_center": "cc-new", "customer": "globex", "tag_rules": [{"tag": "env", "dimension": "team"},
+            {"tag": "team", "dimension": "feature"}]},
     "555": {},
 }  # fmt: skip
 CHANGED_TAGS = [*TAG_SETS, {"Env": " Prod ", "env": "stg"}, {"Env": "dev", "team": "ops"}]
@@ -182,9 +187,9 @@ def settings_rows_sql(changed: dict[str, dict]) -> str:
         rules = {rule["dimension"]: rule for rule in entry.get("tag_rules", [])}
         columns = {"version": f"CAST({version} AS BIGINT)", "entry": text(json.dumps(entry))}
         columns["account_name"] = text(entry.get("name"))
-        columns |= {dim: text(entry.get(dim)) for dim in DIMENSIONS}
-        columns |= {f"{dim}_tag": text(rules.get(dim, {}).get("tag")) for dim in DIMENSIONS}
-        for dim in DIMENSIONS:
+        columns |= {dim: text(entry.get(dim)) for dim in TAGGED}
+        columns |= {f"{dim}_tag": text(rules.get(dim, {}).get("tag")) for dim in TAGGED}
+        for dim in TAGGED:
             pairs = [part for k, v in rules.get(dim, {}).get("values", {}).items() for part in (literal(k), literal(v))]
             columns[f"{dim}_values"] = f"MAP[{', '.join(pairs)}]" if pairs else "CAST(NULL AS MAP<STRING, STRING>)"
         assert list(columns) == list(SETTINGS_COLUMNS)
@@ -208,10 +213,12 @@ def test_compiled_enrichment_gives_the_directorys_answer_for_every_account_and_t
         settings = settings_rows_sql(changed or {"000": {}})
         rows = decode_all(t_env, payloads, context_sql(DIRECTORY, "e.account_id", "e.tags"), settings)
         expected = [directory.context(event["usage_account_id"], event["tags"]) for event in events]
-        assert rows == [(c.account_name, c.cost_center, c.project, c.environment, c.team) for c in expected]
+        assert rows == [astuple(c) for c in expected]
         assert {row[3] for row in rows} >= {"production", "staging", "qa", "sandbox", "unknown"}
     assert {row[0] for row in rows} >= {"Sandbox (renamed)", "444", "555"}
     assert {row[3] for row in rows} >= {"prod-override", "dev"}
+    assert {row[5] for row in rows} >= {"acme", "initech", "globex", ""}
+    assert {row[6] for row in rows} >= {"search", ""}
 
 
 MONEY_EDGES = [
