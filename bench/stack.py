@@ -24,6 +24,7 @@ def embedded_stack() -> Iterator[Config]:
         **os.environ,
         "SPENDSTREAM_STACK_STATE_DIR": str(state),
         "SPENDSTREAM_ACCOUNTS_FILE": str(ROOT / "accounts.yaml"),
+        "SPENDSTREAM_STACK_PIPELINE": "false",  # each benchmark runs the jobs it measures, alone
     }
     local = LocalStack(load_config(None, env=env))
     try:
