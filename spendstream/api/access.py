@@ -61,13 +61,14 @@ class TokenKeys:
     """The key that checks signatures (and, for HS256, signs the tokens ``api token`` mints)."""
 
     algorithm: str
-    verifying_key: str | bytes
+    verifying_key: str | bytes | jwt.PyJWKSet
 
     @classmethod
     def from_settings(cls, api: ApiSettings, env: dict[str, str] | None = None) -> TokenKeys:
         env = os.environ if env is None else env
         if api.jwt_public_key_file:
-            return cls("RS256", _read(api.jwt_public_key_file, "api.jwt_public_key_file"))
+            text = _read(api.jwt_public_key_file, "api.jwt_public_key_file")
+            return cls("RS256", _jwks(text) if text.lstrip().startswith(b"{") else text)
         secret = env.get(SECRET_ENV, "").encode() or (
             _read(api.jwt_secret_file, "api.jwt_secret_file").strip() if api.jwt_secret_file else b""
         )
@@ -83,13 +84,23 @@ class TokenKeys:
     def verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
-                token, self.verifying_key, algorithms=[self.algorithm], options={"require": ["exp", "sub"]}
+                token, self._key_for(token), algorithms=[self.algorithm], options={"require": ["exp", "sub"]}
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired: mint a new one") from None
         except jwt.InvalidTokenError as error:
             raise Unauthorized(f"the token is not valid: {error}") from None
         return principal_of(claims)
+
+    def _key_for(self, token: str) -> object:
+        """The key that signed ``token``: the one key, or the JWKS key its header's ``kid`` names."""
+        if not isinstance(self.verifying_key, jwt.PyJWKSet):
+            return self.verifying_key
+        kid = jwt.get_unverified_header(token).get("kid")
+        try:
+            return self.verifying_key[kid].key
+        except KeyError:
+            raise jwt.InvalidTokenError(f"no key with kid {kid!r} in the JWKS file") from None
 
     def mint(self, subject: str, grants: dict[str, str], roles: tuple[str, ...], ttl_s: int) -> str:
         """A token for local use (HS256 only: an RS256 private key never comes near this server)."""
@@ -104,6 +115,14 @@ class TokenKeys:
             "accountPermissions": [{"accountId": a, "permissions": p} for a, p in sorted(grants.items())],
         }
         return jwt.encode(claims, self.verifying_key, algorithm="HS256")
+
+
+def _jwks(text: bytes) -> jwt.PyJWKSet:
+    """A JWKS document (your identity provider's keys, saved to a file): its RSA signing keys."""
+    try:
+        return jwt.PyJWKSet.from_json(text.decode())
+    except (jwt.PyJWKSetError, ValueError) as error:
+        raise ConfigError(f"api.jwt_public_key_file holds JSON but not a JWKS with RSA keys: {error}") from None
 
 
 def principal_of(claims: dict) -> Principal:

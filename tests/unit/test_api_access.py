@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -77,6 +78,30 @@ def test_rs256_tokens_are_checked_with_the_public_key_file(tmp_path):
     assert verifier.verify(jwt.encode(claims, private, "RS256")).may("1", "read")
     with pytest.raises(ConfigError, match="IdP"):
         verifier.mint("x", {"1": "read"}, (), 60)
+
+
+def test_rs256_tokens_are_checked_with_the_jwks_key_their_kid_names(tmp_path):
+    signing = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048) for kid in ("old", "new")}
+    keys = [
+        {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key())), "kid": kid, "use": "sig"}
+        for kid, private in signing.items()
+    ]
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": keys}))
+    verifier = TokenKeys.from_settings(ApiSettings(jwt_public_key_file=str(tmp_path / "jwks.json")), env={})
+    claims = {
+        "sub": "idp-user",
+        "exp": time.time() + 60,
+        "accountPermissions": [{"accountId": "1", "permissions": "read"}],
+    }
+    for kid in ("old", "new"):
+        assert verifier.verify(jwt.encode(claims, signing[kid], "RS256", headers={"kid": kid})).may("1", "read")
+    with pytest.raises(Unauthorized, match="kid"):
+        verifier.verify(jwt.encode(claims, signing["new"], "RS256", headers={"kid": "gone"}))
+    with pytest.raises(Unauthorized):  # signed by the other key of the set
+        verifier.verify(jwt.encode(claims, signing["old"], "RS256", headers={"kid": "new"}))
+    (tmp_path / "bad.json").write_text('{"keys": [{"kty": "nonsense"}]}')
+    with pytest.raises(ConfigError, match="JWKS"):
+        TokenKeys.from_settings(ApiSettings(jwt_public_key_file=str(tmp_path / "bad.json")), env={})
 
 
 def test_a_missing_or_short_secret_is_a_config_error_that_never_shows_the_secret(tmp_path):
