@@ -23,7 +23,7 @@ from spendstream.api.access import SECRET_ENV
 from spendstream.config import Config, to_env
 from spendstream.flink_client import cancel
 from spendstream.processes import free_port, running_pid, spawn, stop, wait_until
-from spendstream.supervisor import PIPELINE, cost_job, pipeline_lag
+from spendstream.supervisor import LIVE_STATES, PIPELINE, cost_job, pipeline_lag
 from tests.conformance.bill import charges
 from tests.integration.test_formats_pipeline import isolated
 from tests.integration.test_pipeline import ROOT
@@ -56,12 +56,11 @@ def test_replay_with_a_heartbeat_alone_fills_influxdb_and_a_dead_sink_comes_back
         os.kill(sink, signal.SIGKILL)
         wait_until(lambda: running_pid("influx-sink", state) not in (None, sink), "a new sink", 30)
         assert set(pipeline_lag(config)) == {"cost job", "influx sink"}
-    finally:
-        job = cost_job(config)
-        stop("supervisor", state)
-        for name in (*PIPELINE, "api"):
+    finally:  # the supervisor first, or it restarts what is stopped; the job last (asking Flink may fail)
+        for name in ("supervisor", *PIPELINE, "api"):
             stop(name, state)
-        if job is not None:
+        job = cost_job(config)
+        if job is not None and job.state in LIVE_STATES:
             cancel(config, job.job_id)
     assert not any(running_pid(name, state) for name in ("supervisor", *PIPELINE, "api"))
 
