@@ -210,7 +210,7 @@ def test_influxdb_totals_equal_input_per_account_day_and_charge_type_to_the_cent
 def test_every_aggregate_id_is_unique_and_each_became_one_point(run: Run):
     aggregates = [codec().decode(r.value, SchemaName.COST_AGGREGATE) for r in read_topic(run.config, "aggregate")]
     roles = ("utilization", "anomaly", "forecast", "forecast_accuracy", "live_aggregate", "recommendation")
-    roles += ("optimization_event",)
+    roles += ("optimization_event", "unit_cost")
     others = sum(1 for role in roles for r in read_topic(run.config, role) if r.value is not None)
     assert len({a["aggregate_id"] for a in aggregates}) == len(aggregates) == run.sink_points - others
     rollups = [a for a in aggregates if a["scope"] == "cost_center"]
