@@ -65,15 +65,11 @@ def produce_for(
 
 def sample(config: Config, local: LocalStack) -> dict[str, float]:
     lags = consumer_lag(config)
-    job_group, sink_group = (
-        f"{config.kafka.consumer_group}-cost-aggregation",
-        f"{config.kafka.consumer_group}-influx-sink",
-    )
     return {
         "taskmanager_mib": sum(rss_mib(pid) for pid in local.taskmanager_pids()),
         "sink_mib": rss_mib("self"),
-        "job_lag": sum(item.lag for item in lags if item.group == job_group),
-        "sink_lag": sum(item.lag for item in lags if item.group == sink_group),
+        "job_lag": sum(item.lag for item in lags if item.group == config.kafka.job_group),
+        "sink_lag": sum(item.lag for item in lags if item.group == config.kafka.sink_group),
     }
 
 

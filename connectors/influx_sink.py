@@ -47,12 +47,12 @@ class SinkStats:
 
 
 class InfluxSink:
-    """Consumes the job's output topics in consumer group ``<group>-influx-sink``."""
+    """Consumes the job's output topics in consumer group ``kafka.sink_group``."""
 
     def __init__(self, config: Config, writer: PointWriter | None = None) -> None:
         self.config = config
         self.writer = writer or writer_for(config.influx)
-        self.source: KafkaConsumer = consumer(config, f"{config.kafka.consumer_group}-influx-sink")
+        self.source: KafkaConsumer = consumer(config, config.kafka.sink_group)
         self.decoders = {
             config.kafka.topic("aggregate"): (SchemaName.COST_AGGREGATE, aggregate_point),
             config.kafka.topic("unit_cost"): (SchemaName.UNIT_COST, unit_cost_point),

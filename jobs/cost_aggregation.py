@@ -30,6 +30,7 @@ from pyflink.util.java_utils import load_java_class
 from connectors.deliveries import REMOVED
 from jobs.analytics import build_analytics
 from jobs.enrichment_sql import PYTHON_SETTINGS, context_sql, settings_table_columns, with_settings_sql
+from jobs.names import CORRECTION_JOB, COST_JOB
 from jobs.optimizer import build_optimizer, workload_sql
 from jobs.sql import LATE, dead_letters_sql, literal
 from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter, unit_costs
@@ -39,8 +40,6 @@ from spendstream import PACKAGES, SOURCE_ROOT
 from spendstream.config import Config, load_config, require
 from spendstream.java_functions import ACCOUNT_SETTINGS_CONNECTOR, DECODE_COST_EVENT, JAR_NAME
 
-JOB_NAME = "spendstream-cost-aggregation"
-CORRECTION_JOB_NAME = "spendstream-cost-correction"  # a --restated run
 SUMS = "unblended_cost, net_cost, line_items"
 DIMENSIONS = "account_id, account_name, service, region, charge_type, cost_center, project, environment, team, currency"
 COST_COLUMNS = (
@@ -366,7 +365,7 @@ def source_ddl(
         f"  WATERMARK FOR event_time AS event_time - {interval(config.flink.out_of_orderness_s)}"
         ") WITH ('connector' = 'kafka', 'format' = 'raw', "
         f"'topic' = '{topic}', {kafka_properties(config)}, "
-        f"'properties.group.id' = '{config.kafka.consumer_group}-cost-aggregation', "
+        f"'properties.group.id' = '{config.kafka.job_group}', "
         f"{startup}, 'properties.auto.offset.reset' = 'earliest'{bounded})"
     )
 
@@ -404,7 +403,7 @@ def sink_ddl(name: str, topic: str, config: Config, updates: bool = False) -> st
 def create_environment(config: Config, env: StreamExecutionEnvironment) -> StreamTableEnvironment:
     t_env = StreamTableEnvironment.create(env)
     settings = {
-        "pipeline.name": JOB_NAME,
+        "pipeline.name": COST_JOB,
         "table.local-time-zone": "UTC",
         "parallelism.default": str(config.flink.parallelism),
         "execution.checkpointing.interval": f"{config.flink.checkpoint_interval_s}s",
@@ -495,7 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     t_env = create_environment(config, env)
     outputs = topology(t_env, config, load_directory(Path(config.accounts_file)), args)
     statements(t_env, config, outputs).attach_as_datastream()
-    name = CORRECTION_JOB_NAME if args.restated else JOB_NAME
+    name = CORRECTION_JOB if args.restated else COST_JOB
     job = env.execute_async(name)
     print(f"submitted {name}: job id {job.get_job_id()}", flush=True)
     if args.until_offsets is not None and t_env.get_config().get("execution.attached", "true") == "true":

@@ -77,6 +77,16 @@ class KafkaSettings:
     def topic(self, role: str) -> str:
         return self.topics[role].name
 
+    @property
+    def job_group(self) -> str:
+        """The cost job's consumer group (it commits offsets at checkpoints, for lag only)."""
+        return f"{self.consumer_group}-cost-aggregation"
+
+    @property
+    def sink_group(self) -> str:
+        """The InfluxDB sink's consumer group."""
+        return f"{self.consumer_group}-influx-sink"
+
 
 @dataclass(frozen=True)
 class InfluxSettings:

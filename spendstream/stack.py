@@ -22,7 +22,7 @@ import yaml
 from spendstream.config import JWT_SECRET_ENV, Config, api_secret_file, stack_file, to_env, with_embedded_endpoints
 from spendstream.java_functions import ensure_built, pyflink_home
 from spendstream.processes import free_port, http_ok, port_open, running_pid, spawn, stop, wait_until
-from spendstream.supervisor import PIPELINE, cost_job
+from spendstream.supervisor import PIPELINE, cost_job, cost_job_running
 
 DEPLOY_LOCAL = Path(__file__).resolve().parent.parent / "deploy" / "local"
 S3_ENV = {
@@ -252,11 +252,8 @@ class LocalStack:
             spawn("supervisor", [sys.executable, "-m", "spendstream.cli", "stack", "supervise"], self.state, env=env)
         wait_until(self._api_ready, "the API server", 60, self._log("api"))
         if self.config.stack.pipeline:
-            wait_until(self._cost_job_running, "the cost job", 240, self._log("supervisor"))
-
-    def _cost_job_running(self) -> bool:
-        job = cost_job(with_embedded_endpoints(self.config))
-        return job is not None and job.state == "RUNNING"
+            running = lambda: cost_job_running(with_embedded_endpoints(self.config))  # noqa: E731
+            wait_until(running, "the cost job", 240, self._log("supervisor"))
 
     def _api_ready(self) -> bool:
         return http_ok(f"{self.endpoints['api']}/healthz")

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 
 from connectors.consumer_lag import consumer_lag
 from connectors.kafka_io import ensure_topics
+from jobs.names import COST_JOB
 from spendstream.config import Config
 from spendstream.flink_client import rest, submit
 from spendstream.processes import running_pid, spawn
 
 log = logging.getLogger(__name__)
 
-COST_JOB = "spendstream-cost-aggregation"  # jobs/cost_aggregation.JOB_NAME (without importing PyFlink)
 LIVE_STATES = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING", "CANCELLING"}
 SERVICES = {"api": ("api", "serve")}
 PIPELINE = {"influx-sink": ("sink", "influx"), "health": ("health",)}
@@ -128,6 +128,11 @@ def cost_job(config: Config) -> JobState | None:
     )
 
 
+def cost_job_running(config: Config) -> bool:
+    job = cost_job(config)
+    return job is not None and job.state == "RUNNING"
+
+
 def _latest_checkpoint(config: Config, job_id: str) -> str:
     """Where the job's latest completed checkpoint is ("" before the first, or while Flink cannot say)."""
     try:
@@ -139,8 +144,7 @@ def _latest_checkpoint(config: Config, job_id: str) -> str:
 
 def pipeline_lag(config: Config) -> dict[str, int]:
     """Records the cost job and the sink still have to read ({"cost job": n, "influx sink": m})."""
-    groups = {"cost job": f"{config.kafka.consumer_group}-cost-aggregation"}
-    groups["influx sink"] = f"{config.kafka.consumer_group}-influx-sink"
+    groups = {"cost job": config.kafka.job_group, "influx sink": config.kafka.sink_group}
     lags = consumer_lag(config, list(groups.values()))
     return {name: sum(p.lag for p in lags if p.group == group) for name, group in groups.items()}
 

@@ -9,7 +9,6 @@ topic with who made it and the entry before and after; a refused change writes n
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
@@ -24,7 +23,8 @@ from schemas import SchemaName, codec
 from spendstream.api.access import SECRET_ENV, TokenKeys
 from spendstream.api.process import api_server
 from spendstream.config import Config
-from spendstream.flink_client import cancel, submit
+from spendstream.flink_client import cancel, rest, submit
+from spendstream.processes import wait_until
 from tests.conformance.bill import ACCOUNTS, START, Charge, charges, write_cur2
 from tests.integration.test_api import graphql
 from tests.integration.test_formats_pipeline import isolated
@@ -106,7 +106,7 @@ def test_changed_settings_apply_to_events_processed_after_the_change_in_the_runn
                        "tag_rules": [{"tag": "user_team", "dimension": "project", "values": {"web": "storefront"}},
                                      {"tag": "user_team", "dimension": "customer", "values": {}}]}}
         ]  # fmt: skip
-        time.sleep(2)  # the job follows the settings topic with 200 ms polls
+        wait_until(lambda: settings_applied(config, running) >= 3, "the job to apply the 3 changes", 60)
         october = in_october(september)
         published(october, tmp_path / "october", config, "2026-10")
         settled(config, september + october)
@@ -153,3 +153,13 @@ def test_changed_settings_apply_to_events_processed_after_the_change_in_the_runn
     web_total = sum(Decimal(u["total_cost"]) for u in customers if u["unit"] == "web")
     assert status == 200 and abs(Decimal(web["data"]["getCostByCustomer"]["totalUsd"]) - web_total) < Decimal("0.01")
     assert Decimal(web["data"]["getCostByCustomer"]["allocatedUsd"]) > 0  # its share of the untagged cost
+
+
+def settings_applied(config: Config, job_id: str) -> float:
+    """Changes every settings lookup of the job has applied (its gauge ``account_settings_applied``; 0 before)."""
+    applied = []
+    for vertex in rest(config, f"/jobs/{job_id}").get("vertices", []):
+        path = f"/jobs/{job_id}/vertices/{vertex['id']}/metrics"
+        names = [m["id"] for m in rest(config, path) if m["id"].endswith(".spendstream.account_settings_applied")]
+        applied += [float(m["value"]) for m in (rest(config, f"{path}?get={','.join(names)}") if names else ())]
+    return min(applied, default=0.0)

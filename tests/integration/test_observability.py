@@ -130,7 +130,7 @@ def assert_health_dashboard_shows(config: Config, dead_letters: float) -> None:
         query = query.replace("$timeFilter", "time > now() - 1h").replace("$__interval", "1s")
         assert influxql(config.influx, query), where
     lags = influxql(config.influx, 'SELECT last("lag") FROM "pipeline_lag" GROUP BY "group", "topic"')
-    sink_group = f"{config.kafka.consumer_group}-influx-sink"
+    sink_group = config.kafka.sink_group
     assert {s["tags"]["topic"] for s in lags if s["tags"]["group"] == sink_group} >= {config.kafka.topic("aggregate")}
     assert all(s["values"][0][1] == 0 for s in lags if s["tags"]["group"] == sink_group)  # the sink has read all
     stored = influxql(config.influx, 'SELECT last("records") FROM "pipeline_topic" WHERE "role" = \'dead_letter\'')

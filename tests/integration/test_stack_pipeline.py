@@ -23,7 +23,7 @@ from spendstream.api.access import SECRET_ENV
 from spendstream.config import Config, to_env
 from spendstream.flink_client import cancel
 from spendstream.processes import free_port, running_pid, spawn, stop, wait_until
-from spendstream.supervisor import LIVE_STATES, PIPELINE, cost_job, pipeline_lag
+from spendstream.supervisor import LIVE_STATES, PIPELINE, cost_job, cost_job_running, pipeline_lag
 from tests.conformance.bill import charges
 from tests.integration.test_formats_pipeline import isolated
 from tests.integration.test_pipeline import ROOT
@@ -43,7 +43,7 @@ def test_replay_with_a_heartbeat_alone_fills_influxdb_and_a_dead_sink_comes_back
     env = {**to_env(config), SECRET_ENV: "supervisor-test-secret-of-forty-bytes!!!"}
     spawn("supervisor", [sys.executable, "-m", "spendstream.cli", "stack", "supervise"], state, env=env)
     try:
-        wait_until(lambda: _job_running(config), "the supervised cost job", 240, state / "logs" / "supervisor.log")
+        wait_until(lambda: cost_job_running(config), "the supervised cost job", 240, state / "logs" / "supervisor.log")
         assert all(running_pid(name, state) for name in (*PIPELINE, "api"))
 
         bill = charges(days=2)
@@ -63,11 +63,6 @@ def test_replay_with_a_heartbeat_alone_fills_influxdb_and_a_dead_sink_comes_back
         if job is not None and job.state in LIVE_STATES:
             cancel(config, job.job_id)
     assert not any(running_pid(name, state) for name in ("supervisor", *PIPELINE, "api"))
-
-
-def _job_running(config: Config) -> bool:
-    job = cost_job(config)
-    return job is not None and job.state == "RUNNING"
 
 
 def _until_books_match(config: Config, bill, timeout_s: float = 300) -> None:
