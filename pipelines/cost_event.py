@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -97,6 +99,39 @@ def exact_decimal(text: str, column: str, *, required: bool = True) -> str:
     return format(value, "f")
 
 
+def timestamp_ms(text: str, column: str) -> int:
+    """ISO-8601 timestamp (``Z`` or offset; naive means UTC) to epoch milliseconds."""
+    text = text.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise RejectedRow(f"{column} is not an ISO-8601 timestamp: {text[:40]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def currency(text: str) -> str:
+    """An ISO-4217-shaped currency code."""
+    code = text.strip().upper() or "USD"
+    if len(code) != 3 or not code.isalpha():
+        raise RejectedRow(f"line_item_currency_code is not a currency code: {text[:20]!r}")
+    return code
+
+
+def resource_tags(text: str) -> dict[str, str]:
+    """The ``resource_tags`` JSON object (CUR 2.0 keys such as ``user_team``); empty when absent."""
+    if not text.strip():
+        return {}
+    try:
+        tags = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RejectedRow(f"resource_tags is not valid JSON: {error.msg}") from None
+    if not isinstance(tags, dict):
+        raise RejectedRow("resource_tags is not a JSON object")
+    return {str(key): "" if value is None else str(value) for key, value in tags.items()}
+
+
 # The one money rule, shared with the job's Java decoder (DecodeCostEvent.money): the job sums in
 # DECIMAL(38, 18), so a value must have at most 18 decimal places (trailing zeros aside) and stay
 # below 1e15 — every input row is either held exactly everywhere or refused everywhere.
@@ -111,3 +146,36 @@ def decimal_places(value: Decimal) -> int:
     if not significant:
         return 0
     return max(0, -(exponent + len(digits) - len(significant)))
+
+
+# The fields of a cost event held as one column each in a CostEventBatch (all but the tags).
+SCALAR_FIELDS = tuple(name for name in CostEvent.__slots__ if name != "tags")
+
+
+@dataclass
+class CostEventBatch:
+    """The events of one record batch of an export, a column per field, and the rows it refused.
+
+    ``tags`` are few distinct maps: each event's index into ``tag_maps``. ``rows`` says which
+    input row each event came from; ``rejected`` maps an input row to its reason.
+    """
+
+    columns: dict  # field name → pyarrow Array (strings; longs for the *_ms fields)
+    tag_index: object  # numpy int array, one per event
+    tag_maps: list[dict[str, str]]
+    rows: object  # numpy int array, one per event
+    rejected: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def events(self) -> list[CostEvent]:
+        """The batch as CostEvent objects (for the batch commands that work event by event)."""
+        values = [self.columns[name].to_pylist() for name in SCALAR_FIELDS]
+        charge_type = SCALAR_FIELDS.index("charge_type")
+        events = []
+        for fields, tags in zip(zip(*values, strict=True), self.tag_index.tolist(), strict=True):
+            record = dict(zip(SCALAR_FIELDS, fields, strict=True))
+            record["charge_type"] = ChargeType(fields[charge_type])
+            events.append(CostEvent(**record, tags=dict(self.tag_maps[tags])))
+        return events

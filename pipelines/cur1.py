@@ -12,8 +12,12 @@ import re
 from collections.abc import Mapping
 from functools import cache
 
-from pipelines.cost_event import CostEvent
-from pipelines.cur2 import normalize_cur2_row
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.columns import one_row
+from pipelines.cost_event import CostEvent, CostEventBatch
+from pipelines.cur2 import normalize_cur2
 
 SOURCE_FORMAT = "cur1"
 TAG_PREFIX = "resourceTags/"
@@ -41,21 +45,41 @@ def missing_columns(header: list[str]) -> list[str]:
     return [column for column in REQUIRED_CUR1 if column not in present]
 
 
-def to_cur2(row: Mapping[str, str]) -> dict[str, str]:
-    """Rename columns and fold the ``resourceTags/*`` columns into a ``resource_tags`` JSON object."""
-    renamed: dict[str, str] = {}
-    tags: dict[str, str] = {}
-    for column, value in row.items():
-        if column.startswith(TAG_PREFIX):
-            if value:
-                tags[column[len(TAG_PREFIX) :].replace(":", "_")] = value
+def to_cur2(table: pa.Table) -> pa.Table:
+    """Rename columns and fold the ``resourceTags/*`` columns into a ``resource_tags`` JSON object per row."""
+    nothing = pa.array([""] * table.num_rows, pa.string())
+    renamed: dict[str, pa.Array] = {}
+    tag_columns: list[tuple[str, pa.Array]] = []
+    for name in table.column_names:
+        values = table.column(name).combine_chunks().fill_null("")
+        if name.startswith(TAG_PREFIX):
+            tag_columns.append((name[len(TAG_PREFIX) :].replace(":", "_"), values))
         else:
-            renamed[cur2_name(column)] = value
-    if not renamed.get("product_region_code"):
-        renamed["product_region_code"] = renamed.get("product_region", "")
-    renamed["resource_tags"] = json.dumps(tags) if tags else ""
-    return renamed
+            renamed[cur2_name(name)] = values  # a later column of the same CUR 2.0 name wins
+    code = renamed.get("product_region_code", nothing)
+    renamed["product_region_code"] = pc.if_else(pc.equal(code, ""), renamed.get("product_region", nothing), code)
+    renamed["resource_tags"] = _tags_json(tag_columns, nothing)
+    return pa.table(renamed)
+
+
+def _tags_json(tag_columns: list[tuple[str, pa.Array]], nothing: pa.Array) -> pa.Array:
+    """Each row's non-empty tag values as a JSON object ("" when it has none); a later column wins."""
+    if not tag_columns:
+        return nothing
+    texts = []
+    for values in zip(*(values.to_pylist() for _, values in tag_columns), strict=True):
+        tags = {}
+        for (key, _), value in zip(tag_columns, values, strict=True):
+            if value:
+                tags[key] = value
+        texts.append(json.dumps(tags) if tags else "")
+    return pa.array(texts, pa.string())
+
+
+def normalize_cur1(table: pa.Table) -> CostEventBatch:
+    return normalize_cur2(to_cur2(table), SOURCE_FORMAT)
 
 
 def normalize_cur1_row(row: Mapping[str, str]) -> CostEvent:
-    return normalize_cur2_row(to_cur2(row), SOURCE_FORMAT)
+    """One row (column → text) to a cost event; raises RejectedRow with the reason."""
+    return one_row(normalize_cur1, row)

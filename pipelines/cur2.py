@@ -7,11 +7,29 @@ objects in CSV exports.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
-from pipelines.cost_event import ChargeType, CostEvent, PricingTerm, RejectedRow, event_id, exact_decimal
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.columns import (
+    Checks,
+    batch_of,
+    column,
+    currencies,
+    decimals,
+    empty,
+    first_filled,
+    mapped,
+    numpy_mask,
+    one_row,
+    optional_decimals,
+    tags,
+    text,
+    timestamps_ms,
+)
+from pipelines.cost_event import ChargeType, CostEvent, CostEventBatch, PricingTerm
 from pipelines.optimize.catalog import instance_type_of
 
 SOURCE_FORMAT = "cur2"
@@ -75,54 +93,87 @@ def missing_columns(header: list[str]) -> list[str]:
     return [column for column in REQUIRED_COLUMNS if column not in present]
 
 
-def normalize_cur2_row(row: Mapping[str, str], source_format: str = SOURCE_FORMAT) -> CostEvent:
-    """One CSV row (column → text) to a cost event; raises RejectedRow with the reason.
+def normalize_cur2(table: pa.Table, source_format: str = SOURCE_FORMAT) -> CostEventBatch:
+    """A record batch of CUR 2.0 rows (column → text) to cost events, and the rows refused with their reason.
 
-    ``source_format`` lets CUR 1.0, whose columns map one to one onto CUR 2.0's, reuse this.
+    The rules run in the order a row is checked; ``source_format`` lets CUR 1.0, whose columns
+    map one to one onto CUR 2.0's, reuse them.
     """
-    for column in REQUIRED_COLUMNS:
-        if not (row.get(column) or "").strip():
-            raise RejectedRow(f"{column} is missing")
-    line_item_id = row["identity_line_item_id"].strip()
-    start_ms = timestamp_ms(row["line_item_usage_start_date"], "line_item_usage_start_date")
-    end_ms = timestamp_ms(row["line_item_usage_end_date"], "line_item_usage_end_date")
-    if end_ms < start_ms:
-        raise RejectedRow("line_item_usage_end_date is before line_item_usage_start_date")
-    unblended = exact_decimal(row["line_item_unblended_cost"], "line_item_unblended_cost")
-    net_text = row.get("line_item_net_unblended_cost") or ""
-    net = exact_decimal(net_text, "line_item_net_unblended_cost") if net_text.strip() else unblended
-    line_item_type = row["line_item_line_item_type"].strip()
-    usage_type = (row.get("line_item_usage_type") or "").strip()
-    instance_type = instance_type_of(row.get("product_instance_type") or "") or (
+    checks = Checks(table.num_rows)
+    for name in REQUIRED_COLUMNS:
+        checks.refuse(empty(text(table, name)), f"{name} is missing")
+    start_ms = timestamps_ms(checks, text(table, "line_item_usage_start_date"), "line_item_usage_start_date")
+    end_ms = timestamps_ms(checks, text(table, "line_item_usage_end_date"), "line_item_usage_end_date")
+    checks.refuse(end_ms < start_ms, "line_item_usage_end_date is before line_item_usage_start_date")
+    unblended = decimals(checks, text(table, "line_item_unblended_cost"), "line_item_unblended_cost")
+    net = first_filled(
+        optional_decimals(checks, text(table, "line_item_net_unblended_cost"), "line_item_net_unblended_cost"),
+        unblended,
+    )
+    line_item_type = text(table, "line_item_line_item_type")
+    usage_type = text(table, "line_item_usage_type")
+    instance_type = mapped(_instance_type, column(table, "product_instance_type"), usage_type)
+    currency_codes = currencies(checks, column(table, "line_item_currency_code"))
+    usage_amount = decimals(checks, text(table, "line_item_usage_amount"), "line_item_usage_amount", required=False)
+    tag_index, tag_maps = tags(checks, column(table, "resource_tags"))
+    amortized = _amortized(checks, table, line_item_type)
+    fields = {
+        "line_item_id": text(table, "identity_line_item_id"),
+        "billing_period": _billing_periods(text(table, "bill_billing_period_start_date"), start_ms),
+        "usage_start_ms": pa.array(start_ms),
+        "usage_end_ms": pa.array(end_ms),
+        "payer_account_id": text(table, "bill_payer_account_id"),
+        "usage_account_id": text(table, "line_item_usage_account_id"),
+        "service": first_filled(text(table, "line_item_product_code"), "unknown"),
+        "region": first_filled(text(table, "product_region_code"), "global"),
+        "resource_id": text(table, "line_item_resource_id"),
+        "line_item_type": line_item_type,
+        "charge_type": mapped(lambda kind: CHARGE_TYPES.get(kind, ChargeType.OTHER).value, line_item_type),
+        "usage_type": usage_type,
+        "unblended_cost": unblended,
+        "net_cost": net,
+        "currency": currency_codes,
+        "usage_amount": usage_amount,
+        "amortized_cost": first_filled(amortized, net),
+        "list_cost": optional_decimals(
+            checks, text(table, "pricing_public_on_demand_cost"), "pricing_public_on_demand_cost"
+        ),
+        "instance_type": instance_type,
+        "pricing_term": mapped(pricing_term, line_item_type, usage_type, instance_type),
+        "public_on_demand_rate": optional_decimals(
+            checks, text(table, "pricing_public_on_demand_rate"), "pricing_public_on_demand_rate"
+        ),
+        "commitment_id": first_filled(*(text(table, name) for name in COMMITMENT_COLUMNS)),
+    }
+    return batch_of(checks, source_format, fields, tag_index, tag_maps)
+
+
+def normalize_cur2_row(row: Mapping[str, str], source_format: str = SOURCE_FORMAT) -> CostEvent:
+    """One row (column → text) to a cost event; raises RejectedRow with the reason."""
+    return one_row(lambda table: normalize_cur2(table, source_format), row)
+
+
+def _instance_type(product_instance_type: str, usage_type: str) -> str:
+    return instance_type_of(product_instance_type) or (
         instance_type_of(usage_type) if any(kind in usage_type for kind in INSTANCE_USAGE) else ""
     )
-    return CostEvent(
-        event_id=event_id(source_format, line_item_id, start_ms, end_ms),
-        source_format=source_format,
-        line_item_id=line_item_id,
-        billing_period=billing_period(row, start_ms),
-        usage_start_ms=start_ms,
-        usage_end_ms=end_ms,
-        payer_account_id=(row.get("bill_payer_account_id") or "").strip(),
-        usage_account_id=row["line_item_usage_account_id"].strip(),
-        service=(row.get("line_item_product_code") or "").strip() or "unknown",
-        region=(row.get("product_region_code") or "").strip() or "global",
-        resource_id=(row.get("line_item_resource_id") or "").strip(),
-        line_item_type=line_item_type,
-        charge_type=CHARGE_TYPES.get(line_item_type, ChargeType.OTHER),
-        usage_type=usage_type,
-        unblended_cost=unblended,
-        net_cost=net,
-        currency=currency(row.get("line_item_currency_code") or "USD"),
-        usage_amount=exact_decimal(row.get("line_item_usage_amount") or "", "line_item_usage_amount", required=False),
-        tags=resource_tags(row.get("resource_tags") or ""),
-        amortized_cost=optional_decimal(row, AMORTIZED_COLUMNS.get(line_item_type, "")) or net,
-        list_cost=optional_decimal(row, "pricing_public_on_demand_cost"),
-        instance_type=instance_type,
-        pricing_term=pricing_term(line_item_type, usage_type, instance_type),
-        public_on_demand_rate=optional_decimal(row, "pricing_public_on_demand_rate"),
-        commitment_id=next((row[c].strip() for c in COMMITMENT_COLUMNS if (row.get(c) or "").strip()), ""),
-    )
+
+
+def _amortized(checks: Checks, table: pa.Table, line_item_type: pa.Array) -> pa.Array:
+    """Each row's amortized cost from the column its line item type names ("" where none)."""
+    amortized = pa.array([""] * table.num_rows, pa.string())
+    for kind, name in AMORTIZED_COLUMNS.items():
+        of_kind = numpy_mask(pc.equal(line_item_type, kind))
+        amortized = pc.if_else(
+            pa.array(of_kind), optional_decimals(checks, text(table, name), name, of_kind), amortized
+        )
+    return amortized
+
+
+def _billing_periods(period_start: pa.Array, start_ms: np.ndarray) -> pa.Array:
+    """YYYY-MM of each row's bill (its usage month when the column is empty)."""
+    usage_month = pc.strftime(pa.array(start_ms, pa.timestamp("ms", "UTC")), "%Y-%m")
+    return pc.if_else(pc.equal(period_start, ""), usage_month, pc.utf8_slice_codeunits(period_start, 0, 7))
 
 
 def pricing_term(line_item_type: str, usage_type: str, instance_type: str) -> str:
@@ -132,49 +183,3 @@ def pricing_term(line_item_type: str, usage_type: str, instance_type: str) -> st
     if "SpotUsage" in usage_type:
         return PricingTerm.SPOT.value
     return PricingTerm.ON_DEMAND.value if instance_type and line_item_type == "Usage" else ""
-
-
-def optional_decimal(row: Mapping[str, str], column: str) -> str:
-    """An optional money column: its exact value, or "" when the export leaves it out."""
-    text = (row.get(column) or "").strip() if column else ""
-    return exact_decimal(text, column) if text else ""
-
-
-def timestamp_ms(text: str, column: str) -> int:
-    """ISO-8601 timestamp (``Z`` or offset; naive means UTC) to epoch milliseconds."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise RejectedRow(f"{column} is not an ISO-8601 timestamp: {text[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
-
-
-def billing_period(row: Mapping[str, str], start_ms: int) -> str:
-    """YYYY-MM of the bill the line item belongs to (its usage month when the column is empty)."""
-    text = (row.get("bill_billing_period_start_date") or "").strip()
-    if text:
-        return text[:7]
-    return datetime.fromtimestamp(start_ms / 1000, UTC).strftime("%Y-%m")
-
-
-def currency(text: str) -> str:
-    """An ISO-4217-shaped currency code."""
-    code = text.strip().upper() or "USD"
-    if len(code) != 3 or not code.isalpha():
-        raise RejectedRow(f"line_item_currency_code is not a currency code: {text[:20]!r}")
-    return code
-
-
-def resource_tags(text: str) -> dict[str, str]:
-    """The ``resource_tags`` JSON object (CUR 2.0 keys such as ``user_team``); empty when absent."""
-    if not text.strip():
-        return {}
-    try:
-        tags = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise RejectedRow(f"resource_tags is not valid JSON: {error.msg}") from None
-    if not isinstance(tags, dict):
-        raise RejectedRow("resource_tags is not a JSON object")
-    return {str(key): "" if value is None else str(value) for key, value in tags.items()}

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from pipelines import cur1, cur2, focus
-from pipelines.cost_event import CostEvent
+from pipelines.cost_event import CostEvent, CostEventBatch
 
 
 class UnknownFormatError(ValueError):
@@ -18,13 +20,20 @@ class ExportFormat:
     name: str
     description: str
     missing_columns: Callable[[list[str]], list[str]]
-    normalize: Callable[[Mapping[str, str]], CostEvent]
+    normalize_batch: Callable[[pa.Table], CostEventBatch]  # a record batch of rows (column → text)
+    normalize: Callable[[Mapping[str, str]], CostEvent]  # one row: the batch of one
 
 
 FORMATS = {
-    "cur2": ExportFormat("cur2", "AWS CUR 2.0 (Data Exports)", cur2.missing_columns, cur2.normalize_cur2_row),
-    "cur1": ExportFormat("cur1", "AWS CUR 1.0 (legacy)", cur1.missing_columns, cur1.normalize_cur1_row),
-    "focus": ExportFormat("focus", "FinOps FOCUS 1.x", focus.missing_columns, focus.normalize_focus_row),
+    "cur2": ExportFormat(
+        "cur2", "AWS CUR 2.0 (Data Exports)", cur2.missing_columns, cur2.normalize_cur2, cur2.normalize_cur2_row
+    ),
+    "cur1": ExportFormat(
+        "cur1", "AWS CUR 1.0 (legacy)", cur1.missing_columns, cur1.normalize_cur1, cur1.normalize_cur1_row
+    ),
+    "focus": ExportFormat(
+        "focus", "FinOps FOCUS 1.x", focus.missing_columns, focus.normalize_focus, focus.normalize_focus_row
+    ),
 }
 
 

@@ -7,8 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 
-from pipelines.cost_event import RejectedRow
-from pipelines.cur2 import timestamp_ms
+from pipelines.cost_event import RejectedRow, timestamp_ms
 
 
 @dataclass(frozen=True, slots=True)

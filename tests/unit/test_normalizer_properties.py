@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,7 +66,12 @@ BAD_TEXT = st.sampled_from(
     ]
 )
 ANY_TEXT = st.one_of(BAD_TEXT, st.text(max_size=30), GOOD_MONEY.map(str))
-TIMES = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
+TIMES = st.one_of(  # as Python writes them, and in the exports' shapes (the columnar fast path)
+    st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.000Z")),
+    st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.0+)?Z?\Z"),  # impossible dates too
+)
 TAGS = st.one_of(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=4).map(json.dumps), BAD_TEXT)
 
 COLUMNS = {
@@ -166,6 +172,32 @@ def test_cur1_rows_are_kept_exactly_or_rejected_with_a_reason(row):
 @given(rows("focus"))
 def test_focus_rows_are_kept_exactly_or_rejected_with_a_reason(row):
     check("focus", row)
+
+
+@st.composite
+def batches(draw, fmt: str) -> list[dict[str, str]]:
+    """Rows of one file: every row has every column of the file ("" where a row has none)."""
+    drawn = draw(st.lists(rows(fmt), min_size=2, max_size=40))
+    columns = list(dict.fromkeys(column for row in drawn for column in row)) or ["note"]  # a file has a header
+    return [{column: row.get(column, "") for column in columns} for row in drawn]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(FORMATS)).flatmap(lambda fmt: st.tuples(st.just(fmt), batches(fmt))))
+def test_a_batch_gives_every_row_the_answer_it_gets_alone(case):
+    """Normalizing a record batch at a time never mixes rows up: the same event or reason per row."""
+    fmt, batch_rows = case
+    batch = FORMATS[fmt].normalize_batch(pa.Table.from_pylist(batch_rows))
+    events = iter(batch.events())
+    for index, row in enumerate(batch_rows):
+        try:
+            alone = FORMATS[fmt].normalize(row)
+        except RejectedRow as reason:
+            assert batch.rejected.get(index) == str(reason)
+        else:
+            assert index not in batch.rejected and next(events) == alone
+    assert next(events, None) is None
+    assert list(batch.rows) == [i for i in range(len(batch_rows)) if i not in batch.rejected]
 
 
 START_TIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1))

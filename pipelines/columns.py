@@ -1,0 +1,250 @@
+"""The normalizers' rules applied a column at a time (Arrow compute) to a record batch of an export.
+
+Each rule is written once, for one value, in pipelines/cost_event.py (``exact_decimal``,
+``timestamp_ms``, ``currency``, ``resource_tags``, ``event_id``).
+Here Arrow recognises, in C++, the values those rules would return unchanged (a decimal already
+in canonical form, a whole-second UTC timestamp); only values of any other shape go through the
+rule itself, one by one, and only those can be refused. An export is almost all canonical, so the
+per-value Python runs on a few rows, and a batch of one row gives exactly the row rules' answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.cost_event import (
+    CostEvent,
+    CostEventBatch,
+    RejectedRow,
+    currency,
+    exact_decimal,
+    resource_tags,
+    timestamp_ms,
+)
+
+# Shapes whose rule is the identity (exact_decimal returns them as they are; timestamp_ms of a
+# whole second is exact). Anything else takes the rule's own path.
+CANONICAL_DECIMAL = r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,18})?$"
+WHOLE_SECOND_UTC = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.0{1,6})?Z?$"
+SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%S"
+# After Arrow's ASCII trim, a value that still starts or ends with anything but printable ASCII
+# may hold whitespace Python's str.strip() removes (U+001C–U+001F, U+00A0, U+2000, ...).
+NOT_PRINTABLE_AT_AN_END = r"^[^\x21-\x7e]|[^\x21-\x7e]$"
+REFUSED = (RejectedRow, ValueError, TypeError)
+
+
+class Checks:
+    """The values of one batch's rows and the first reason each row is refused for.
+
+    Rules run in the order the row normalizer states them; a row keeps the reason of the first
+    rule that refused it, as a row-at-a-time normalizer that raises at its first problem would.
+    """
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.refused = np.zeros(rows, dtype=bool)
+        self.reasons: dict[int, str] = {}
+
+    def refuse(self, mask: np.ndarray | pa.Array, reason: str | Callable[[int], str]) -> None:
+        """Refuse the rows of ``mask`` (not refused before) for ``reason`` (or ``reason(row)``)."""
+        new = numpy_mask(mask) & ~self.refused
+        for row in np.flatnonzero(new):
+            self.reasons[int(row)] = reason(int(row)) if callable(reason) else reason
+        self.refused |= new
+
+    def apply(
+        self, rule: Callable[[str], Any], inputs: pa.Array, fast: pa.Array, where: np.ndarray | None = None
+    ) -> pa.Array:
+        """``fast``'s values where they are set, else ``rule`` of the input; a null when refused.
+
+        A value the rule refuses refuses its row (only where ``where`` holds, when given).
+        """
+        slow = ~numpy_mask(pc.is_valid(fast))
+        if where is not None:
+            slow &= where
+        rows = np.flatnonzero(slow)
+        if not len(rows):
+            return fast
+        results, reasons = [], {}
+        for row, value in zip(rows.tolist(), inputs.take(pa.array(rows)).to_pylist(), strict=True):
+            try:
+                results.append(rule(value))
+            except REFUSED as error:
+                results.append(None)
+                reasons[row] = str(error)
+        refused = np.zeros(self.rows, dtype=bool)
+        refused[list(reasons)] = True
+        self.refuse(refused, reasons.__getitem__)
+        return pc.replace_with_mask(fast, pa.array(slow), pa.array(results, fast.type))
+
+    def kept(self) -> np.ndarray:
+        """The rows no rule refused."""
+        return np.flatnonzero(~self.refused)
+
+
+def numpy_mask(mask: np.ndarray | pa.Array) -> np.ndarray:
+    if isinstance(mask, np.ndarray):
+        return mask
+    return mask.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def column(table: pa.Table, name: str) -> pa.Array:
+    """A column as text, as read ("" for a null or a column the file does not have)."""
+    if name not in table.column_names:
+        return pa.array([""] * table.num_rows, pa.string())
+    return table.column(name).combine_chunks().fill_null("")
+
+
+def stripped(values: pa.Array) -> pa.Array:
+    """Each value as ``str.strip()`` leaves it (Arrow trims ASCII whitespace; the rare rest in Python)."""
+    trimmed = pc.ascii_trim_whitespace(values)
+    odd = numpy_mask(pc.match_substring_regex(trimmed, NOT_PRINTABLE_AT_AN_END))
+    rows = np.flatnonzero(odd)
+    if not len(rows):
+        return trimmed
+    texts = [text.strip() for text in trimmed.take(pa.array(rows)).to_pylist()]
+    return pc.replace_with_mask(trimmed, pa.array(odd), pa.array(texts, pa.string()))
+
+
+def text(table: pa.Table, name: str) -> pa.Array:
+    """A column's values stripped of surrounding whitespace."""
+    return stripped(column(table, name))
+
+
+def empty(values: pa.Array) -> np.ndarray:
+    return numpy_mask(pc.equal(values, ""))
+
+
+def decimals(
+    checks: Checks, values: pa.Array, name: str, *, required: bool = True, where: np.ndarray | None = None
+) -> pa.Array:
+    """Exact decimal strings: canonical values as they are, the rest through ``exact_decimal``."""
+    canonical = pc.match_substring_regex(values, CANONICAL_DECIMAL)
+    rule = partial(exact_decimal, column=name, required=required)
+    return checks.apply(rule, values, pc.if_else(canonical, values, None), where)
+
+
+def optional_decimals(checks: Checks, values: pa.Array, name: str, where: np.ndarray | None = None) -> pa.Array:
+    """An optional money or quantity column: exact values, "" where the export leaves it out."""
+    filled = ~empty(values) if where is None else ~empty(values) & where
+    return pc.if_else(pa.array(filled), decimals(checks, values, name, where=filled), "")
+
+
+def timestamps_ms(checks: Checks, values: pa.Array, name: str) -> np.ndarray:
+    """Epoch milliseconds: whole-second UTC timestamps parsed by Arrow, the rest by ``timestamp_ms``."""
+    shaped = pc.match_substring_regex(values, WHOLE_SECOND_UTC)
+    seconds_text = pc.utf8_slice_codeunits(values, 0, 19)
+    parsed = pc.strptime(seconds_text, SECONDS_FORMAT, "s", error_is_null=True)
+    # Arrow rolls an impossible date over (02-30 → 03-02); printing it back catches that.
+    exact = pc.and_(shaped, pc.equal(pc.strftime(parsed, SECONDS_FORMAT), seconds_text))
+    milliseconds = pc.multiply(parsed.cast(pa.int64()), 1000)
+    ms = checks.apply(
+        partial(timestamp_ms, column=name), values, pc.if_else(exact.fill_null(False), milliseconds, None)
+    )
+    return ms.fill_null(0).to_numpy(zero_copy_only=False)
+
+
+def currencies(checks: Checks, values: pa.Array) -> pa.Array:
+    """Currency codes (USD where the column is empty)."""
+    index, codes = refusing(checks, lambda value: currency(value or "USD"), values)
+    return pa.array(codes, pa.string()).take(pa.array(index))
+
+
+def tags(checks: Checks, values: pa.Array) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """Each row's tags object: (index, the distinct maps); parsed once per distinct text."""
+    return refusing(checks, resource_tags, values)
+
+
+def per_distinct(rule: Callable[..., Any], *columns: pa.Array) -> tuple[np.ndarray, list]:
+    """``rule`` of each distinct combination of the columns' values: (each row's index, results).
+
+    For rules of few distinct inputs (a charge type, an instance type, a tags object), so the
+    Python runs once per distinct value, not once per row.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    dictionaries = []
+    for values in columns:
+        encoded = values.dictionary_encode()
+        dictionaries.append(encoded.dictionary.to_pylist())
+        key = key * len(dictionaries[-1]) + encoded.indices.to_numpy(zero_copy_only=False)
+    distinct, index = np.unique(key, return_inverse=True)  # key stays exact: few distinct values per column
+    results = []
+    for combined in distinct.tolist():
+        args = []
+        for dictionary in reversed(dictionaries):
+            combined, position = divmod(combined, len(dictionary))
+            args.append(dictionary[position])
+        results.append(rule(*reversed(args)))
+    return index, results
+
+
+def mapped(rule: Callable[..., str], *columns: pa.Array) -> pa.Array:
+    """``rule`` (giving text) of each row's values, computed once per distinct combination."""
+    index, results = per_distinct(rule, *columns)
+    return pa.array(results, pa.string()).take(pa.array(index))
+
+
+def refusing(checks: Checks, rule: Callable[..., Any], *columns: pa.Array) -> tuple[np.ndarray, list]:
+    """``per_distinct`` of a rule that may refuse: a refused value refuses every row holding it (result None)."""
+
+    def outcome(*args):
+        try:
+            return True, rule(*args)
+        except REFUSED as error:
+            return False, str(error)
+
+    index, outcomes = per_distinct(outcome, *columns)
+    refused = {i: result for i, (ok, result) in enumerate(outcomes) if not ok}
+    if refused:
+        checks.refuse(np.isin(index, list(refused)), lambda row: refused[int(index[row])])
+    return index, [result if ok else None for ok, result in outcomes]
+
+
+def first_filled(*candidates: pa.Array | str) -> pa.Array:
+    """Per row, the first candidate that is not empty ("" when none is); a text is a default."""
+    nulled = [
+        values if isinstance(values, str) else pc.if_else(pc.equal(values, ""), None, values) for values in candidates
+    ]
+    return pc.coalesce(*nulled, "")
+
+
+def event_ids(source_format: str, line_item_ids: pa.Array, start_ms: pa.Array, end_ms: pa.Array) -> pa.Array:
+    """``event_id`` of every row: the key is joined by Arrow, hashed by hashlib (sha256 is not in Arrow)."""
+    keys = pc.binary_join_element_wise(
+        source_format, line_item_ids, start_ms.cast(pa.string()), end_ms.cast(pa.string()), "|"
+    )
+    sha256 = hashlib.sha256
+    return pa.array([sha256(key).hexdigest()[:32] for key in keys.cast(pa.binary()).to_pylist()], pa.string())
+
+
+def batch_of(
+    checks: Checks, source_format: str, fields: dict[str, pa.Array], tag_index: np.ndarray, tag_maps: list
+) -> CostEventBatch:
+    """The rows no rule refused, as cost events (ids computed for those rows only)."""
+    kept = checks.kept()
+    taken = pa.array(kept, pa.int64())
+    columns = {name: values.take(taken) for name, values in fields.items()}
+    columns["source_format"] = pa.array([source_format] * len(kept), pa.string())
+    columns["event_id"] = event_ids(
+        source_format, columns["line_item_id"], columns["usage_start_ms"], columns["usage_end_ms"]
+    )
+    used, tag_index = np.unique(tag_index[kept], return_inverse=True)
+    maps = [tag_maps[i] for i in used.tolist()]
+    return CostEventBatch(columns, tag_index.reshape(-1), maps, kept, dict(checks.reasons))
+
+
+def one_row(normalize: Callable[[pa.Table], CostEventBatch], row: Mapping[str, str | None]) -> CostEvent:
+    """The row normalizers' answer for one row: its event, or RejectedRow with the reason."""
+    columns = {name: pa.array([value], pa.string()) for name, value in row.items()}
+    table = pa.table(columns or {"": pa.array([""])})  # a row of no columns is still one row
+    batch = normalize(table)
+    if batch.rejected:
+        raise RejectedRow(batch.rejected[0])
+    return batch.events()[0]
