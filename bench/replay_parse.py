@@ -27,7 +27,7 @@ from rich.table import Table
 
 from bench.report import ROOT, publish
 from connectors.deliveries import DeliveryLedger, DeliveryTracker
-from connectors.replay import FormatChecker, ReplaySummary, encoded_events, normalized_events
+from connectors.replay import FormatChecker, ReplaySummary, encoded_events, normalized_batches
 
 SAMPLE = ROOT / "deploy" / "sample" / "cur2"
 
@@ -64,10 +64,12 @@ def ours(path: Path, encode: bool) -> int:
     checker = FormatChecker("auto")
     if encode:
         tracker = DeliveryTracker(DeliveryLedger(path.parent / "ledger"), "bench", force=True)
-        events = encoded_events([path], summary, lambda row, why: rejected.append(why), [0], checker, tracker)
+        count = sum(
+            1 for _ in encoded_events([path], summary, lambda row, why: rejected.append(why), [0], checker, tracker)
+        )
     else:
-        events = normalized_events([path], summary, lambda row, why: rejected.append(why), [0], checker)
-    count = sum(1 for _ in events)
+        batches = normalized_batches([path], summary, lambda row, why: rejected.append(why), [0], checker)
+        count = sum(len(events) for _, events in batches)
     assert not rejected, rejected[:3]
     return count
 

@@ -88,7 +88,7 @@ def backtest(
     with replay_progress(show_progress) as progress:
         reading = progress.add_task("read", total=total_bytes(files))
         counter = [0]
-        for _, event in normalized_events(files, summary, reject, counter, FormatChecker(export_format)):
+        for event in normalized_events(files, summary, reject, counter, FormatChecker(export_format)):
             series.add(event)
             if counter[0] >= 1 << 20:
                 progress.advance(reading, counter[0])

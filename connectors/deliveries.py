@@ -30,12 +30,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from pipelines.cost_event import ChargeType, CostEvent, event_id
+import pyarrow as pa
+
+from pipelines.columns import repeated_values
+from pipelines.cost_event import ChargeType, CostEvent, CostEventBatch, event_id
 from pipelines.ordering import TimedRecord
 from schemas import SchemaName, codec
 
 HOUR_MS = 3_600_000
 REMOVED = "Removed"  # line_item_type of a removal event; the job does not count it as a line item
+
+
+KEY_COLUMNS = ("payer_account_id", "usage_account_id", "service", "region", "charge_type", "currency")
 
 
 class KeyHour(NamedTuple):
@@ -164,15 +170,35 @@ class DeliveryTracker:
         self.plan = DeliveryPlan()
         self._digests: dict[Path, str] = {}
 
-    def observe(self, path: Path, event: CostEvent) -> None:
-        period = self.periods[event.billing_period]
+    def observe(self, path: Path, events: CostEventBatch) -> None:
+        """Count a batch of ``path``'s events into its periods' rows, files and key-hours."""
         name = f"{path.parent.name}/{path.name}"  # where the export sits on disk does not matter
-        if name not in period.files:
-            if path not in self._digests:
-                self._digests[path] = file_digest(path)
-            period.files[name] = self._digests[path]
-        period.key_hours.add(key_hour(event))
-        period.rows += 1
+        columns = events.columns
+        start_ms = columns["usage_start_ms"].to_numpy()
+        keys = pa.table(
+            {
+                **{name: columns[name] for name in KEY_COLUMNS},
+                "tags": pa.array(events.tag_index),
+                "hour_ms": pa.array(start_ms - start_ms % HOUR_MS),
+                "billing_period": columns["billing_period"],
+            }
+        )
+        tags = [json.dumps(tag_map, sort_keys=True) for tag_map in events.tag_maps]
+        counts = keys.group_by("billing_period").aggregate([([], "count_all")]).to_pylist()
+        for row in counts:
+            period = self.periods[row["billing_period"]]
+            if name not in period.files:
+                if path not in self._digests:
+                    self._digests[path] = file_digest(path)
+                period.files[name] = self._digests[path]
+            period.rows += row["count_all"]
+        distinct = keys.group_by(keys.column_names).aggregate([])
+        hours = [repeated_values(distinct.column(key).combine_chunks()) for key in KEY_COLUMNS]
+        hours.append([tags[index] for index in distinct.column("tags").to_numpy().tolist()])
+        hours.append(distinct.column("hour_ms").to_numpy().tolist())
+        periods = repeated_values(distinct.column("billing_period").combine_chunks())
+        for period, key_hour in zip(periods, zip(*hours, strict=True), strict=True):
+            self.periods[period].key_hours.add(KeyHour(*key_hour))
 
     def removals(self) -> Iterator[TimedRecord]:
         """Called once every row is read: decides the plan, yields removal events of new deliveries."""

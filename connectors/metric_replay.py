@@ -28,6 +28,7 @@ class MetricReplaySummary:
     produced: int = 0
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
+    first_rejected_at: dict[str, str] = field(default_factory=dict)
     start_offsets: dict[int, int] = field(default_factory=dict)
     end_offsets: dict[int, int] = field(default_factory=dict)
 

@@ -26,6 +26,16 @@ class Tally(Offsets, Protocol):
     produced: int
     rejected: int
     reasons: Counter
+    first_rejected_at: dict[str, str]  # reason → file:line of its first row
+
+
+def count_reject(tally: Tally, row: SourceRow, reason: str) -> None:
+    """Count a rejected row under its reason (the text before any ``:`` and quoted value)."""
+    kind = reason.split(":")[0]
+    tally.rejected += 1
+    tally.reasons[kind] += 1
+    tally.first_rejected_at.setdefault(kind, f"{row.file}:{row.line}")
+    REPLAY_REJECTED.labels(kind).inc()
 
 
 class Publisher:
@@ -54,9 +64,7 @@ class Publisher:
 
     def reject(self, row: SourceRow, reason: str) -> None:
         """A row that cannot be an event: counted by reason and kept, raw, in the dead-letter topic."""
-        self.tally.rejected += 1
-        self.tally.reasons[reason.split(":")[0]] += 1
-        REPLAY_REJECTED.labels(reason.split(":")[0]).inc()
+        count_reject(self.tally, row, reason)
         letter = dead_letter(self.stage, f"{row.file}:{row.line}", reason, row.raw)
         self.out.send(self.dead_letter_topic, key=row.file.name.encode(), value=letter).add_errback(
             self.failures.append
@@ -78,3 +86,22 @@ class Publisher:
         starts, ends, partition = self.offsets.start_offsets, self.offsets.end_offsets, metadata.partition
         starts[partition] = min(starts.get(partition, metadata.offset), metadata.offset)
         ends[partition] = max(ends.get(partition, 0), metadata.offset + 1)
+
+
+class Rehearsal:
+    """A publisher that sends nothing and counts what it would have: ``replay --dry-run``."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+
+    def send(self, record: TimedRecord) -> None:
+        self.tally.produced += 1
+
+    def heartbeat(self, ts_ms: int) -> None:
+        """Nothing to move: no job reads a rehearsal."""
+
+    def reject(self, row: SourceRow, reason: str) -> None:
+        count_reject(self.tally, row, reason)
+
+    def close(self) -> None:
+        """Nothing was sent, so nothing to wait for."""

@@ -16,16 +16,22 @@ from decimal import Decimal
 from itertools import chain
 from pathlib import Path
 
-from connectors.cur_files import ExportError, SourceRow, export_files, read_rows, total_bytes
+import pyarrow as pa
+
+from connectors.cur_files import ExportBatch, ExportError, SourceRow, export_files, read_batches, total_bytes
 from connectors.deliveries import HOUR_MS, DeliveryLedger, DeliveryPlan, DeliveryTracker
 from connectors.kafka_io import ensure_topics
 from connectors.process_metrics import REPLAY_ROWS
-from connectors.publisher import Publisher
-from pipelines.cost_event import CostEvent, RejectedRow
+from connectors.publisher import Publisher, Rehearsal
+from pipelines.columns import repeated_values
+from pipelines.cost_event import CostEvent, CostEventBatch
 from pipelines.formats import ExportFormat, UnknownFormatError, detect_format
 from pipelines.ordering import TimedRecord, sort_by_event_time
-from schemas import SchemaName, codec
+from schemas import SchemaName
+from schemas.avro_batch import Repeated, encode_batch
 from spendstream.config import Config
+
+EXACT_SUM = pa.decimal256(76, 18)  # every kept amount has at most 18 decimal places and stays below 1e15
 
 
 @dataclass
@@ -49,6 +55,7 @@ class ReplaySummary:
     produced: int = 0
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
+    first_rejected_at: dict[str, str] = field(default_factory=dict)
     cost_by_account: dict[str, Decimal] = field(default_factory=dict)
     start_offsets: dict[int, int] = field(default_factory=dict)
     end_offsets: dict[int, int] = field(default_factory=dict)
@@ -117,29 +124,38 @@ class FormatChecker:
         return check
 
 
+def normalized_batches(
+    files: list[Path],
+    summary: ReplaySummary,
+    reject: Callable[[SourceRow, str], None],
+    counter: list[int],
+    formats: FormatChecker,
+) -> Iterator[tuple[ExportBatch, CostEventBatch]]:
+    """Normalize every file a record batch at a time; rejected rows go to ``reject`` with their reason."""
+    for path in files:
+        summary.files += 1
+        for batch in read_batches(path, formats.for_file(path), counter):
+            read = batch.table.num_rows + len(batch.unreadable)
+            summary.rows_read += read
+            REPLAY_ROWS.labels(formats.format.name).inc(read)
+            for row, reason in batch.unreadable:
+                reject(row, reason)
+            events = formats.format.normalize_batch(batch.table)
+            for index, reason in sorted(events.rejected.items()):
+                reject(batch.row(index), reason)
+            yield batch, events
+
+
 def normalized_events(
     files: list[Path],
     summary: ReplaySummary,
     reject: Callable[[SourceRow, str], None],
     counter: list[int],
     formats: FormatChecker,
-) -> Iterator[tuple[SourceRow, CostEvent]]:
-    """Normalize every row of every file; rejected rows go to ``reject`` with their reason."""
-    for path in files:
-        summary.files += 1
-        rows_of_format = None  # the file's format is known once read_rows has checked its header
-        for row in read_rows(path, formats.for_file(path), counter):
-            summary.rows_read += 1
-            rows_of_format = rows_of_format or REPLAY_ROWS.labels(formats.format.name)
-            rows_of_format.inc()
-            try:
-                if "__error__" in row.values:
-                    raise RejectedRow(row.values["__error__"])
-                event = formats.format.normalize(row.values)
-            except (RejectedRow, ValueError, TypeError) as error:
-                reject(row, str(error))
-                continue
-            yield row, event
+) -> Iterator[CostEvent]:
+    """Every valid row of every file as a cost event (for the batch commands that work event by event)."""
+    for _, events in normalized_batches(files, summary, reject, counter, formats):
+        yield from events.events()
 
 
 def encoded_events(
@@ -150,20 +166,30 @@ def encoded_events(
     formats: FormatChecker,
     deliveries: DeliveryTracker,
 ) -> Iterator[TimedRecord]:
-    """Normalize and encode every row; rejected rows go to ``reject`` with their reason."""
-    avro = codec()
-    for row, event in normalized_events(files, summary, reject, counter, formats):
-        try:
-            value = avro.encode(SchemaName.COST_EVENT, event.to_record())
-        except (ValueError, TypeError) as error:
-            reject(row, str(error))
+    """Normalize and Avro-encode every row, a batch at a time; rejected rows go to ``reject`` with their reason."""
+    for batch, events in normalized_batches(files, summary, reject, counter, formats):
+        if not len(events):
             continue
-        deliveries.observe(row.file, event)
-        account = event.usage_account_id
-        summary.cost_by_account[account] = summary.cost_by_account.get(account, Decimal(0)) + Decimal(
-            event.unblended_cost
+        columns = events.columns
+        values = encode_batch(SchemaName.COST_EVENT, {**columns, "tags": Repeated(events.tag_index, events.tag_maps)})
+        deliveries.observe(batch.file, events)
+        add_costs(summary.cost_by_account, events)
+        yield from map(
+            TimedRecord,
+            columns["usage_start_ms"].to_numpy().tolist(),
+            repeated_values(columns["usage_account_id"].cast(pa.binary())),
+            values.to_pylist(),
+            repeated_values(columns["billing_period"]),
         )
-        yield TimedRecord(event.usage_start_ms, account.encode(), value, event.billing_period)
+
+
+def add_costs(totals: dict[str, Decimal], events: CostEventBatch) -> None:
+    """Add a batch's unblended cost to each account's total, exactly (decimals of 18 places)."""
+    costs = pa.table(
+        {"account": events.columns["usage_account_id"], "cost": events.columns["unblended_cost"].cast(EXACT_SUM)}
+    )
+    for row in costs.group_by("account").aggregate([("cost", "sum")]).to_pylist():
+        totals[row["account"]] = totals.get(row["account"], Decimal(0)) + row["cost_sum"]
 
 
 def closing_heartbeat_ms(event_ms: int, config: Config) -> int:
@@ -190,23 +216,29 @@ def replay(
     export_format: str = "auto",
     force: bool = False,
     heartbeat: bool = False,
+    dry_run: bool = False,
 ) -> ReplaySummary:
     """Replay ``path`` (file or export folder) into the raw cost topic; returns the summary.
 
     Billing periods whose delivery was already published are left out unless ``force``; a newer
     delivery replaces the older one (see connectors/deliveries.py). ``heartbeat`` ends the replay
     with a heartbeat past its last hour, so a continuously running job closes that hour too.
+    ``dry_run`` reads, checks, normalizes and sorts everything and says what would be published,
+    without touching Kafka or the delivery ledger.
     """
     from connectors.progress import replay_progress
 
     files = export_files(path)
-    ensure_topics(config)
     topic = config.kafka.topic("raw_cost")
     summary = ReplaySummary()
-    publisher = Publisher(config, "replay", topic, summary)
-    restated = Publisher(config, "replay", config.kafka.topic("restated_cost"), summary, summary.restated)
+    if dry_run:
+        publisher = restated = Rehearsal(summary)
+    else:
+        ensure_topics(config)
+        publisher = Publisher(config, "replay", topic, summary)
+        restated = Publisher(config, "replay", config.kafka.topic("restated_cost"), summary, summary.restated)
     deliveries = DeliveryTracker(DeliveryLedger(config.state_dir / "deliveries"), topic, force)
-    pacer = Pacer(speed)
+    pacer = Pacer(None if dry_run else speed)
     with replay_progress(show_progress) as progress:
         counter = [0]
         reading = progress.add_task("read + sort", total=total_bytes(files))
@@ -215,7 +247,7 @@ def replay(
         for record in sort_by_event_time(chain(_tracking(events, progress, reading, counter), deliveries.removals())):
             if producing is None:
                 progress.update(reading, completed=progress.tasks[reading].total)
-                producing = progress.add_task("produce", total=deliveries.plan.records)
+                producing = progress.add_task("check" if dry_run else "produce", total=deliveries.plan.records)
             if deliveries.publishes(record):
                 pacer.wait_for(record.ts_ms)
                 if deliveries.restates(record):
@@ -228,7 +260,8 @@ def replay(
             publisher.heartbeat(summary.closing_heartbeat_ms)
         publisher.close()
         restated.close()
-    deliveries.commit()
+    if not dry_run:
+        deliveries.commit()
     summary.deliveries = deliveries.plan
     return summary
 

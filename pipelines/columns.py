@@ -34,9 +34,6 @@ from pipelines.cost_event import (
 CANONICAL_DECIMAL = r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,18})?$"
 WHOLE_SECOND_UTC = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.0{1,6})?Z?$"
 SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%S"
-# After Arrow's ASCII trim, a value that still starts or ends with anything but printable ASCII
-# may hold whitespace Python's str.strip() removes (U+001C–U+001F, U+00A0, U+2000, ...).
-NOT_PRINTABLE_AT_AN_END = r"^[^\x21-\x7e]|[^\x21-\x7e]$"
 REFUSED = (RejectedRow, ValueError, TypeError)
 
 
@@ -99,18 +96,28 @@ def column(table: pa.Table, name: str) -> pa.Array:
     """A column as text, as read ("" for a null or a column the file does not have)."""
     if name not in table.column_names:
         return pa.array([""] * table.num_rows, pa.string())
-    return table.column(name).combine_chunks().fill_null("")
+    chunks = table.column(name)
+    values = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
+    return values.fill_null("") if values.null_count else values  # fill_null copies even when nothing is null
 
 
 def stripped(values: pa.Array) -> pa.Array:
     """Each value as ``str.strip()`` leaves it (Arrow trims ASCII whitespace; the rare rest in Python)."""
     trimmed = pc.ascii_trim_whitespace(values)
-    odd = numpy_mask(pc.match_substring_regex(trimmed, NOT_PRINTABLE_AT_AN_END))
+    as_bytes = trimmed.cast(pa.binary())
+    odd = numpy_mask(
+        pc.or_(_not_printable(pc.binary_slice(as_bytes, 0, 1)), _not_printable(pc.binary_slice(as_bytes, -1)))
+    )
     rows = np.flatnonzero(odd)
     if not len(rows):
         return trimmed
     texts = [text.strip() for text in trimmed.take(pa.array(rows)).to_pylist()]
     return pc.replace_with_mask(trimmed, pa.array(odd), pa.array(texts, pa.string()))
+
+
+def _not_printable(ends: pa.Array) -> pa.Array:
+    """A first or last byte other than printable ASCII: it may start whitespace Python strips (U+001C, U+00A0, ...)."""
+    return pc.and_(pc.not_equal(ends, b""), pc.or_(pc.less(ends, b"\x21"), pc.greater(ends, b"\x7e")))
 
 
 def text(table: pa.Table, name: str) -> pa.Array:
@@ -140,14 +147,12 @@ def optional_decimals(checks: Checks, values: pa.Array, name: str, where: np.nda
 def timestamps_ms(checks: Checks, values: pa.Array, name: str) -> np.ndarray:
     """Epoch milliseconds: whole-second UTC timestamps parsed by Arrow, the rest by ``timestamp_ms``."""
     shaped = pc.match_substring_regex(values, WHOLE_SECOND_UTC)
-    seconds_text = pc.utf8_slice_codeunits(values, 0, 19)
-    parsed = pc.strptime(seconds_text, SECONDS_FORMAT, "s", error_is_null=True)
-    # Arrow rolls an impossible date over (02-30 → 03-02); printing it back catches that.
-    exact = pc.and_(shaped, pc.equal(pc.strftime(parsed, SECONDS_FORMAT), seconds_text))
+    parsed = pc.strptime(pc.utf8_slice_codeunits(values, 0, 19), SECONDS_FORMAT, "s", error_is_null=True)
+    # Arrow rolls an impossible date over (02-30 → 03-02): the day it parsed is then not the day written.
+    written_day = pc.cast(pc.if_else(shaped, pc.utf8_slice_codeunits(values, 8, 10), "0"), pa.int64())
+    exact = pc.and_(shaped, pc.equal(pc.day(parsed), written_day)).fill_null(False)
     milliseconds = pc.multiply(parsed.cast(pa.int64()), 1000)
-    ms = checks.apply(
-        partial(timestamp_ms, column=name), values, pc.if_else(exact.fill_null(False), milliseconds, None)
-    )
+    ms = checks.apply(partial(timestamp_ms, column=name), values, pc.if_else(exact, milliseconds, None))
     return ms.fill_null(0).to_numpy(zero_copy_only=False)
 
 
@@ -248,3 +253,10 @@ def one_row(normalize: Callable[[pa.Table], CostEventBatch], row: Mapping[str, s
     if batch.rejected:
         raise RejectedRow(batch.rejected[0])
     return batch.events()[0]
+
+
+def repeated_values(values: pa.Array) -> list:
+    """``values.to_pylist()`` for a column of few distinct values: one Python object per distinct value."""
+    encoded = values.dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
+    return [distinct[index] for index in encoded.indices.to_numpy(zero_copy_only=False).tolist()]

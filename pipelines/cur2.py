@@ -171,9 +171,13 @@ def _amortized(checks: Checks, table: pa.Table, line_item_type: pa.Array) -> pa.
 
 
 def _billing_periods(period_start: pa.Array, start_ms: np.ndarray) -> pa.Array:
-    """YYYY-MM of each row's bill (its usage month when the column is empty)."""
-    usage_month = pc.strftime(pa.array(start_ms, pa.timestamp("ms", "UTC")), "%Y-%m")
-    return pc.if_else(pc.equal(period_start, ""), usage_month, pc.utf8_slice_codeunits(period_start, 0, 7))
+    """YYYY-MM of each row's bill (its usage month where the column is empty; printed for those rows only)."""
+    periods = pc.utf8_slice_codeunits(period_start, 0, 7)
+    unnamed = empty(period_start)
+    if not unnamed.any():
+        return periods
+    usage_month = pc.strftime(pa.array(start_ms[unnamed], pa.timestamp("ms", "UTC")), "%Y-%m")
+    return pc.replace_with_mask(periods, pa.array(unnamed), usage_month)
 
 
 def pricing_term(line_item_type: str, usage_type: str, instance_type: str) -> str:

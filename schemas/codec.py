@@ -98,6 +98,10 @@ class AvroCodec:
         """The parsed current schema of a record type."""
         return self._current[name]
 
+    def header(self, name: SchemaName) -> bytes:
+        """The single-object header of the current schema of a record type (magic + fingerprint)."""
+        return self._fingerprints[name]
+
     def encode(self, name: SchemaName, record: dict[str, Any]) -> bytes:
         """Serialize ``record``; raises ValueError/TypeError when it does not fit the schema."""
         out = io.BytesIO()

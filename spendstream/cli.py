@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="publish restated billing periods but do not start their correction run (print its command)",
     )
+    replay.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read, check, normalize and sort the export and print the summary; publish nothing. "
+        "Exits 1 when a row is rejected",
+    )
     replay.add_argument("--no-progress", action="store_true")
     replay.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     replay.set_defaults(run=cmd_replay)
@@ -281,24 +287,35 @@ def cmd_replay(config, args) -> int:
         export_format=args.format,
         force=args.force,
         heartbeat=args.heartbeat,
+        dry_run=args.dry_run,
     )
-    table = Table("account", "cost (unblended)", title=f"replayed {args.path}")
+    title = f"{'dry run of' if args.dry_run else 'replayed'} {args.path}"
+    table = Table("account", "cost (unblended)", title=title)
     for account, cost in sorted(summary.cost_by_account.items()):
         table.add_row(account, f"{cost:,.10f}")
     console.print(table)
+    produced, rejected_to = (
+        ("would produce", "nothing was sent")
+        if args.dry_run
+        else ("produced", f"to {config.kafka.topic('dead_letter')}")
+    )
     console.print(
-        f"files {summary.files}, rows read {summary.rows_read}, produced {summary.produced}, "
-        f"rejected {summary.rejected} (to {config.kafka.topic('dead_letter')})"
+        f"files {summary.files}, rows read {summary.rows_read}, {produced} {summary.produced}, "
+        f"rejected {summary.rejected} ({rejected_to})"
     )
     for reason, count in summary.reasons.most_common():
-        console.print(f"  rejected {count}: {reason}")
+        console.print(f"  rejected {count}: {reason} (first at {summary.first_rejected_at[reason]})")
     plan = summary.deliveries
+    publish = "would publish" if args.dry_run else "published"
     for period, delivery in sorted(plan.published.items()):
-        console.print(f"  billing period {period}: published delivery {delivery}")
+        restated = " (restates an earlier delivery)" if period in plan.restated else ""
+        console.print(f"  billing period {period}: {publish} delivery {delivery}{restated}")
     for period, delivery in sorted(plan.unchanged.items()):
         console.print(f"  billing period {period}: delivery {delivery} was already published; left out (--force)")
     if plan.removed_key_hours:
         console.print(f"  {plan.removed_key_hours} key-hours of earlier deliveries are gone: zeroed by removal events")
+    if args.dry_run:
+        return 1 if summary.rejected else 0
     console.print(f"backfill this replay: spendstream job submit {shlex.join(summary.backfill_args())}")
     if args.offsets_file:
         args.offsets_file.write_text(json.dumps({"from": summary.start_offsets, "until": summary.end_offsets}))

@@ -57,7 +57,7 @@ def recommend(
 
     with replay_progress(show_progress) as progress:
         with progress.console.status("reading the export ..."):
-            for _, event in normalized_events(export_files(export), summary, reject, [0], FormatChecker("auto")):
+            for event in normalized_events(export_files(export), summary, reject, [0], FormatChecker("auto")):
                 if as_of_ms is None or event.usage_start_ms < as_of_ms:
                     usage.add_cost(event)
                     latest = max(latest, event.usage_end_ms)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.cur_files import read_rows
+from connectors.cur_files import read_batches
 from pipelines import cur2
 from pipelines.cost_event import ChargeType, RejectedRow
 from pipelines.cur1 import cur2_name, normalize_cur1_row
@@ -17,13 +17,18 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def normalized(path: Path):
+    """The file's format and its events, normalized a record batch at a time as replay does (no rejects)."""
     found = {}
 
     def check(header):
         found["format"] = detect_format(header)
 
-    rows = list(read_rows(path, check))
-    return found["format"], rows
+    events = []
+    for batch in read_batches(path, check):
+        normalized_batch = found["format"].normalize_batch(batch.table)
+        assert not batch.unreadable and not normalized_batch.rejected, normalized_batch.rejected
+        events += normalized_batch.events()
+    return found["format"], events
 
 
 @pytest.mark.parametrize(
@@ -117,21 +122,20 @@ def test_detect_format_names_what_was_expected_and_found():
 )
 def test_real_public_samples_normalize_without_rejects(folder, fmt, rows, charge_types):
     path = next((FIXTURES / folder).glob("*.csv.gz"))
-    export_format, source_rows = normalized(path)
+    export_format, events = normalized(path)
     assert export_format.name == fmt
     counts = defaultdict(int)
-    for row in source_rows:
-        counts[export_format.normalize(row.values).charge_type.value] += 1  # raises on any reject
-    assert len(source_rows) == rows
+    for event in events:
+        counts[event.charge_type.value] += 1
+    assert len(events) == rows
     assert counts == charge_types
 
 
 def usage_totals(path: Path) -> dict[tuple[str, str, str], Decimal]:
-    export_format, rows = normalized(path)
+    _, events = normalized(path)
     names = {long: code for code, long in SERVICES.items()}
     totals: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for row in rows:
-        event = export_format.normalize(row.values)
+    for event in events:
         if event.charge_type is ChargeType.USAGE:
             day = datetime.fromtimestamp(event.usage_start_ms / 1000, UTC).strftime("%Y-%m-%d")
             totals[(event.usage_account_id, names.get(event.service, event.service), day)] += Decimal(
@@ -157,9 +161,9 @@ def test_cur2_parquet_gives_the_same_events_as_cur2_csv(tmp_path):
     bill = charges(days=2)
     WRITERS["cur2"](bill, tmp_path / "cur2.csv")
     write_cur2_parquet(bill, tmp_path / "cur2.parquet")
-    parquet_format, parquet_rows = normalized(tmp_path / "cur2.parquet")
+    parquet_format, parquet_events = normalized(tmp_path / "cur2.parquet")
     assert parquet_format.name == "cur2"
-    tags = {e.line_item_id: e.tags for e in (parquet_format.normalize(r.values) for r in parquet_rows)}
+    tags = {e.line_item_id: e.tags for e in parquet_events}
     for charge in bill:
         assert tags[charge.line_item_id] == ({"user_team": charge.team} if charge.team else {})
     assert usage_totals(tmp_path / "cur2.parquet") == usage_totals(tmp_path / "cur2.csv")
@@ -167,8 +171,7 @@ def test_cur2_parquet_gives_the_same_events_as_cur2_csv(tmp_path):
 
 def test_the_real_focus_sample_names_instance_types_and_commitments():
     """AWS rows of the FOCUS sample: instance type from the charge description, Savings Plan usage by its id."""
-    _, rows = normalized(next((FIXTURES / "focus-real").glob("*.csv.gz")))
-    events = [normalize_focus_row(row.values) for row in rows]
+    _, events = normalized(next((FIXTURES / "focus-real").glob("*.csv.gz")))
     instances = [e for e in events if e.instance_type]
     assert any(e.instance_type == "c5.2xlarge" and e.public_on_demand_rate == "0.34" for e in instances)
     covered = [e for e in events if e.pricing_term == "savings_plan"]
