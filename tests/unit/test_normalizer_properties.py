@@ -14,7 +14,8 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.cost_event import RejectedRow
+from pipelines.columns import event_ids
+from pipelines.cost_event import RejectedRow, event_id
 from pipelines.formats import FORMATS
 from schemas import SchemaName, codec
 
@@ -227,3 +228,10 @@ def test_every_well_formed_row_is_kept(case):
     event = FORMATS[fmt].normalize(row)
     cost_column = next(c for c, kind in COLUMNS[fmt].items() if kind == "cost")
     assert Decimal(event.unblended_cost) == Decimal(row[cost_column])
+
+
+@given(st.lists(st.tuples(st.text(max_size=20), st.integers(-(2**62), 2**62), st.integers(-(2**62), 2**62))))
+def test_event_ids_of_a_column_are_the_event_id_of_each_row(keys):
+    ids, starts, ends = (list(column) for column in zip(*keys, strict=True)) if keys else ([], [], [])
+    column = event_ids("focus", pa.array(ids, pa.string()), pa.array(starts, pa.int64()), pa.array(ends, pa.int64()))
+    assert column.to_pylist() == [event_id("focus", *key) for key in keys]
