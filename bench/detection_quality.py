@@ -38,10 +38,10 @@ from rich.table import Table
 from bench.forecast_anchors import autoets_forecasts
 from bench.labelled_cur import legitimate_daily_usage, write_bill
 from bench.report import ROOT, publish
-from connectors.backtest import backtest as run_backtest
-from connectors.backtest import forecast_json
 from pipelines.enrichment import load_directory
 from pipelines.evaluation import Label, forecast_metrics
+from spendstream.backtest.runner import backtest as run_backtest
+from spendstream.backtest.runner import forecast_json
 
 DEVELOPMENT_SEEDS = list(range(1, 21))
 HELD_OUT_SEEDS = list(range(4001, 4021))  # 1001–3020 were scored on 2026-12-03 (BENCHMARKS.md)

@@ -540,8 +540,8 @@ def cmd_recommend(config, args) -> int:
 
 
 def cmd_backtest(config, args) -> int:
-    from connectors.backtest import backtest
     from pipelines.enrichment import load_directory
+    from spendstream.backtest.runner import backtest
 
     accounts = args.accounts or Path(config.accounts_file)
     result = backtest(args.path, args.out, load_directory(accounts), args.format, args.labels)

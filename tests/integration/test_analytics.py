@@ -15,12 +15,12 @@ import pytest
 
 from bench.labelled_cur import write as write_labelled_bill
 from connectors.alert_labels import UnknownAlertError, alert_labels, mark_alert
-from connectors.backtest import backtest
 from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
 from connectors.replay import replay
 from pipelines.enrichment import load_directory
 from schemas import SchemaName, codec
+from spendstream.backtest.runner import backtest
 from spendstream.config import Config
 from spendstream.flink_client import job_failure, submit, wait_for_job
 from spendstream.models import model_families

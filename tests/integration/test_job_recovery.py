@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.backtest import backtest
 from connectors.influx_query import DatabaseNotFoundError, influxql
 from connectors.influx_sink import InfluxSink
 from connectors.replay import ReplaySummary, replay, send_heartbeat
 from pipelines.enrichment import load_directory
 from schemas import SchemaName, codec
+from spendstream.backtest.runner import backtest
 from spendstream.config import Config
 from spendstream.flink_client import (
     cancel,

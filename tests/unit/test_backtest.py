@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.labelled_cur import write as write_labelled_bill
-from connectors.backtest import backtest
 from pipelines.enrichment import load_directory
+from spendstream.backtest.runner import backtest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -17,11 +17,11 @@ from pathlib import Path
 from connectors.cur_files import SourceRow, export_files, total_bytes
 from connectors.progress import replay_progress
 from connectors.replay import FormatChecker, ReplaySummary, normalized_events
-from connectors.report import write_report
 from pipelines.enrichment import AccountDirectory
 from pipelines.evaluation import Label, detection_metrics, forecast_metrics, live_accuracy
 from pipelines.spend_monitor import AnomalyAlert, ForecastPoint, History, monitor_history
 from pipelines.spend_series import SpendSeries
+from spendstream.backtest.report import write_report
 
 
 def iso(ms: int) -> str:

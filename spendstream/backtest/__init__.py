@@ -1,0 +1,1 @@
+"""``spendstream backtest``: historical exports through the job's detection and forecast code, and its report."""
