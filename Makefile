@@ -28,6 +28,7 @@ bench: setup
 	.venv/bin/python -m bench.state_memory
 	.venv/bin/python -m bench.soak --rate $(SOAK_RATE)
 	.venv/bin/python -m bench.detection_quality
+	.venv/bin/python -m bench.backtest_scale
 	.venv/bin/python -m bench.nab_score
 
 lint: setup

@@ -32,10 +32,11 @@ from connectors.replay import FormatChecker, ReplaySummary, encoded_events, norm
 SAMPLE = ROOT / "deploy" / "sample" / "cur2"
 
 
-def big_export(rows: int, out: Path) -> tuple[Path, Path]:
-    """A CUR 2.0 export folder ``out`` holding one ``rows``-row CSV.gz built from the sample.
+def big_export(rows: int, out: Path, files: int = 1) -> tuple[Path, Path]:
+    """A CUR 2.0 export folder ``out`` holding ``rows`` rows built from the sample, in ``files`` CSV.gz files.
 
     The same table as Parquet goes beside the folder, so a replay of ``out`` reads the CSV only.
+    Returns the first CSV file and the Parquet file.
     """
     sample = []
     for path in sorted(SAMPLE.rglob("*.csv.gz")):
@@ -44,18 +45,21 @@ def big_export(rows: int, out: Path) -> tuple[Path, Path]:
             header = next(reader)
             sample.extend(reader)
     ids = header.index("identity_line_item_id")
-    csv_path = out / "data" / "BILLING_PERIOD=2026-10" / "big-00001.csv.gz"
-    csv_path.parent.mkdir(parents=True)
-    with gzip.open(csv_path, "wt", newline="", compresslevel=6) as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for n in range(rows):
-            row = list(sample[n % len(sample)])
-            row[ids] = f"{row[ids]}-{n // len(sample)}"
-            writer.writerow(row)
+    folder = out / "data" / "BILLING_PERIOD=2026-10"
+    folder.mkdir(parents=True)
+    paths = [folder / f"big-{part + 1:05d}.csv.gz" for part in range(files)]
+    for part, csv_path in enumerate(paths):
+        with gzip.open(csv_path, "wt", newline="", compresslevel=6) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for n in range(part * rows // files, (part + 1) * rows // files):
+                row = list(sample[n % len(sample)])
+                row[ids] = f"{row[ids]}-{n // len(sample)}"
+                writer.writerow(row)
     parquet_path = out.with_suffix(".parquet")
-    pq.write_table(pacsv.read_csv(csv_path), parquet_path)
-    return csv_path, parquet_path
+    if files == 1:
+        pq.write_table(pacsv.read_csv(paths[0]), parquet_path)
+    return paths[0], parquet_path
 
 
 def ours(path: Path, encode: bool) -> int:

@@ -433,25 +433,58 @@ class History:
     traces: dict[tuple[str, str], list[tuple[int, float, float | None]]] = field(default_factory=dict)
 
 
-def monitor_history(hours: Iterable[HourOfSpend], days: Iterable[DayOfSpend], directory: AccountDirectory) -> History:
-    """Run the monitors over finished hours and days in event-time order (what the job does, keyed)."""
-    history = History()
-    series: dict[tuple[str, str], SeriesMonitor] = {}
+def series_history(
+    account_id: str, service: str, hours: Iterable[HourOfSpend], directory: AccountDirectory
+) -> tuple[list[tuple[int, AnomalyAlert]], list[tuple[int, float, float | None]]]:
+    """One series' hours in event-time order through its monitor: (the hour each alert came at, alert), trace."""
+    monitor = SeriesMonitor(account_id, service, directory.anomaly_settings(account_id))
+    alerts, trace = [], []
     for hour in hours:
-        key = (hour.account_id, hour.service)
-        if key not in series:
-            series[key] = SeriesMonitor(*key, directory.anomaly_settings(hour.account_id))
-        monitor = series[key]
-        history.traces.setdefault(key, []).append(
-            (hour.hour_ms, float(hour.cost), monitor.detector.expected(hour.hour_ms))
-        )
-        history.anomalies += monitor.observe(hour)
-    accounts: dict[str, AccountMonitor] = {}
-    for day in days:
-        if day.account_id not in accounts:
-            accounts[day.account_id] = AccountMonitor(day.account_id, directory.monthly_budget(day.account_id))
-        outcome = accounts[day.account_id].observe(day)
+        trace.append((hour.hour_ms, float(hour.cost), monitor.detector.expected(hour.hour_ms)))
+        alerts += [(hour.hour_ms, alert) for alert in monitor.observe(hour)]
+    return alerts, trace
+
+
+def account_history(
+    account_id: str, days: Iterable[DayOfSpend], directory: AccountDirectory
+) -> list[tuple[date, DayOutcome]]:
+    """One account's days in order through its monitor: each day's outcome (forecasts, overspends, accuracy)."""
+    monitor = AccountMonitor(account_id, directory.monthly_budget(account_id))
+    return [(day.day, monitor.observe(day)) for day in days]
+
+
+def merged_history(
+    series: dict[tuple[str, str], tuple[list[tuple[int, AnomalyAlert]], list]],
+    accounts: dict[str, list[tuple[date, DayOutcome]]],
+) -> History:
+    """Every series' and account's history as one, in the order a single pass over time gives.
+
+    Hours are watched in (hour, account, service) order and days in (day, account) order, so
+    where the histories run keyed and apart (the job, a Beam backtest) the result is the same.
+    """
+    history = History()
+    first_hour = {key: trace[0][0] for key, (_, trace) in series.items() if trace}
+    for key in sorted(first_hour, key=lambda k: (first_hour[k], *k)):
+        history.traces[key] = series[key][1]
+    alerts = [(hour_ms, *key, n, alert) for key, (said, _) in series.items() for n, (hour_ms, alert) in enumerate(said)]
+    history.anomalies = [item[-1] for item in sorted(alerts, key=lambda item: item[:4])]
+    outcomes = sorted((day, account, outcome) for account, days in accounts.items() for day, outcome in days)
+    for _, _, outcome in outcomes:
         history.forecasts += outcome.forecasts
         history.overspends += outcome.overspends
         history.accuracy += outcome.accuracy
     return history
+
+
+def monitor_history(hours: Iterable[HourOfSpend], days: Iterable[DayOfSpend], directory: AccountDirectory) -> History:
+    """Run the monitors over finished hours and days in event-time order (what the job does, keyed)."""
+    by_series: dict[tuple[str, str], list[HourOfSpend]] = {}
+    for hour in hours:
+        by_series.setdefault((hour.account_id, hour.service), []).append(hour)
+    by_account: dict[str, list[DayOfSpend]] = {}
+    for day in days:
+        by_account.setdefault(day.account_id, []).append(day)
+    return merged_history(
+        {key: series_history(*key, said, directory) for key, said in by_series.items()},
+        {account: account_history(account, said, directory) for account, said in by_account.items()},
+    )

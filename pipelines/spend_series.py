@@ -49,6 +49,27 @@ class SpendSeries:
             self.add(event)
         return self
 
+    def parts(self) -> Iterator[tuple[tuple, tuple]]:
+        """The sums as (key, part): what series built apart (a Beam backtest's shards) are summed from."""
+        for key in self.regions:
+            yield ("hour", *key), (dict(self.regions[key]), dict(self.resources[key]))
+        for key in self.totals:
+            yield ("day", *key), (dict(self.usage.get(key, {})), self.totals[key])
+
+    @classmethod
+    def from_parts(cls, parts: Iterable[tuple[tuple, tuple]]) -> SpendSeries:
+        """A series of the parts of one or more others (each key's parts summed, see ``sum_parts``)."""
+        series = cls()
+        for (kind, *key), part in parts:
+            key = tuple(key)
+            if kind == "hour":
+                _add(series.regions[key], part[0])
+                _add(series.resources[key], part[1])
+            else:
+                _add(series.usage[key], part[0])
+                series.totals[key] += part[1]
+        return series
+
     def hours(self) -> Iterator[HourOfSpend]:
         for account, service, hour_ms in sorted(self.regions, key=lambda k: (k[2], k[0], k[1])):
             key = (account, service, hour_ms)
@@ -58,3 +79,23 @@ class SpendSeries:
         for account, day in sorted(self.totals, key=lambda k: (k[1], k[0])):
             usage = {service: cost for service, cost in self.usage.get((account, day), {}).items() if cost}
             yield DayOfSpend(account, day, usage, self.totals[(account, day)])
+
+
+def sum_parts(parts: Iterable[tuple]) -> tuple:
+    """The parts of one key summed, element by element: costs by name (dicts) and costs."""
+    total: list | None = None
+    for part in parts:
+        if total is None:
+            total = [dict(value) if isinstance(value, dict) else value for value in part]
+            continue
+        for index, value in enumerate(part):
+            if isinstance(value, dict):
+                _add(total[index], value)
+            else:
+                total[index] += value
+    return tuple(total or ())
+
+
+def _add(into: dict[str, Decimal], costs: dict[str, Decimal]) -> None:
+    for name, cost in costs.items():
+        into[name] = into.get(name, Decimal(0)) + cost

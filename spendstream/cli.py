@@ -207,6 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--format", default="auto", choices=EXPORT_FORMATS, help="default: from each file's header")
     backtest.add_argument("--accounts", type=Path, help="accounts.yaml (default: the configured one)")
     backtest.add_argument("--labels", type=Path, help="JSON list of {account_id, service, start, end} anomalies")
+    backtest.add_argument(
+        "--runner",
+        choices=["direct", "flink", "dataflow", "spark"],
+        help="run as one Apache Beam pipeline (direct: every core of this machine); default: in this process",
+    )
+    backtest.add_argument(
+        "--beam-option",
+        action="append",
+        default=[],
+        help="a Beam pipeline option for the runner, e.g. --beam-option=--flink_master=HOST:8081 (repeatable)",
+    )
     backtest.set_defaults(run=cmd_backtest)
     recommend = commands.add_parser("recommend", help="idle, rightsizing and commitment advice from an export")
     recommend.add_argument("path", type=Path, help="an export file or folder (any supported format)")
@@ -544,7 +555,17 @@ def cmd_backtest(config, args) -> int:
     from spendstream.backtest.runner import backtest
 
     accounts = args.accounts or Path(config.accounts_file)
-    result = backtest(args.path, args.out, load_directory(accounts), args.format, args.labels)
+    if args.runner:
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)  # its workers' start-up warnings are noise
+    result = backtest(
+        args.path,
+        args.out,
+        load_directory(accounts),
+        args.format,
+        args.labels,
+        runner=args.runner,
+        beam_options=args.beam_option,
+    )
     metrics = result.metrics
     console.print(
         f"rows {metrics['rows_read']} (rejected {metrics['rows_rejected']}), series {metrics['series']}, "

@@ -74,10 +74,33 @@ def backtest(
     export_format: str = "auto",
     labels_file: Path | None = None,
     show_progress: bool = True,
+    runner: str | None = None,
+    beam_options: list[str] | None = None,
 ) -> BacktestResult:
-    """Run the monitors over an export and write the four result files under ``out``."""
+    """Run the monitors over an export and write the result files under ``out``.
+
+    In this process by default; with ``runner`` (direct, flink, dataflow, ...) as one Apache Beam
+    pipeline (spendstream/backtest/beam.py), with the same results.
+    """
     files = export_files(path)
     labels = [Label.from_json(item) for item in json.loads(labels_file.read_text())] if labels_file else None
+    if runner is None:
+        history, summary, rejected, daily_usage = _in_process(files, export_format, directory, show_progress)
+    else:
+        from spendstream.backtest.beam import beam_history
+
+        with replay_progress(show_progress) as progress, progress.console.status(f"Beam pipeline on {runner} ..."):
+            history, summary, rejected, daily_usage = beam_history(
+                files, export_format, directory, runner, beam_options
+            )
+    metrics = evaluate(summary, rejected, history, daily_usage, labels)
+    write_outputs(out, history, metrics, labels)
+    return BacktestResult(summary, history, metrics, daily_usage)
+
+
+def _in_process(
+    files: list[Path], export_format: str, directory: AccountDirectory, show_progress: bool
+) -> tuple[History, ReplaySummary, Counter, dict[tuple[str, date], float]]:
     summary, rejected = ReplaySummary(), Counter()
 
     def reject(row: SourceRow, reason: str) -> None:
@@ -97,9 +120,7 @@ def backtest(
         with progress.console.status("detecting and forecasting ..."):
             history = monitor_history(series.hours(), series.days(), directory)
     daily_usage = {(day.account_id, day.day): float(day.usage) for day in series.days()}
-    metrics = evaluate(summary, rejected, history, daily_usage, labels)
-    write_outputs(out, history, metrics, labels)
-    return BacktestResult(summary, history, metrics, daily_usage)
+    return history, summary, rejected, daily_usage
 
 
 def evaluate(

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector
 from pipelines.budgets import Budget
@@ -302,3 +304,40 @@ def test_nab_scoring_rewards_early_detection_and_penalizes_false_positives():
     assert early > late > 0 and (missed, detected) == (-A_FN, 0)
     assert false_positives == 2 and early - 2 * A_FP <= noisy < early
     assert score_file(1000, windows, [10])[0] == missed  # inside the probationary 15%: ignored
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["1", "2"]),
+            st.sampled_from(["AmazonEC2", "AmazonS3"]),
+            st.sampled_from(list(ChargeType)),
+            st.integers(0, 80),
+            st.integers(-(10**6), 10**8).map(lambda n: str(Decimal(n).scaleb(-6))),
+            st.sampled_from(["", "i-1", "i-2"]),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 40),
+)
+def test_series_summed_from_the_parts_of_two_halves_is_the_series_of_the_whole(rows, cut):
+    """What a Beam backtest does: each shard's sums, summed per key, give the same hours and days."""
+    from pipelines.cost_event import CostEvent
+    from pipelines.spend_series import sum_parts
+
+    def event(account, service, charge, hour, cost, resource) -> CostEvent:
+        ms = int((START + timedelta(hours=hour)).timestamp() * 1000)
+        return CostEvent(
+            "e", "cur2", "li", "2026-06", ms, ms + HOUR_MS, "p", account, service, "us-east-1", resource, "Usage",
+            charge, "BoxUsage", cost, cost, "USD", "1",
+        )  # fmt: skip
+
+    events = [event(*row) for row in rows]
+    whole = SpendSeries().extend(events)
+    parts: dict[tuple, list] = {}
+    for half in (events[:cut], events[cut:]):
+        for key, part in SpendSeries().extend(half).parts():
+            parts.setdefault(key, []).append(part)
+    summed = SpendSeries.from_parts((key, sum_parts(said)) for key, said in parts.items())
+    assert list(summed.hours()) == list(whole.hours())
+    assert list(summed.days()) == list(whole.days())
