@@ -73,7 +73,7 @@ def ours(path: Path, encode: bool) -> int:
         )
     else:
         batches = normalized_batches([path], summary, lambda row, why: rejected.append(why), [0], checker)
-        count = sum(len(events) for _, events in batches)
+        count = sum(len(normalized.events) for _, normalized in batches)
     assert not rejected, rejected[:3]
     return count
 

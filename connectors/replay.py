@@ -21,14 +21,13 @@ import pyarrow as pa
 from connectors.cur_files import ExportBatch, ExportError, SourceRow, export_files, read_batches, total_bytes
 from connectors.deliveries import HOUR_MS, DeliveryLedger, DeliveryPlan, DeliveryTracker
 from connectors.kafka_io import ensure_topics
+from connectors.normalize_pool import PARALLEL_FROM_BYTES, Normalized, NormalizerPool
 from connectors.process_metrics import REPLAY_ROWS
 from connectors.publisher import Publisher, Rehearsal
 from pipelines.columns import repeated_values
 from pipelines.cost_event import CostEvent, CostEventBatch
 from pipelines.formats import ExportFormat, UnknownFormatError, detect_format
 from pipelines.ordering import TimedRecord, sort_by_event_time
-from schemas import SchemaName
-from schemas.avro_batch import Repeated, encode_batch
 from spendstream.config import Config
 
 EXACT_SUM = pa.decimal256(76, 18)  # every kept amount has at most 18 decimal places and stays below 1e15
@@ -130,20 +129,31 @@ def normalized_batches(
     reject: Callable[[SourceRow, str], None],
     counter: list[int],
     formats: FormatChecker,
-) -> Iterator[tuple[ExportBatch, CostEventBatch]]:
-    """Normalize every file a record batch at a time; rejected rows go to ``reject`` with their reason."""
-    for path in files:
-        summary.files += 1
-        for batch in read_batches(path, formats.for_file(path), counter):
+    encode: bool = False,
+    parallel: bool = True,
+) -> Iterator[tuple[ExportBatch, Normalized]]:
+    """Normalize (and encode) every file a record batch at a time; rejected rows go to ``reject`` with their reason.
+
+    A big export is normalized by worker processes (connectors/normalize_pool.py) unless not ``parallel``.
+    """
+    big = parallel and total_bytes(files) >= PARALLEL_FROM_BYTES
+    with NormalizerPool(big, encode) as pool:
+        for batch, normalized in pool.map(_read(files, summary, counter, formats)):
             read = batch.table.num_rows + len(batch.unreadable)
             summary.rows_read += read
             REPLAY_ROWS.labels(formats.format.name).inc(read)
             for row, reason in batch.unreadable:
                 reject(row, reason)
-            events = formats.format.normalize_batch(batch.table)
-            for index, reason in sorted(events.rejected.items()):
+            for index, reason in sorted(normalized.events.rejected.items()):
                 reject(batch.row(index), reason)
-            yield batch, events
+            yield batch, normalized
+
+
+def _read(files: list[Path], summary: ReplaySummary, counter: list[int], formats: FormatChecker):
+    for path in files:
+        summary.files += 1
+        for batch in read_batches(path, formats.for_file(path), counter):
+            yield batch, formats.format.name
 
 
 def normalized_events(
@@ -152,10 +162,11 @@ def normalized_events(
     reject: Callable[[SourceRow, str], None],
     counter: list[int],
     formats: FormatChecker,
+    parallel: bool = True,
 ) -> Iterator[CostEvent]:
     """Every valid row of every file as a cost event (for the batch commands that work event by event)."""
-    for _, events in normalized_batches(files, summary, reject, counter, formats):
-        yield from events.events()
+    for _, normalized in normalized_batches(files, summary, reject, counter, formats, parallel=parallel):
+        yield from normalized.events.events()
 
 
 def encoded_events(
@@ -167,19 +178,18 @@ def encoded_events(
     deliveries: DeliveryTracker,
 ) -> Iterator[TimedRecord]:
     """Normalize and Avro-encode every row, a batch at a time; rejected rows go to ``reject`` with their reason."""
-    for batch, events in normalized_batches(files, summary, reject, counter, formats):
+    for batch, normalized in normalized_batches(files, summary, reject, counter, formats, encode=True):
+        events = normalized.events
         if not len(events):
             continue
-        columns = events.columns
-        values = encode_batch(SchemaName.COST_EVENT, {**columns, "tags": Repeated(events.tag_index, events.tag_maps)})
         deliveries.observe(batch.file, events)
         add_costs(summary.cost_by_account, events)
         yield from map(
             TimedRecord,
-            columns["usage_start_ms"].to_numpy().tolist(),
-            repeated_values(columns["usage_account_id"].cast(pa.binary())),
-            values.to_pylist(),
-            repeated_values(columns["billing_period"]),
+            events.columns["usage_start_ms"].to_numpy().tolist(),
+            repeated_values(events.columns["usage_account_id"].cast(pa.binary())),
+            normalized.values.to_pylist(),
+            repeated_values(events.columns["billing_period"]),
         )
 
 

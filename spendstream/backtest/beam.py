@@ -51,7 +51,9 @@ def file_parts(path: str, export_format: str) -> Iterator[tuple]:
     def reject(row: SourceRow, reason: str) -> None:
         rejected[reason.split(":")[0]] += 1
 
-    series = SpendSeries().extend(normalized_events([Path(path)], summary, reject, [0], FormatChecker(export_format)))
+    series = SpendSeries().extend(
+        normalized_events([Path(path)], summary, reject, [0], FormatChecker(export_format), parallel=False)
+    )
     for key, part in series.parts():
         yield tuple(value.isoformat() if isinstance(value, date) else value for value in key), part  # keys are encoded
     yield ("rows",), (summary.rows_read, rejected)
