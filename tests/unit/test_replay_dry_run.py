@@ -67,17 +67,15 @@ def test_a_dry_run_reports_what_a_replay_would_publish_and_touches_nothing(tmp_p
     assert summary.end_offsets == {}
 
 
+def dry_run(export: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "spendstream.cli", "replay", "--dry-run", "--no-progress", str(export)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
 def test_the_dry_run_command_exits_1_naming_each_reason_and_where_it_first_occurs(tmp_path):
     export, _ = export_with_bad_rows(tmp_path)
     env = {**os.environ, **to_env(offline(tmp_path))}
-    done = subprocess.run(
-        [sys.executable, "-m", "spendstream.cli", "replay", "--dry-run", "--no-progress", str(export)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = dry_run(export, env)
     assert done.returncode == 1, done.stderr
     output = " ".join(done.stdout.split())
     assert "would produce" in output and "nothing was sent" in output
@@ -85,12 +83,5 @@ def test_the_dry_run_command_exits_1_naming_each_reason_and_where_it_first_occur
     assert "billing period 2026-09: would publish delivery" in output
     clean = tmp_path / "clean"
     write_cur2(charges(days=1), clean / "export-00001.csv")
-    again = subprocess.run(
-        [sys.executable, "-m", "spendstream.cli", "replay", "--dry-run", "--no-progress", str(clean)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    again = dry_run(clean, env)
     assert again.returncode == 0, again.stderr
