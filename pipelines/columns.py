@@ -104,14 +104,9 @@ def column(table: pa.Table, name: str) -> pa.Array:
     return values.fill_null("") if values.null_count else values  # fill_null copies even when nothing is null
 
 
-def stripped(values: pa.Array) -> pa.Array:
-    """Each value as ``str.strip()`` leaves it: Arrow's whitespace is Python's (checked for every code point)."""
-    return pc.utf8_trim_whitespace(values)
-
-
 def text(table: pa.Table, name: str) -> pa.Array:
-    """A column's values stripped of surrounding whitespace."""
-    return stripped(column(table, name))
+    """A column's values as ``str.strip()`` leaves them (Arrow's whitespace is Python's, for every code point)."""
+    return pc.utf8_trim_whitespace(column(table, name))
 
 
 def empty(values: pa.Array) -> np.ndarray:

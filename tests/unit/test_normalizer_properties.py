@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -235,3 +236,10 @@ def test_event_ids_of_a_column_are_the_event_id_of_each_row(keys):
     ids, starts, ends = (list(column) for column in zip(*keys, strict=True)) if keys else ([], [], [])
     column = event_ids("focus", pa.array(ids, pa.string()), pa.array(starts, pa.int64()), pa.array(ends, pa.int64()))
     assert column.to_pylist() == [event_id("focus", *key) for key in keys]
+
+
+def test_arrow_trims_exactly_the_whitespace_python_strips_for_every_code_point():
+    """The columnar normalizers trim with Arrow and the row rules with str.strip(): they must agree."""
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    values = [f"{c}x{c}" for c in points]
+    assert pc.utf8_trim_whitespace(pa.array(values)).to_pylist() == [value.strip() for value in values]
