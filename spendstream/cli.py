@@ -555,8 +555,6 @@ def cmd_backtest(config, args) -> int:
     from spendstream.backtest.runner import backtest
 
     accounts = args.accounts or Path(config.accounts_file)
-    if args.runner:
-        logging.getLogger("apache_beam").setLevel(logging.ERROR)  # its workers' start-up warnings are noise
     result = backtest(
         args.path,
         args.out,

@@ -15,6 +15,7 @@ or Google Cloud, and every worker must read the export's paths.
 from __future__ import annotations
 
 import base64
+import logging
 import pickle
 import shlex
 import tempfile
@@ -104,6 +105,7 @@ def beam_history(
     """Run the pipeline; returns what the in-process backtest computes: history, counts, daily usage."""
     import apache_beam as beam
 
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)  # its workers' start-up warnings are noise
     with tempfile.TemporaryDirectory(prefix="spendstream-beam-") as work:
         with beam.Pipeline(options=pipeline_options(runner, options)) as pipeline:
             build(pipeline, files, export_format, directory, f"{work}/results")
