@@ -24,13 +24,11 @@ from connectors.kafka_io import ensure_topics
 from connectors.normalize_pool import PARALLEL_FROM_BYTES, Normalized, NormalizerPool
 from connectors.process_metrics import REPLAY_ROWS
 from connectors.publisher import Publisher, Rehearsal
-from pipelines.columns import repeated_values
+from pipelines.columns import EXACT_SUM, repeated_values
 from pipelines.cost_event import CostEvent, CostEventBatch
 from pipelines.formats import ExportFormat, UnknownFormatError, detect_format
 from pipelines.ordering import TimedRecord, sort_by_event_time
 from spendstream.config import Config
-
-EXACT_SUM = pa.decimal256(76, 18)  # every kept amount has at most 18 decimal places and stays below 1e15
 
 
 @dataclass
@@ -162,10 +160,9 @@ def normalized_events(
     reject: Callable[[SourceRow, str], None],
     counter: list[int],
     formats: FormatChecker,
-    parallel: bool = True,
 ) -> Iterator[CostEvent]:
     """Every valid row of every file as a cost event (for the batch commands that work event by event)."""
-    for _, normalized in normalized_batches(files, summary, reject, counter, formats, parallel=parallel):
+    for _, normalized in normalized_batches(files, summary, reject, counter, formats):
         yield from normalized.events.events()
 
 

@@ -35,6 +35,7 @@ CANONICAL_DECIMAL = r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,18})?$"
 WHOLE_SECOND_UTC = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.0{1,6})?Z?$"
 SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%S"
 REFUSED = (RejectedRow, ValueError, TypeError)
+EXACT_SUM = pa.decimal256(76, 18)  # sums of amounts of at most 18 decimal places below 1e15, exactly
 ID_BYTES = 16  # an event id is the first 32 hex digits of the key's SHA-256
 HEX_DIGITS = np.array([f"{byte:02x}".encode() for byte in range(256)], dtype="S2")
 

@@ -11,8 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from pipelines.anomaly import HOUR_MS
-from pipelines.cost_event import ChargeType, CostEvent
+from pipelines.columns import EXACT_SUM
+from pipelines.cost_event import ChargeType, CostEvent, CostEventBatch
 from pipelines.spend_monitor import TOP_RESOURCES, DayOfSpend, HourOfSpend, day_of
 
 NO_RESOURCE = "(no resource id)"
@@ -43,6 +47,34 @@ class SpendSeries:
         self.regions[key][event.region] += cost
         self.resources[key][event.resource_id or NO_RESOURCE] += cost
         self.usage[(account, day)][event.service] += cost
+
+    def add_batch(self, events: CostEventBatch) -> SpendSeries:
+        """What ``add`` does for every event of a record batch, the batch summed per key by Arrow first."""
+        if not len(events):
+            return self
+        columns = events.columns
+        start_ms = columns["usage_start_ms"].to_numpy()
+        table = pa.table(
+            {
+                "account": columns["usage_account_id"],
+                "day": pa.array(start_ms, pa.timestamp("ms")).cast(pa.date32()),  # day_of: the UTC day
+                "service": columns["service"],
+                "hour": pa.array(start_ms - start_ms % HOUR_MS),
+                "region": columns["region"],
+                "resource": pc.if_else(pc.equal(columns["resource_id"], ""), NO_RESOURCE, columns["resource_id"]),
+                "cost": columns["unblended_cost"].cast(EXACT_SUM),
+            }
+        )
+        for account, day, cost in _sums(table, ["account", "day"]):
+            self.totals[(account, day)] += cost
+        usage = table.filter(pc.equal(columns["charge_type"], ChargeType.USAGE.value))
+        for account, day, service, cost in _sums(usage, ["account", "day", "service"]):
+            self.usage[(account, day)][service] += cost
+        for account, service, hour, region, cost in _sums(usage, ["account", "service", "hour", "region"]):
+            self.regions[(account, service, hour)][region] += cost
+        for account, service, hour, resource, cost in _sums(usage, ["account", "service", "hour", "resource"]):
+            self.resources[(account, service, hour)][resource] += cost
+        return self
 
     def extend(self, events: Iterable[CostEvent]) -> SpendSeries:
         for event in events:
@@ -79,6 +111,12 @@ class SpendSeries:
         for account, day in sorted(self.totals, key=lambda k: (k[1], k[0])):
             usage = {service: cost for service, cost in self.usage.get((account, day), {}).items() if cost}
             yield DayOfSpend(account, day, usage, self.totals[(account, day)])
+
+
+def _sums(table: pa.Table, keys: list[str]) -> Iterator[tuple]:
+    """(*key, exact sum of cost) per distinct key of the table."""
+    sums = table.group_by(keys).aggregate([("cost", "sum")])
+    return zip(*(sums.column(name).to_pylist() for name in [*keys, "cost_sum"]), strict=True)
 
 
 def sum_parts(parts: Iterable[tuple]) -> tuple:

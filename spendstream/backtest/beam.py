@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from connectors.cur_files import SourceRow
-from connectors.replay import FormatChecker, ReplaySummary, normalized_events
+from connectors.replay import FormatChecker, ReplaySummary, normalized_batches
 from pipelines.enrichment import AccountDirectory
 from pipelines.spend_monitor import History, account_history, merged_history, series_history
 from pipelines.spend_series import SpendSeries, sum_parts
@@ -52,9 +52,10 @@ def file_parts(path: str, export_format: str) -> Iterator[tuple]:
     def reject(row: SourceRow, reason: str) -> None:
         rejected[reason.split(":")[0]] += 1
 
-    series = SpendSeries().extend(
-        normalized_events([Path(path)], summary, reject, [0], FormatChecker(export_format), parallel=False)
-    )
+    series = SpendSeries()
+    read = normalized_batches([Path(path)], summary, reject, [0], FormatChecker(export_format), parallel=False)
+    for _, normalized in read:  # a Beam worker is the parallelism: no pool of its own
+        series.add_batch(normalized.events)
     for key, part in series.parts():
         yield tuple(value.isoformat() if isinstance(value, date) else value for value in key), part  # keys are encoded
     yield ("rows",), (summary.rows_read, rejected)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from connectors.cur_files import SourceRow, export_files, total_bytes
 from connectors.progress import replay_progress
-from connectors.replay import FormatChecker, ReplaySummary, normalized_events
+from connectors.replay import FormatChecker, ReplaySummary, normalized_batches
 from pipelines.enrichment import AccountDirectory
 from pipelines.evaluation import Label, detection_metrics, forecast_metrics, live_accuracy
 from pipelines.spend_monitor import AnomalyAlert, ForecastPoint, History, monitor_history
@@ -111,8 +111,8 @@ def _in_process(
     with replay_progress(show_progress) as progress:
         reading = progress.add_task("read", total=total_bytes(files))
         counter = [0]
-        for event in normalized_events(files, summary, reject, counter, FormatChecker(export_format)):
-            series.add(event)
+        for _, normalized in normalized_batches(files, summary, reject, counter, FormatChecker(export_format)):
+            series.add_batch(normalized.events)
             if counter[0] >= 1 << 20:
                 progress.advance(reading, counter[0])
                 counter[0] = 0

@@ -306,33 +306,35 @@ def test_nab_scoring_rewards_early_detection_and_penalizes_false_positives():
     assert score_file(1000, windows, [10])[0] == missed  # inside the probationary 15%: ignored
 
 
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["1", "2"]),
-            st.sampled_from(["AmazonEC2", "AmazonS3"]),
-            st.sampled_from(list(ChargeType)),
-            st.integers(0, 80),
-            st.integers(-(10**6), 10**8).map(lambda n: str(Decimal(n).scaleb(-6))),
-            st.sampled_from(["", "i-1", "i-2"]),
-        ),
-        max_size=40,
+SPEND_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["1", "2"]),
+        st.sampled_from(["AmazonEC2", "AmazonS3"]),
+        st.sampled_from(list(ChargeType)),
+        st.integers(0, 80),
+        st.integers(-(10**6), 10**8).map(lambda n: str(Decimal(n).scaleb(-6))),
+        st.sampled_from(["", "i-1", "i-2"]),
     ),
-    st.integers(0, 40),
+    max_size=40,
 )
+
+
+def spend_event(account, service, charge, hour, cost, resource):
+    from pipelines.cost_event import CostEvent
+
+    ms = int((START + timedelta(hours=hour)).timestamp() * 1000)
+    return CostEvent(
+        "e", "cur2", "li", "2026-06", ms, ms + HOUR_MS, "p", account, service, "us-east-1", resource, "Usage",
+        charge, "BoxUsage", cost, cost, "USD", "1",
+    )  # fmt: skip
+
+
+@given(SPEND_ROWS, st.integers(0, 40))
 def test_series_summed_from_the_parts_of_two_halves_is_the_series_of_the_whole(rows, cut):
     """What a Beam backtest does: each shard's sums, summed per key, give the same hours and days."""
-    from pipelines.cost_event import CostEvent
     from pipelines.spend_series import sum_parts
 
-    def event(account, service, charge, hour, cost, resource) -> CostEvent:
-        ms = int((START + timedelta(hours=hour)).timestamp() * 1000)
-        return CostEvent(
-            "e", "cur2", "li", "2026-06", ms, ms + HOUR_MS, "p", account, service, "us-east-1", resource, "Usage",
-            charge, "BoxUsage", cost, cost, "USD", "1",
-        )  # fmt: skip
-
-    events = [event(*row) for row in rows]
+    events = [spend_event(*row) for row in rows]
     whole = SpendSeries().extend(events)
     parts: dict[tuple, list] = {}
     for half in (events[:cut], events[cut:]):
@@ -341,3 +343,22 @@ def test_series_summed_from_the_parts_of_two_halves_is_the_series_of_the_whole(r
     summed = SpendSeries.from_parts((key, sum_parts(said)) for key, said in parts.items())
     assert list(summed.hours()) == list(whole.hours())
     assert list(summed.days()) == list(whole.days())
+
+
+@given(SPEND_ROWS)
+def test_a_batch_summed_by_arrow_gives_the_series_of_its_events_one_by_one(rows):
+    import numpy as np
+    import pyarrow as pa
+
+    from pipelines.cost_event import SCALAR_FIELDS, CostEventBatch
+
+    events = [spend_event(*row) for row in rows]
+    columns = {
+        name: pa.array([getattr(e, name) for e in events], pa.int64() if name.endswith("_ms") else pa.string())
+        for name in SCALAR_FIELDS
+    }
+    batch = CostEventBatch(columns, np.zeros(len(events), dtype=np.int64), [{}], np.arange(len(events)), {})
+    assert batch.events() == events  # the batch holds exactly these events
+    by_batch, one_by_one = SpendSeries().add_batch(batch), SpendSeries().extend(events)
+    assert list(by_batch.hours()) == list(one_by_one.hours())
+    assert list(by_batch.days()) == list(one_by_one.days())
