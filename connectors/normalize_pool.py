@@ -8,10 +8,12 @@ stays bounded. A small export is normalized in place: a worker takes about a sec
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 
@@ -22,6 +24,8 @@ from pipelines.cost_event import CostEventBatch
 from pipelines.formats import FORMATS
 from schemas import SchemaName
 from schemas.avro_batch import Repeated, encode_batch
+
+log = logging.getLogger(__name__)
 
 PARALLEL_FROM_BYTES = 16 << 20  # exports of at least this many file bytes are normalized by workers
 IN_FLIGHT_PER_WORKER = 2
@@ -66,16 +70,38 @@ class NormalizerPool:
 
     def map(self, batches: Iterable[tuple[ExportBatch, str]]) -> Iterator[tuple[ExportBatch, Normalized]]:
         """(batch, its format's name) → (batch, normalized), in the order given."""
-        if self.pool is None:
-            for batch, format_name in batches:
-                yield batch, normalize(format_name, batch.table, self.encode)
-            return
-        pending: deque[tuple[ExportBatch, Future]] = deque()
+        pending: deque[tuple[ExportBatch, str, Future | None]] = deque()
         for batch, format_name in batches:
-            pending.append((batch, self.pool.submit(normalize, format_name, batch.table, self.encode)))
-            if len(pending) >= self.in_flight:
-                done, future = pending.popleft()
-                yield done, future.result()
+            pending.append((batch, format_name, self._submit(batch, format_name)))
+            while len(pending) >= self.in_flight or (pending and pending[0][2] is None):
+                yield self._next(pending)
         while pending:
-            done, future = pending.popleft()
-            yield done, future.result()
+            yield self._next(pending)
+
+    def _submit(self, batch: ExportBatch, format_name: str) -> Future | None:
+        if self.pool is None:
+            return None
+        try:
+            return self.pool.submit(normalize, format_name, batch.table, self.encode)
+        except BrokenProcessPool:
+            self._in_place_from_now_on()
+            return None
+
+    def _next(self, pending: deque) -> tuple[ExportBatch, Normalized]:
+        batch, format_name, future = pending.popleft()
+        if future is not None:
+            try:
+                return batch, future.result()
+            except BrokenProcessPool:
+                self._in_place_from_now_on()
+        return batch, normalize(format_name, batch.table, self.encode)
+
+    def _in_place_from_now_on(self) -> None:
+        """Workers that cannot start (a script without ``if __name__ == "__main__":``) slow a replay, never stop it."""
+        if self.pool is not None:
+            log.warning(
+                "normalizing in this process: its worker processes could not start "
+                "(a script that calls replay must guard its top level with `if __name__ == '__main__':`)"
+            )
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None

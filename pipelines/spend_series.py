@@ -20,6 +20,8 @@ from pipelines.cost_event import ChargeType, CostEvent, CostEventBatch
 from pipelines.spend_monitor import TOP_RESOURCES, DayOfSpend, HourOfSpend, day_of
 
 NO_RESOURCE = "(no resource id)"
+BATCH_KEYS = ["account", "day", "service", "hour", "region", "resource", "usage"]
+COMPACT_ROWS = 1_000_000  # distinct keys kept as Arrow sums before they are compacted or folded in
 
 
 def top_resources(costs: dict[str, Decimal]) -> tuple[tuple[str, Decimal], ...]:
@@ -36,6 +38,7 @@ class SpendSeries:
         self.resources: dict[tuple[str, str, int], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.usage: dict[tuple[str, object], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.totals: dict[tuple[str, object], Decimal] = defaultdict(Decimal)
+        self._pending: list[pa.Table] = []  # record batches summed by Arrow, not yet in the dicts
 
     def add(self, event: CostEvent) -> None:
         cost = Decimal(event.unblended_cost)
@@ -49,7 +52,11 @@ class SpendSeries:
         self.usage[(account, day)][event.service] += cost
 
     def add_batch(self, events: CostEventBatch) -> SpendSeries:
-        """What ``add`` does for every event of a record batch, the batch summed per key by Arrow first."""
+        """What ``add`` does for every event of a record batch: summed per key by Arrow, folded in later.
+
+        The sums of the batches stay Arrow tables (compacted as they grow) until the hours or days
+        are asked for, so the Python per key runs once per distinct key, not once per batch.
+        """
         if not len(events):
             return self
         columns = events.columns
@@ -62,19 +69,31 @@ class SpendSeries:
                 "hour": pa.array(start_ms - start_ms % HOUR_MS),
                 "region": columns["region"],
                 "resource": pc.if_else(pc.equal(columns["resource_id"], ""), NO_RESOURCE, columns["resource_id"]),
+                "usage": pc.equal(columns["charge_type"], ChargeType.USAGE.value),
                 "cost": columns["unblended_cost"].cast(EXACT_SUM),
             }
         )
+        self._pending.append(_summed(table, BATCH_KEYS))
+        if sum(part.num_rows for part in self._pending) >= COMPACT_ROWS:
+            self._pending = [_summed(pa.concat_tables(self._pending), BATCH_KEYS)]
+            if self._pending[0].num_rows >= COMPACT_ROWS:
+                self._settle()  # that many distinct keys: into the dicts, to keep memory bounded
+        return self
+
+    def _settle(self) -> None:
+        """Fold the batches' sums into the per-key dicts."""
+        if not self._pending:
+            return
+        table, self._pending = pa.concat_tables(self._pending), []
         for account, day, cost in _sums(table, ["account", "day"]):
             self.totals[(account, day)] += cost
-        usage = table.filter(pc.equal(columns["charge_type"], ChargeType.USAGE.value))
+        usage = table.filter(table.column("usage"))
         for account, day, service, cost in _sums(usage, ["account", "day", "service"]):
             self.usage[(account, day)][service] += cost
         for account, service, hour, region, cost in _sums(usage, ["account", "service", "hour", "region"]):
             self.regions[(account, service, hour)][region] += cost
         for account, service, hour, resource, cost in _sums(usage, ["account", "service", "hour", "resource"]):
             self.resources[(account, service, hour)][resource] += cost
-        return self
 
     def extend(self, events: Iterable[CostEvent]) -> SpendSeries:
         for event in events:
@@ -83,6 +102,7 @@ class SpendSeries:
 
     def parts(self) -> Iterator[tuple[tuple, tuple]]:
         """The sums as (key, part): what series built apart (a Beam backtest's shards) are summed from."""
+        self._settle()
         for key in self.regions:
             yield ("hour", *key), (dict(self.regions[key]), dict(self.resources[key]))
         for key in self.totals:
@@ -103,20 +123,29 @@ class SpendSeries:
         return series
 
     def hours(self) -> Iterator[HourOfSpend]:
+        self._settle()
         for account, service, hour_ms in sorted(self.regions, key=lambda k: (k[2], k[0], k[1])):
             key = (account, service, hour_ms)
             yield HourOfSpend(account, service, hour_ms, dict(self.regions[key]), top_resources(self.resources[key]))
 
     def days(self) -> Iterator[DayOfSpend]:
+        self._settle()
         for account, day in sorted(self.totals, key=lambda k: (k[1], k[0])):
             usage = {service: cost for service, cost in self.usage.get((account, day), {}).items() if cost}
             yield DayOfSpend(account, day, usage, self.totals[(account, day)])
 
 
-def _sums(table: pa.Table, keys: list[str]) -> Iterator[tuple]:
-    """(*key, exact sum of cost) per distinct key of the table."""
+def _summed(table: pa.Table, keys: list[str]) -> pa.Table:
+    """The table's cost summed per distinct key."""
     sums = table.group_by(keys).aggregate([("cost", "sum")])
-    return zip(*(sums.column(name).to_pylist() for name in [*keys, "cost_sum"]), strict=True)
+    return pa.table({**{key: sums.column(key) for key in keys}, "cost": sums.column("cost_sum")})
+
+
+def _sums(table: pa.Table, keys: list[str]) -> Iterator[tuple]:
+    """(*key, exact sum of cost as a Decimal) per distinct key of the table."""
+    sums = _summed(table, keys)
+    costs = map(Decimal, sums.column("cost").cast(pa.string()).to_pylist())  # 2.5 x faster than decimal to_pylist
+    return zip(*(sums.column(key).to_pylist() for key in keys), costs, strict=True)
 
 
 def sum_parts(parts: Iterable[tuple]) -> tuple:
