@@ -177,7 +177,7 @@ class DeliveryTracker:
         start_ms = columns["usage_start_ms"].to_numpy()
         keys = pa.table(
             {
-                **{name: columns[name] for name in KEY_COLUMNS},
+                **{key: columns[key] for key in KEY_COLUMNS},
                 "tags": pa.array(events.tag_index),
                 "hour_ms": pa.array(start_ms - start_ms % HOUR_MS),
                 "billing_period": columns["billing_period"],
