@@ -163,21 +163,18 @@ def per_distinct(rule: Callable[..., Any], *columns: pa.Array) -> tuple[np.ndarr
     For rules of few distinct inputs (a charge type, an instance type, a tags object), so the
     Python runs once per distinct value, not once per row.
     """
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    dictionaries = []
+    dictionaries, indices = [], []
     for values in columns:
         encoded = values.dictionary_encode()
         dictionaries.append(encoded.dictionary.to_pylist())
-        key = key * len(dictionaries[-1]) + encoded.indices.to_numpy(zero_copy_only=False)
-    distinct, index = np.unique(key, return_inverse=True)  # key stays exact: few distinct values per column
-    results = []
-    for combined in distinct.tolist():
-        args = []
-        for dictionary in reversed(dictionaries):
-            combined, position = divmod(combined, len(dictionary))
-            args.append(dictionary[position])
-        results.append(rule(*reversed(args)))
-    return index, results
+        indices.append(encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64))
+    # distinct rows of the index matrix: no combined key to overflow, however many values a column has
+    distinct, index = np.unique(np.stack(indices, axis=1), axis=0, return_inverse=True)
+    results = [
+        rule(*(dictionary[position] for dictionary, position in zip(dictionaries, row, strict=True)))
+        for row in distinct.tolist()
+    ]
+    return index.reshape(-1), results
 
 
 def mapped(rule: Callable[..., str], *columns: pa.Array) -> pa.Array:

@@ -243,3 +243,12 @@ def test_arrow_trims_exactly_the_whitespace_python_strips_for_every_code_point()
     points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     values = [f"{c}x{c}" for c in points]
     assert pc.utf8_trim_whitespace(pa.array(values)).to_pylist() == [value.strip() for value in values]
+
+
+def test_a_rule_of_many_columns_of_many_values_gets_each_rows_own_values():
+    """Five columns of 10,000 distinct values: 10^20 combinations, more than an int64 key could number."""
+    from pipelines.columns import mapped
+
+    columns = [pa.array([f"{column}-{row}" for row in range(10_000)]) for column in range(5)]
+    joined = mapped(lambda *values: "|".join(values), *columns)
+    assert joined.to_pylist() == ["|".join(f"{column}-{row}" for column in range(5)) for row in range(10_000)]
