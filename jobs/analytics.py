@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from pyflink.common import Row, Types
 from pyflink.datastream import DataStream, KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 from pyflink.table import StreamTableEnvironment, Table
 
 from jobs.enrichment_sql import PYTHON_SETTINGS, with_settings_sql
@@ -80,9 +80,11 @@ class FinishedWindows(KeyedProcessFunction):
     The event-time timer at the window's end fires after every row of that window has arrived, so
     each key's monitor sees its windows complete and in order, as ``backtest`` feeds them. Both
     states are plain data: the monitor as its Avro state record (schemas/*_monitor_state.avsc),
-    the buffered rows as JSON strings, so a checkpoint holds numbers and names, never code. The
-    record is kept base64 in a STRING state: PyFlink's byte-array state converts a value byte by
-    byte into a tuple and fails on a key with no state yet.
+    the buffered rows as JSON strings in list state (appending a row costs one state call;
+    rewriting one value of every buffered row cost a read, a parse, a dump and a write), so a
+    checkpoint holds numbers and names, never code. The record is kept base64 in a STRING state:
+    PyFlink's byte-array state converts a value byte by byte into a tuple and fails on a key with
+    no state yet.
     """
 
     window_ms: int
@@ -95,7 +97,11 @@ class FinishedWindows(KeyedProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.monitor = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-model", Types.STRING()))
-        self.pending = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-windows", Types.STRING()))
+        self.pending = runtime_context.get_list_state(ListStateDescriptor(f"{self.state_name}-rows", Types.STRING()))
+        # what a job before the list state buffered: read once, at the key's next window end
+        self.pending_before = runtime_context.get_state(
+            ValueStateDescriptor(f"{self.state_name}-windows", Types.STRING())
+        )
         # the account's settings as the latest row carried them: [version, entry], or none
         self.settings = runtime_context.get_state(ValueStateDescriptor(f"{self.state_name}-settings", Types.STRING()))
         metrics = runtime_context.get_metrics_group().add_group("spendstream")
@@ -104,16 +110,14 @@ class FinishedWindows(KeyedProcessFunction):
         self.emitted = {role: metrics.counter(f"{role}_records") for role in roles}
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
-        windows = json.loads(self.pending.value() or "{}")
-        windows.setdefault(str(row.start_ms), []).append([getattr(row, name) for name in self.row_fields])
-        self.pending.update(json.dumps(windows, separators=(",", ":")))
+        self.pending.add(json.dumps([row.start_ms, *(getattr(row, name) for name in self.row_fields)]))
         if row.settings_version is not None:
             self.settings.update(json.dumps([row.settings_version, row.settings_entry]))
         ctx.timer_service().register_event_time_timer(row.start_ms + self.window_ms - 1)
         return iter(())
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        windows = json.loads(self.pending.value() or "{}")
+        windows = self.buffered_windows()
         key = ctx.get_current_key()
         directory = self.accounts.directory(key.split("|", 1)[0], *json.loads(self.settings.value() or "[null, null]"))
         saved = self.monitor.value()
@@ -122,12 +126,24 @@ class FinishedWindows(KeyedProcessFunction):
             self.models.inc()
         else:
             monitor = self.restore(loaded_state(saved, self.state_schema), directory)
-        for start in sorted(int(s) for s in windows if int(s) <= timestamp):
-            for row in self.finish(monitor, start, windows.pop(str(start)), directory):
+        for start in sorted(start for start in windows if start <= timestamp):
+            for row in self.finish(monitor, start, windows.pop(start), directory):
                 self.emitted[row[0]].inc()  # (role, k, v)
                 yield row
         self.monitor.update(stored_state(self.state_schema, monitor.state()))
-        self.pending.update(json.dumps(windows, separators=(",", ":")))
+        self.pending.update([json.dumps([start, *fields]) for start, rows in windows.items() for fields in rows])
+
+    def buffered_windows(self) -> dict[int, list[list[str]]]:
+        """The buffered rows by window start, each window's in arrival order."""
+        windows: dict[int, list[list[str]]] = {}
+        if (before := self.pending_before.value()) is not None:
+            for start, rows in json.loads(before).items():
+                windows[int(start)] = rows
+            self.pending_before.clear()
+        for text in self.pending.get() or ():
+            start, *fields = json.loads(text)
+            windows.setdefault(start, []).append(fields)
+        return windows
 
     def new_monitor(self, key: str, directory: AccountDirectory):
         raise NotImplementedError

@@ -80,9 +80,9 @@ class HourlyCostDetector:
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
-        self.week: dict[int, stats.EWMean] = {}
-        self.day: dict[int, stats.EWMean] = {}
-        self.month_start: dict[int, stats.EWMean] = {}
+        self.week = SlotMeans(self.PROFILES["week"])
+        self.day = SlotMeans(self.PROFILES["day"])
+        self.month_start = SlotMeans(self.PROFILES["month_start"])
         self.fast = stats.EWMean(fading(self.LEVELS["fast"]))
         self.level = stats.EWMean(fading(self.LEVELS["level"]))
         self.error = stats.EWMean(fading(self.LEVELS["error"]))
@@ -98,9 +98,9 @@ class HourlyCostDetector:
         start (day − 1) × 24 + hour), null where nothing was learned yet: 8 bytes a mean.
         """
         return {
-            "week": [_mean(self.week.get(slot)) for slot in range(WEEK_SLOTS)],
-            "day": [_mean(self.day.get(slot)) for slot in range(DAY_SLOTS)],
-            "month_start": [_mean(self.month_start.get(slot + 24)) for slot in range(MONTH_START_SLOTS)],
+            "week": self.week.listed(WEEK_SLOTS),
+            "day": self.day.listed(DAY_SLOTS),
+            "month_start": self.month_start.listed(MONTH_START_SLOTS, first=24),
             **{name: getattr(self, name).get() for name in self.LEVELS},
             "regions": sorted(self.regions),
             "first_ms": self.first_ms,
@@ -115,9 +115,8 @@ class HourlyCostDetector:
         """
         detector = cls(settings)
         for name, offset in (("week", 0), ("day", 0), ("month_start", 24)):
-            factor = cls.PROFILES[name]
-            means = {slot + offset: restored_ewmean(factor, m) for slot, m in enumerate(state[name]) if m is not None}
-            setattr(detector, name, means)
+            means = {slot + offset: mean for slot, mean in enumerate(state[name]) if mean is not None}
+            setattr(detector, name, SlotMeans(cls.PROFILES[name], means))
         for name, half_life in cls.LEVELS.items():
             setattr(detector, name, restored_ewmean(fading(half_life), state[name]))
         detector.regions, detector.first_ms = set(state["regions"]), state["first_ms"]
@@ -129,13 +128,16 @@ class HourlyCostDetector:
     def profile(self, hour_ms: int) -> float | None:
         """The hour's seasonal expectation at the series' usual level, if any history covers it."""
         moment = datetime.fromtimestamp(hour_ms / 1000, UTC)
-        slot = self.week.get(moment.weekday() * 24 + moment.hour) or self.day.get(moment.hour)
-        if slot is None:
-            return None
-        base = slot.get()
-        if moment.day <= 3 and (start := self.month_start.get(moment.day * 24 + moment.hour)) is not None:
-            base *= start.get()
+        base = self._usual(moment)
+        start = self.month_start.get(moment.day * 24 + moment.hour) if moment.day <= 3 else None
+        if base is not None and start is not None:
+            base *= start
         return base
+
+    def _usual(self, moment: datetime) -> float | None:
+        """The hour-of-week slot's mean, or the hour of day's until that slot has been seen."""
+        week = self.week.get(moment.weekday() * 24 + moment.hour)
+        return self.day.get(moment.hour) if week is None else week
 
     def expected(self, hour_ms: int) -> float | None:
         base = self.profile(hour_ms)
@@ -199,21 +201,50 @@ class HourlyCostDetector:
             self.level.update(ratio)
         self._learn_month_start(moment, cost)
         seasonal = cost / (self.level.get() or 1.0)
-        self.week.setdefault(moment.weekday() * 24 + moment.hour, stats.EWMean(self.PROFILES["week"])).update(seasonal)
-        self.day.setdefault(moment.hour, stats.EWMean(self.PROFILES["day"])).update(seasonal)
+        self.week.update(moment.weekday() * 24 + moment.hour, seasonal)
+        self.day.update(moment.hour, seasonal)
         self.regions.update(region for region, c in (regions or {}).items() if c > 0)
 
     def _learn_month_start(self, moment: datetime, cost: float) -> None:
         """Days 1-3 remember how much they exceed the usual profile (ratio ≥ 1, never below)."""
         if moment.day > 3:
             return
-        ordinary = self.week.get(moment.weekday() * 24 + moment.hour) or self.day.get(moment.hour)
-        usual = ordinary.get() * (self.level.get() or 1.0) if ordinary else None
+        ordinary = self._usual(moment)
+        usual = ordinary * (self.level.get() or 1.0) if ordinary is not None else None
         if usual is None or usual <= 1e-9:
             return
         ratio = max(1.0, min(cost / usual, 50.0))
-        slot = moment.day * 24 + moment.hour
-        self.month_start.setdefault(slot, stats.EWMean(self.PROFILES["month_start"])).update(ratio)
+        self.month_start.update(moment.day * 24 + moment.hour, ratio)
+
+
+class SlotMeans:
+    """River EWMeans, one per slot (an hour of the week, of the day, of a month start), kept as their means.
+
+    The job restores a detector from its state record for every hour it judges, and an hour
+    touches two or three of its 264 slots: building an EWMean for every slot on each restore
+    cost more than judging the hour. A slot stays a number until it learns a value; then river's
+    EWMean, standing at that number (``restored_ewmean``), takes it, so the means are exactly
+    those of long-lived EWMeans.
+    """
+
+    def __init__(self, fading_factor: float, means: dict[int, float] | None = None) -> None:
+        self.fading_factor = fading_factor
+        self.means: dict[int, float] = means or {}
+
+    def get(self, slot: int) -> float | None:
+        return self.means.get(slot)
+
+    def __contains__(self, slot: int) -> bool:
+        return slot in self.means
+
+    def listed(self, slots: int, first: int = 0) -> list[float | None]:
+        """The means of slots ``first`` to ``first + slots - 1``, None where a slot has not learned yet."""
+        return [self.means.get(slot) for slot in range(first, first + slots)]
+
+    def update(self, slot: int, value: float) -> None:
+        mean = restored_ewmean(self.fading_factor, self.means.get(slot, 0.0))
+        mean.update(value)
+        self.means[slot] = mean.get()
 
 
 def restored_ewmean(fading_factor: float, mean: float) -> stats.EWMean:
@@ -227,10 +258,6 @@ def restored_ewmean(fading_factor: float, mean: float) -> stats.EWMean:
     if mean:
         restored.update(mean)
     return restored
-
-
-def _mean(ewmean: stats.EWMean | None) -> float | None:
-    return None if ewmean is None else ewmean.get()
 
 
 def severity(score: Score) -> str:
