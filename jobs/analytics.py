@@ -173,10 +173,10 @@ class HourlyAnomalies(FinishedWindows):
 
     def new_monitor(self, key: str, directory: AccountDirectory) -> SeriesMonitor:
         account, service = key.split("|", 1)
-        return SeriesMonitor(account, service, directory.anomaly_settings(account))
+        return SeriesMonitor(account, service, directory.anomaly_settings(account, service))
 
     def restore(self, state: dict, directory: AccountDirectory) -> SeriesMonitor:
-        return SeriesMonitor.from_state(state, directory.anomaly_settings(state["account_id"]))
+        return SeriesMonitor.from_state(state, directory.anomaly_settings(state["account_id"], state["service"]))
 
     def finish(
         self, monitor: SeriesMonitor, start_ms: int, rows: list[list[str]], directory: AccountDirectory

@@ -23,7 +23,7 @@ relative and that dollar threshold, because cost alerts are about money, not sta
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from river import stats
@@ -32,6 +32,8 @@ HOUR_MS = 3_600_000
 WEEK_SLOTS, DAY_SLOTS, MONTH_START_SLOTS = 168, 24, 72  # hour of week, hour of day, days 1-3 × hour
 EVIDENCE_HOURS = 3  # an hour's score is the best evidence of it and up to two hours before
 ERROR_CAP = 1.0  # the most one hour adds to the typical log error (a gap of zero cost, a spike)
+RAISE_PER_MARK = 1.25  # each alert of a series marked false positive raises its thresholds by this factor
+MARKS_COUNTED = 4  # … up to this many marks (×2.44): a series stays able to alert on a real surge
 
 
 def log_ratio(cost: float, expected: float) -> float:
@@ -44,6 +46,11 @@ def fading(half_life_h: float) -> float:
     return 1 - 0.5 ** (1 / half_life_h)
 
 
+def raise_factor(false_positives: int) -> float:
+    """How much a series' thresholds rise after ``false_positives`` of its alerts were marked so."""
+    return RAISE_PER_MARK ** min(max(false_positives, 0), MARKS_COUNTED)
+
+
 @dataclass(frozen=True)
 class DetectorSettings:
     """Per-account thresholds (accounts.yaml ``anomaly:``); an alert needs all of them."""
@@ -54,6 +61,33 @@ class DetectorSettings:
     growth_threshold: float = 0.2  # fast level ÷ level − 1 that counts as cost growing
     warmup_days: int = 7  # history before a series may alert (at most 14)
     full_history_days: int = 14  # alerts on less history say so
+    false_positives: int = 0  # the series' alerts people marked as not a problem (``raised``)
+
+    def raised(self, false_positives: int) -> DetectorSettings:
+        """The thresholds for a series with ``false_positives`` of its alerts marked as not a problem.
+
+        A person who marks an alert false positive says this much excess on this series is
+        normal. Each mark, up to MARKS_COUNTED, asks a quarter more of every excess an alert needs
+        (relative, in dollars, in evidence, in growth), so the alerts that come back are the
+        clearly larger ones; a mark taken back (marked confirmed) lowers them again. Settings
+        already raised are raised from where they were before: ``raised(0)`` undoes it.
+        """
+        factor = raise_factor(false_positives) / raise_factor(self.false_positives)
+        return replace(
+            self,
+            relative_threshold=self.relative_threshold * factor,
+            dollar_threshold=self.dollar_threshold * factor,
+            z_threshold=self.z_threshold * factor,
+            growth_threshold=self.growth_threshold * factor,
+            false_positives=max(false_positives, 0),
+        )
+
+    def raise_note(self) -> str | None:
+        """What an alert says of thresholds raised by marks (None when none are)."""
+        if not self.false_positives:
+            return None
+        marked = f"{self.false_positives} alert{'s' if self.false_positives > 1 else ''} of this series"
+        return f"thresholds raised ×{raise_factor(self.false_positives):.2f} after {marked} marked false positive"
 
 
 @dataclass

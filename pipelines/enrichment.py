@@ -23,6 +23,7 @@ DIMENSIONS = ("cost_center", "project", "environment", "team")  # every cost is 
 UNIT_DIMENSIONS = ("customer", "feature")  # what the cost serves: empty when untagged (shared cost)
 TAGGED = (*DIMENSIONS, *UNIT_DIMENSIONS)  # what tag rules and an account's entry may set
 UNASSIGNED = "unassigned"
+FALSE_POSITIVES = "false_positives"  # in an entry's anomaly settings: service → its alerts marked false positive
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class Account:
     dimensions: dict[str, str]
     budgets: tuple[Budget, ...] = ()
     anomaly: DetectorSettings = field(default_factory=DetectorSettings)
+    false_positives: Mapping[str, int] = field(default_factory=dict)  # service → its alerts marked false positive
     tag_rules: tuple[TagRule, ...] = ()  # the account's own, applied after the directory's
     allocation: AllocationRule = field(default_factory=AllocationRule)  # its untagged cost among its customers
     entry: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as written
@@ -126,9 +128,12 @@ class AccountDirectory:
     def monthly_budget(self, account_id: str) -> Budget | None:
         return next((b for b in self.budgets(account_id) if b.period == "monthly" and b.service == "*"), None)
 
-    def anomaly_settings(self, account_id: str) -> DetectorSettings:
+    def anomaly_settings(self, account_id: str, service: str = "*") -> DetectorSettings:
+        """The account's thresholds, raised for a service whose alerts people marked false positive."""
         account = self.accounts.get(account_id)
-        return account.anomaly if account else DetectorSettings()
+        if account is None:
+            return DetectorSettings()
+        return account.anomaly.raised(account.false_positives.get(service, 0))
 
 
 def load_directory(path: Path) -> AccountDirectory:
@@ -164,6 +169,7 @@ def _account(account_id: str, entry: Mapping[str, Any], source: str) -> Account:
         dimensions={dim: str(entry[dim]) for dim in TAGGED if entry.get(dim)},
         budgets=budgets,
         anomaly=_anomaly_settings(entry.get("anomaly") or {}, where),
+        false_positives=_false_positives((entry.get("anomaly") or {}).get(FALSE_POSITIVES), where),
         tag_rules=rules,
         allocation=AllocationRule.from_config(entry.get("allocation"), where),
         entry=dict(entry),
@@ -186,19 +192,34 @@ def _budgets(entry: Mapping[str, Any], where: str) -> tuple[Budget, ...]:
 
 def _anomaly_settings(entry: Mapping[str, Any], where: str) -> DetectorSettings:
     """``anomaly: {relative_threshold: 0.5, dollar_threshold: 10, warmup_days: 7}``."""
-    known = {f.name: f.type for f in fields(DetectorSettings)}
-    unknown = set(entry) - set(known)
+    known = {f.name for f in fields(DetectorSettings)} - {"false_positives"} | {FALSE_POSITIVES}
+    unknown = set(entry) - known
     if unknown:
         raise ValueError(f"{where}: unknown anomaly setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    numbers = {key: value for key, value in entry.items() if key != FALSE_POSITIVES}
     try:
-        settings = DetectorSettings(**{key: float(value) for key, value in entry.items()})
+        settings = DetectorSettings(**{key: float(value) for key, value in numbers.items()})
     except (TypeError, ValueError):
-        raise ValueError(f"{where}: anomaly settings must be numbers (got {dict(entry)})") from None
+        raise ValueError(f"{where}: anomaly settings must be numbers (got {numbers})") from None
     if not all(math.isfinite(value) and value >= 0 for value in astuple(settings)):
         raise ValueError(f"{where}: anomaly settings must be finite and not negative (got {dict(entry)})")
     if not 1 <= settings.warmup_days <= 14:
         raise ValueError(f"{where}: anomaly warmup_days must be between 1 and 14")
     return settings
+
+
+def _false_positives(entry: Any, where: str) -> dict[str, int]:
+    """``anomaly: {false_positives: {AmazonEC2: 2}}``: per service, its alerts marked false positive.
+
+    ``spendstream alerts mark`` keeps it; each mark raises that series' thresholds (DetectorSettings.raised).
+    """
+    if entry is None:
+        return {}
+    if not isinstance(entry, Mapping) or not all(
+        isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in entry.values()
+    ):
+        raise ValueError(f"{where}: anomaly {FALSE_POSITIVES} maps a service to a count of marked alerts (got {entry})")
+    return {str(service): count for service, count in entry.items() if count}
 
 
 def _tag_rule(entry: Mapping[str, Any], source: str) -> TagRule:

@@ -191,6 +191,10 @@ class SeriesMonitor:
         self.suspect_ms = start
         return confirmed
 
+    def _raise_note(self, status: str) -> tuple[str, ...]:
+        note = self.detector.settings.raise_note()
+        return (note,) if note and status != "close" else ()
+
     def _alert(self, status: str, hour: HourOfSpend, score: Score, episode: _Episode) -> AnomalyAlert:
         reported = score if status != "close" else episode.peak
         window = (hour.hour_ms, hour.hour_ms + HOUR_MS) if status != "close" else (episode.start_ms, hour.hour_ms)
@@ -206,7 +210,7 @@ class SeriesMonitor:
             score=reported.score,
             severity=severity(reported) if status != "close" else "info",
             history_days=round(self.detector.history_days(hour.hour_ms), 2),
-            reasons=tuple(reported.reasons) or ("spend back to normal",),
+            reasons=(*(reported.reasons or ("spend back to normal",)), *self._raise_note(status)),
             top_resources=tuple((rid, plain_decimal(str(cost))) for rid, cost in hour.top_resources[:TOP_RESOURCES]),
         )
 
@@ -437,7 +441,7 @@ def series_history(
     account_id: str, service: str, hours: Iterable[HourOfSpend], directory: AccountDirectory
 ) -> tuple[list[tuple[int, AnomalyAlert]], list[tuple[int, float, float | None]]]:
     """One series' hours in event-time order through its monitor: (the hour each alert came at, alert), trace."""
-    monitor = SeriesMonitor(account_id, service, directory.anomaly_settings(account_id))
+    monitor = SeriesMonitor(account_id, service, directory.anomaly_settings(account_id, service))
     alerts, trace = [], []
     for hour in hours:
         trace.append((hour.hour_ms, float(hour.cost), monitor.detector.expected(hour.hour_ms)))

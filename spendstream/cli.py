@@ -496,15 +496,22 @@ def cmd_alerts(config, args) -> int:
 
 
 def cmd_alerts_mark(config, args) -> int:
-    from connectors.alert_labels import mark_alert
+    from pipelines.anomaly import raise_factor
+    from spendstream.alert_feedback import mark
 
     if not args.alert_id or not (args.confirmed or args.false_positive):
         raise ValueError("usage: spendstream alerts mark ALERT_ID --confirmed | --false-positive [--note TEXT]")
-    label = mark_alert(config, args.alert_id, "confirmed" if args.confirmed else "false_positive", args.note)
+    label, counts = mark(config, args.alert_id, "confirmed" if args.confirmed else "false_positive", args.note)
     console.print(
         f"marked {label['alert_id']} ({label['kind']}, {label['account_id']} {label['service']}) as "
         f"{label['verdict'].replace('_', ' ')} on {config.kafka.topic('alert_label')}"
     )
+    if counts is not None:
+        marks = counts.get(label["service"], 0)
+        console.print(
+            f"{label['account_id']} {label['service']}: {marks} alert(s) marked false positive, its anomaly "
+            f"thresholds now ×{raise_factor(marks):.2f}; the running job applies this from its next hour"
+        )
     return 0
 
 

@@ -9,17 +9,20 @@ export, alerts reach the alert topic, and the sink writes the ``anomaly``, ``for
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bench.labelled_cur import write as write_labelled_bill
-from connectors.alert_labels import UnknownAlertError, alert_labels, mark_alert
+from connectors.alert_labels import UnknownAlertError, alert_labels
 from connectors.influx_query import influxql
 from connectors.influx_sink import InfluxSink
 from connectors.replay import replay
 from pipelines.enrichment import load_directory
 from schemas import SchemaName, codec
+from spendstream.alert_feedback import mark
+from spendstream.api.settings import SettingsStore
 from spendstream.backtest.runner import backtest
 from spendstream.config import Config
 from spendstream.flink_client import job_failure, submit, wait_for_job
@@ -31,33 +34,40 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def streamed(stack: Config, tmp_path_factory) -> tuple[Config, Path]:
+def streamed(stack: Config, tmp_path_factory) -> tuple[Config, Path, list[str]]:
+    """The labelled bill through the job: its config, the export, and the job's arguments."""
     export, _ = write_labelled_bill(tmp_path_factory.mktemp("labelled"), days=45, seed=4)
     config = isolated(stack, "analytics")
     summary = replay(export, config, show_progress=False)
     job_id = submit(config, "cost-aggregation", summary.backfill_args())
     assert wait_for_job(config, job_id, timeout_s=600) == "FINISHED", job_failure(config, job_id)
-    return config, export
+    return config, export, summary.backfill_args()
 
 
 def decoded(config: Config, role: str, schema: SchemaName) -> list[dict]:
     return [codec().decode(record.value, schema) for record in read_topic(config, role)]
 
 
+def episodes(anomalies: list[dict]) -> list[tuple]:
+    """What the job said of each episode, comparable with ``episodes_of`` a backtest's."""
+    fields = ("episode_id", "status", "window_start_ms", "actual_cost", "expected_cost", "score", "reasons")
+    return sorted(tuple(tuple(a[f]) if f == "reasons" else a[f] for f in fields) for a in anomalies)
+
+
+def episodes_of(alerts: list) -> list[tuple]:
+    return sorted(
+        (a.episode_id, a.status, a.window_start_ms, f"{a.actual_cost:.6f}", f"{a.expected_cost:.6f}")
+        + (a.score, a.reasons)
+        for a in alerts
+    )
+
+
 def test_the_job_and_the_backtest_emit_the_same_anomalies_and_forecasts(streamed, tmp_path):
-    config, export = streamed
+    config, export, _ = streamed
     offline = backtest(export, tmp_path / "backtest", load_directory(ROOT / "accounts.yaml"), show_progress=False)
     anomalies = decoded(config, "anomaly", SchemaName.ANOMALY)
     assert anomalies, "the job emitted no anomaly"
-    streamed_episodes = sorted(
-        (a["episode_id"], a["status"], a["window_start_ms"], a["actual_cost"], a["expected_cost"], a["score"])
-        for a in anomalies
-    )
-    backtest_episodes = sorted(
-        (a.episode_id, a.status, a.window_start_ms, f"{a.actual_cost:.6f}", f"{a.expected_cost:.6f}", a.score)
-        for a in offline.history.anomalies
-    )
-    assert streamed_episodes == backtest_episodes
+    assert episodes(anomalies) == episodes_of(offline.history.anomalies)
     forecasts = decoded(config, "forecast", SchemaName.FORECAST)
     streamed_forecasts = sorted(
         (f["account_id"], f["service"], f["made_at"], f["date"], f["predicted_cost"], f["lower"], f["upper"])
@@ -84,7 +94,7 @@ def test_the_job_and_the_backtest_emit_the_same_anomalies_and_forecasts(streamed
 
 
 def test_anomalies_reach_the_alert_topic_and_influxdb(streamed):
-    config, _ = streamed
+    config, *_ = streamed
     anomalies = decoded(config, "anomaly", SchemaName.ANOMALY)
     alerts = decoded(config, "alert", SchemaName.ALERT)
     anomaly_alerts = {a["alert_id"]: a for a in alerts if a["kind"] == "anomaly"}
@@ -113,15 +123,17 @@ def test_anomalies_reach_the_alert_topic_and_influxdb(streamed):
     }
 
 
-def test_marked_alerts_give_live_precision_and_the_latest_mark_stands(streamed):
-    config, _ = streamed
+def test_marked_alerts_give_live_precision_raise_the_series_thresholds_and_the_latest_mark_stands(
+    streamed, stack, tmp_path
+):
+    config, export, job_args = streamed
     InfluxSink(config).run(until_idle_s=4)
     opened = [a for a in decoded(config, "alert", SchemaName.ALERT) if a["kind"] == "anomaly"][:3]
     assert len(opened) == 3
-    mark_alert(config, opened[0]["alert_id"][:12], "confirmed")
-    mark_alert(config, opened[1]["alert_id"], "false_positive", note="planned load test")
-    mark_alert(config, opened[2]["alert_id"], "false_positive")
-    mark_alert(config, opened[2]["alert_id"], "confirmed")  # corrected: the latest verdict stands
+    mark(config, opened[0]["alert_id"][:12], "confirmed")
+    mark(config, opened[1]["alert_id"], "false_positive", note="planned load test")
+    mark(config, opened[2]["alert_id"], "false_positive")
+    mark(config, opened[2]["alert_id"], "confirmed")  # corrected: the latest verdict stands
     labels = alert_labels(config)
     assert {k: v["verdict"] for k, v in labels.items()} == {
         opened[0]["alert_id"]: "confirmed",
@@ -130,16 +142,44 @@ def test_marked_alerts_give_live_precision_and_the_latest_mark_stands(streamed):
     }
     assert labels[opened[1]["alert_id"]]["note"] == "planned load test"
     with pytest.raises(UnknownAlertError, match="no alert"):
-        mark_alert(config, "0" * 32, "confirmed")
+        mark(config, "0" * 32, "confirmed")
     with pytest.raises(UnknownAlertError, match="too short"):
-        mark_alert(config, "ab", "confirmed")
+        mark(config, "ab", "confirmed")
 
     families = model_families(config)
     assert families[0].live.startswith("precision 0.67 (2 confirmed, 1 false positives of")
 
+    # the one false positive stands in its account's settings and raises its series' thresholds
+    account, service = opened[1]["account_id"], opened[1]["service"]
+    store = SettingsStore(config)
+    assert store.standing(account).account.false_positives == {service: 1}
+    assert store.history(account)[-1]["changed_by"].startswith("alerts mark ")
+    marked = store.directory().with_entry(account, store.standing(account).account.entry)
+    offline = backtest(export, tmp_path / "marked", marked, show_progress=False).history.anomalies
+    unmarked = backtest(export, tmp_path / "unmarked", load_directory(ROOT / "accounts.yaml"), show_progress=False)
+    judged = {False: [], True: []}  # (marked series?) → alerts
+    for alerts, directory in ((offline, "marked"), (unmarked.history.anomalies, "unmarked")):
+        for alert in alerts:
+            judged[(alert.account_id, alert.service) == (account, service)].append((directory, alert))
+    others = {d: episodes_of([a for where, a in judged[False] if where == d]) for d in ("marked", "unmarked")}
+    assert others["marked"] == others["unmarked"], "a mark changed another series"
+    raised = [a for where, a in judged[True] if where == "marked" and a.status != "close"]
+    before = [a for where, a in judged[True] if where == "unmarked" and a.status != "close"]
+    note = "thresholds raised ×1.25 after 1 alert of this series marked false positive"
+    assert len(raised) <= len(before) and all(note in a.reasons for a in raised)
+
+    # a job started after the mark judges the same bill as that backtest: it reads the marks from the settings
+    rerun = isolated(stack, "analytics-marked")
+    inputs = ("raw_cost", "restated_cost", "metrics", "account_settings", "alert_label")
+    topics = {**rerun.kafka.topics, **{role: config.kafka.topics[role] for role in inputs}}
+    rerun = replace(rerun, kafka=replace(rerun.kafka, topics=topics))
+    job_id = submit(rerun, "cost-aggregation", job_args)
+    assert wait_for_job(rerun, job_id, timeout_s=600) == "FINISHED", job_failure(rerun, job_id)
+    assert episodes(decoded(rerun, "anomaly", SchemaName.ANOMALY)) == episodes_of(offline)
+
 
 def test_models_reports_the_live_accuracy_the_job_recorded(streamed):
-    config, _ = streamed
+    config, *_ = streamed
     InfluxSink(config).run(until_idle_s=4)
     week = [
         a

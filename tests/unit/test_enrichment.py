@@ -76,3 +76,25 @@ def test_anomaly_thresholds_per_account_are_read_and_checked():
         directory_from_document({"accounts": {"1": {"anomaly": {"threshold": 1}}}})
     with pytest.raises(ValueError, match="warmup_days must be between 1 and 14"):
         directory_from_document({"accounts": {"1": {"anomaly": {"warmup_days": 30}}}})
+
+
+def test_a_service_with_alerts_marked_false_positive_gets_raised_thresholds():
+    import pytest
+
+    from pipelines.anomaly import DetectorSettings
+    from pipelines.enrichment import directory_from_document
+
+    anomaly = {"relative_threshold": 0.8, "false_positives": {"AmazonEC2": 2, "AWSLambda": 0}}
+    directory = directory_from_document({"accounts": {"1": {"anomaly": anomaly}}})
+    base = DetectorSettings(relative_threshold=0.8)
+    raised = directory.anomaly_settings("1", "AmazonEC2")
+    assert raised.false_positives == 2
+    assert raised.relative_threshold == pytest.approx(0.8 * 1.25**2)
+    assert raised.z_threshold == pytest.approx(base.z_threshold * 1.25**2)
+    assert raised.dollar_threshold == pytest.approx(base.dollar_threshold * 1.25**2)
+    assert directory.anomaly_settings("1", "AWSLambda") == directory.anomaly_settings("1") == base
+    many = directory_from_document({"accounts": {"1": {"anomaly": {"false_positives": {"S3": 40}}}}})
+    assert many.anomaly_settings("1", "S3").z_threshold == pytest.approx(5.0 * 1.25**4)  # four marks count at most
+    for bad in ({"S3": -1}, {"S3": "2"}, {"S3": True}, ["S3"]):
+        with pytest.raises(ValueError, match="false_positives maps a service to a count"):
+            directory_from_document({"accounts": {"1": {"anomaly": {"false_positives": bad}}}})

@@ -29,8 +29,8 @@ def usual(hour: int, rng: random.Random, base: float = 20.0) -> float:
     return base * daily * weekly * math.exp(rng.gauss(0, 0.05))
 
 
-def run(costs: list[float], regions: list[str] | None = None) -> list:
-    monitor = SeriesMonitor("111111111111", "AmazonEC2")
+def run(costs: list[float], regions: list[str] | None = None, settings: DetectorSettings | None = None) -> list:
+    monitor = SeriesMonitor("111111111111", "AmazonEC2", settings)
     alerts = []
     for hour, cost in enumerate(costs):
         region = (regions or [])[hour] if regions else "us-east-1"
@@ -46,6 +46,30 @@ def series(days: int, seed: int = 3) -> list[float]:
 
 def test_quiet_series_never_alerts():
     assert run(series(60)) == []
+
+
+def test_false_positive_marks_raise_a_series_thresholds_and_its_alerts_say_so():
+    """Two marks raise the bar: ×1.5 for three hours no longer alerts, a ×4 surge still does.
+
+    On a series nobody marked both alert. After two of its alerts were marked false positive
+    (thresholds ×1.56) the surge's alert says why its bar is higher; a mark taken back lowers it.
+    """
+    costs = series(50)
+    for hour in range(30 * 24 + 10, 30 * 24 + 13):
+        costs[hour] *= 1.5
+    for hour in range(40 * 24 + 10, 40 * 24 + 13):
+        costs[hour] *= 4
+
+    def opened(settings: DetectorSettings) -> dict[int, tuple[str, ...]]:
+        alerts = [a for a in run(costs, settings=settings) if a.status == "open"]
+        return {(a.window_start_ms - int(START.timestamp() * 1000)) // 86_400_000: a.reasons for a in alerts}
+
+    assert opened(DetectorSettings()) == {30: ("spend above expected",), 40: ("spend above expected",)}
+    raised = opened(DetectorSettings().raised(2))
+    assert raised == {
+        40: ("spend above expected", "thresholds raised ×1.56 after 2 alerts of this series marked false positive")
+    }
+    assert opened(DetectorSettings().raised(2).raised(0)) == opened(DetectorSettings())
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
