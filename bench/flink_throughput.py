@@ -31,11 +31,16 @@ TARGET = 50_000
 
 def job_seconds(config: Config, job: str, args: list[str]) -> float:
     """RUNNING → FINISHED of one bounded job, from Flink's own timestamps."""
+    return timed_job(config, job, args)[1]
+
+
+def timed_job(config: Config, job: str, args: list[str]) -> tuple[str, float]:
+    """One bounded job run to its end: its id, and RUNNING → FINISHED from Flink's own timestamps."""
     job_id = submit(config, job, args)
     state = wait_for_job(config, job_id, timeout_s=3600)
     assert state == "FINISHED", job_failure(config, job_id)
     stamps = rest(config, f"/jobs/{job_id}")["timestamps"]
-    return (stamps["FINISHED"] - stamps["RUNNING"]) / 1000
+    return job_id, (stamps["FINISHED"] - stamps["RUNNING"]) / 1000
 
 
 def main() -> None:
