@@ -122,12 +122,10 @@ class LocalStack:
         """Stop every component (data stays in the state folder); returns what was stopped."""
         stopped = [name for name in ("supervisor", "api", *PIPELINE) if stop(name, self.state)]
         if self._flink_running():
-            subprocess.run(
-                [str(pyflink_home() / "bin" / "stop-cluster.sh")],
-                env=self._flink_env(),
-                capture_output=True,
-                check=False,
-            )
+            # stop-cluster.sh stops one TaskManager; those added since (start_taskmanager) first
+            for script, *argv in (("taskmanager.sh", "stop-all"), ("stop-cluster.sh",)):
+                command = [str(pyflink_home() / "bin" / script), *argv]
+                subprocess.run(command, env=self._flink_env(), capture_output=True, check=False)
             stopped.append("flink")
         for name in ("tansu", "influxdb", "pushgateway", "seaweedfs"):
             if stop(name, self.state):
