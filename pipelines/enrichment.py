@@ -192,7 +192,7 @@ def _budgets(entry: Mapping[str, Any], where: str) -> tuple[Budget, ...]:
 
 def _anomaly_settings(entry: Mapping[str, Any], where: str) -> DetectorSettings:
     """``anomaly: {relative_threshold: 0.5, dollar_threshold: 10, warmup_days: 7}``."""
-    known = {f.name for f in fields(DetectorSettings)} - {"false_positives"} | {FALSE_POSITIVES}
+    known = {f.name for f in fields(DetectorSettings)}  # false_positives: a map of counts, read by _false_positives
     unknown = set(entry) - known
     if unknown:
         raise ValueError(f"{where}: unknown anomaly setting(s) {sorted(unknown)}; known: {sorted(known)}")

@@ -166,7 +166,7 @@ def test_marked_alerts_give_live_precision_raise_the_series_thresholds_and_the_l
     raised = [a for where, a in judged[True] if where == "marked" and a.status != "close"]
     before = [a for where, a in judged[True] if where == "unmarked" and a.status != "close"]
     note = "thresholds raised ×1.25 after 1 alert of this series marked false positive"
-    assert len(raised) <= len(before) and all(note in a.reasons for a in raised)
+    assert raised and len(raised) <= len(before) and all(note in a.reasons for a in raised)
 
     # a job started after the mark judges the same bill as that backtest: it reads the marks from the settings
     rerun = isolated(stack, "analytics-marked")
