@@ -303,6 +303,18 @@ def test_forecast_follows_a_weekly_pattern_with_an_interval_around_it():
         assert abs(f.predicted - want) / want < 0.05 and f.lower <= f.predicted <= f.upper
 
 
+def test_a_growing_series_keeps_growing_after_its_level_shifts():
+    """A new workload moves the level, not the trend: forecasts after the shift still grow, in proportion."""
+    forecaster, day0, rng = DailyCostForecaster(), date(2026, 5, 25), random.Random(5)
+    for n in range(100):
+        cost = (100.0 + 0.8 * n) * (1.6 if n >= 70 else 1.0) * math.exp(rng.gauss(0, 0.01))
+        forecaster.learn_one(day0 + timedelta(days=n), cost)
+    forecasts = forecaster.forecast()
+    rise = forecasts[-1].predicted - forecasts[0].predicted  # 29 days of growth, 1.6 × 0.8 $/day each
+    assert 0.5 * 29 * 1.28 < rise < 1.5 * 29 * 1.28
+    assert abs(forecasts[0].predicted / (1.6 * (100.0 + 0.8 * 100)) - 1) < 0.05
+
+
 def test_projected_overspend_is_raised_once_per_month_naming_the_driver():
     monitor = AccountMonitor("1", Budget("monthly", Decimal("4000")))
     alerts = []
