@@ -25,6 +25,7 @@ from river import stats
 
 from pipelines.anomaly import restored_ewmean
 from pipelines.model_choice import Basis, ModelChoice
+from pipelines.weekly_trend import WINDOW_DAYS, fit_weekly_trend
 
 HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
@@ -169,6 +170,7 @@ class DailyCostForecaster:
         self.last_day: date | None = None
         self.one_step_error = stats.EWMean(ONE_STEP_FADING)  # typical relative error of a day against expectation
         self.choice = ModelChoice(len(BUCKETS), HORIZON_DAYS)  # which forecaster this series trusts
+        self.usual: list[tuple[int, float]] = []  # (ordinal, cost) of the last weeks' learned days, since any shift
 
     def _month_factor(self, day: date) -> float:
         """A month-start run counts once it recurred: the smaller of the last two months' ratios."""
@@ -244,9 +246,11 @@ class DailyCostForecaster:
         """
         if expected_level > 0:
             self.growth *= level / expected_level
-        self.level, self.unusual = level, []
+        self.level, self.unusual, self.usual = level, [], []  # the weekly trend reads the new normal only
 
     def _learn(self, day: date, cost: float, expected_level: float) -> None:
+        since = day.toordinal() - WINDOW_DAYS
+        self.usual = [(d, c) for d, c in self.usual if d > since] + ([(day.toordinal(), cost)] if cost > 0 else [])
         previous = self.level or 0.0
         self.level = self.alpha * cost / max(self._season(day), 1e-9) + (1 - self.alpha) * expected_level
         if self.days >= WARMUP_DAYS:
@@ -293,7 +297,13 @@ class DailyCostForecaster:
             tuple(self._month_start_factor(d) for d in (1, 2, 3)),
             tuple(self.last_seen.get(d) for d in range(7)),
             self.days < NAIVE_DAYS,
+            None if self.days < NAIVE_DAYS else self._weekly_trend(),
         )
+
+    def _weekly_trend(self):
+        """The weekly trend of the usual days, each as if on an ordinary day of the month (factors as known today)."""
+        days = [(date.fromordinal(d), cost) for d, cost in self.usual]
+        return fit_weekly_trend([(day, cost / self._month_factor(day)) for day, cost in days], self.last_day)
 
     def _intervals(self) -> tuple[tuple[float, float] | None, ...]:
         """Each bucket's own interval (relative to the prediction), None while it has no record yet."""
@@ -331,20 +341,31 @@ class DailyCostForecaster:
             "one_step_error": self.one_step_error.get(),
         }
 
+    def trend_state(self) -> dict:
+        """What the weekly trend candidate keeps: the usual days it fits and its fit of each pending basis."""
+        return {
+            "usual_days": [d for d, _ in self.usual],
+            "usual_costs": [c for _, c in self.usual],
+            "bases": self.choice.trend_state(),
+        }
+
     def _run_state(self, made_at: date) -> dict:
         issued = self.issued.get(made_at) or (None,) * len(BUCKETS)
         interval = [bound for bounds in issued for bound in (bounds or (None, None))]
         return {"made_at": made_at.toordinal(), "horizons": [], "predicted": [], "interval": interval}
 
     @classmethod
-    def from_state(cls, state: dict, choice: dict | None = None) -> DailyCostForecaster:
-        """The forecaster that ``state()`` and its ``choice.state()`` described.
+    def from_state(cls, state: dict, choice: dict | None = None, trend: dict | None = None) -> DailyCostForecaster:
+        """The forecaster that ``state()``, its ``choice.state()`` and ``trend_state()`` described.
 
-        It learns and forecasts exactly as the original would; without ``choice``, its model choice starts afresh.
+        It learns and forecasts exactly as the original would; without ``choice``, its model choice
+        starts afresh; without ``trend``, its weekly trend starts on the days to come.
         """
         forecaster = cls(state["alpha"], state["window"])
+        trend = trend or {"usual_days": [], "usual_costs": [], "bases": []}
         if choice is not None:
-            forecaster.choice = ModelChoice.from_state(choice, len(BUCKETS), HORIZON_DAYS)
+            forecaster.choice = ModelChoice.from_state(choice, len(BUCKETS), HORIZON_DAYS, trend["bases"])
+        forecaster.usual = list(zip(trend["usual_days"], trend["usual_costs"], strict=True))
         forecaster.level, forecaster.growth = state["level"], state["growth"]
         forecaster.weekday = {d: f for d, f in enumerate(state["weekday"]) if f is not None}
         forecaster.weekday_seen.update({d: n for d, n in enumerate(state["weekday_seen"]) if n})

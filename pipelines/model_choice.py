@@ -18,7 +18,9 @@ scored ``MIN_SCORED`` times in that bucket.
 
 Measured on the varied bills (BENCHMARKS.md): the damped trend is what rescues the worst series
 (a trend read from a few noisy weeks, extrapolated 30 days); seasonal naive rarely wins there
-but is kept for bills whose week repeats more exactly than the model can average.
+but is kept for bills whose week repeats more exactly than the model can average; the weekly
+trend (pipelines/weekly_trend.py, a line through the last eight weeks) wins on series that grow
+steadily, whose trend the model's growth takes weeks to learn.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from datetime import date
 from river import stats
 
 from pipelines.anomaly import restored_ewmean
+from pipelines.weekly_trend import WeeklyTrend
 
-CANDIDATES = ("model", "seasonal_naive", "damped_trend")
+CANDIDATES = ("model", "seasonal_naive", "damped_trend", "weekly_trend")
 DAMPING = 0.9  # per day ahead: a damped trend adds at most 9 days of growth, however far it looks
 ERROR_FADING = 1 / 60  # river fading factor of a candidate's error per bucket
 MIN_SCORED = 14  # scores per bucket and candidate before the mix moves away from the model
@@ -49,10 +52,13 @@ class Basis:
     month_start: tuple[float, ...]  # days 1-3: their factors (1.0 until known)
     last_seen: tuple[float | None, ...]  # 7 latest actuals, Monday first
     young: bool  # the model itself still forecasts seasonal-naively
+    trend: WeeklyTrend | None = None  # the weekly trend fitted that day (None: too few days, it forecasts as the model)
+
+    def _month(self, day: date) -> float:
+        return self.month_start[day.day - 1] if day.day <= 3 else 1.0
 
     def _season(self, day: date) -> float:
-        month = self.month_start[day.day - 1] if day.day <= 3 else 1.0
-        return self.weekday[day.weekday()] * month
+        return self.weekday[day.weekday()] * self._month(day)
 
     def predictions(self, day: date) -> tuple[float, ...]:
         """Each candidate's forecast of ``day``, in the order of ``CANDIDATES``."""
@@ -61,9 +67,12 @@ class Basis:
         damped_growth = DAMPING * (1 - DAMPING**horizon) / (1 - DAMPING)  # Σ φ^i, i = 1..horizon
         damped = max((self.level + damped_growth * self.growth) * self._season(day), 0.0)
         model = max((self.level + horizon * self.growth) * self._season(day), 0.0)
+        trend = model if self.trend is None else self.trend.predict(horizon, day.weekday()) * self._month(day)
         if naive is None:
-            return model, model, damped
-        return (naive if self.young else model), naive, (naive if self.young else damped)
+            return model, model, damped, trend
+        if self.young:
+            return naive, naive, naive, naive
+        return model, naive, damped, trend
 
 
 class ModelChoice:
@@ -129,12 +138,27 @@ class ModelChoice:
             ],
         }
 
+    def trend_state(self) -> list[dict]:
+        """The weekly trend of each basis that had one (schemas/account_monitor_state.avsc's BasisTrend)."""
+        return [
+            {"made_at": made_at.toordinal(), "log_levels": list(b.trend.log_levels), "slope": b.trend.slope}
+            for made_at, b in sorted(self.bases.items())
+            if b.trend is not None
+        ]
+
     @classmethod
-    def from_state(cls, state: dict, buckets: int, horizon: int) -> ModelChoice:
-        """The record ``state()`` described; it weighs and scores exactly as the original would."""
+    def from_state(cls, state: dict, buckets: int, horizon: int, trends: list[dict] = ()) -> ModelChoice:
+        """The record ``state()`` and ``trend_state()`` described; it weighs and scores exactly as the original would.
+
+        A record from before a candidate was added lacks its rows: that candidate starts without a
+        record, so the mix is the model's alone until it has one (``MIN_SCORED``).
+        """
         choice = cls(buckets, horizon)
-        choice.errors = [[restored_ewmean(ERROR_FADING, e) for e in errors] for errors in state["errors"]]
-        choice.scored = [list(scored) for scored in state["scored"]]
+        choice.errors[: len(state["errors"])] = [
+            [restored_ewmean(ERROR_FADING, e) for e in errors] for errors in state["errors"]
+        ]
+        choice.scored[: len(state["scored"])] = [list(scored) for scored in state["scored"]]
+        fitted = {t["made_at"]: WeeklyTrend(tuple(t["log_levels"]), t["slope"]) for t in trends}
         for b in state["bases"]:
             made_at = date.fromordinal(b["made_at"])
             choice.bases[made_at] = Basis(
@@ -145,5 +169,6 @@ class ModelChoice:
                 tuple(b["month_start"]),
                 tuple(b["last_seen"]),
                 b["young"],
+                fitted.get(b["made_at"]),
             )
         return choice

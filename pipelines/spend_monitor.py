@@ -351,17 +351,24 @@ class AccountMonitor:
             "model_choice": [
                 {"name": name, **forecaster.choice.state()} for name, forecaster in sorted(self.forecasters.items())
             ],
+            "weekly_trends": [
+                {"name": name, **forecaster.trend_state()} for name, forecaster in sorted(self.forecasters.items())
+            ],
         }
 
     @classmethod
     def from_state(cls, state: dict, monthly_budget: Budget | None = None) -> AccountMonitor:
         series = state["series"]
         choices = {c["name"]: c for c in state["model_choice"]}  # empty from a version 1 record
+        trends = {t["name"]: t for t in state["weekly_trends"]}  # empty from a version 1 or 2 record
         return cls(
             state["account_id"],
             monthly_budget,
             forecasters={
-                s["name"]: DailyCostForecaster.from_state(s["forecaster"], choices.get(s["name"])) for s in series
+                s["name"]: DailyCostForecaster.from_state(
+                    s["forecaster"], choices.get(s["name"]), trends.get(s["name"])
+                )
+                for s in series
             },
             history={
                 s["name"]: [(date.fromordinal(d), c) for d, c in zip(s["recent_days"], s["recent_costs"], strict=True)]

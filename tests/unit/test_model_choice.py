@@ -50,6 +50,26 @@ def test_a_steady_noisy_series_keeps_its_model():
         assert weights[naive] == min(weights) and weights[naive] < 0.25, weights
 
 
+def test_young_steadily_growing_series_hand_their_long_horizons_to_the_weekly_trend():
+    """+0.6%/day from day one: the model's growth needs ~50 days to learn it, a line through the weeks has it now.
+
+    By day 70 the 15-30-day forecasts of nearly every such series are the weekly trend's, which
+    has been the nearer of the two (noise can make the model the nearer on a few).
+    """
+    model, trend = CANDIDATES.index("model"), CANDIDATES.index("weekly_trend")
+    handed, errors = 0, {model: [], trend: []}
+    for seed in range(12):
+        rng = random.Random(seed)
+        weekend = [0.7 if (START + timedelta(days=n)).weekday() >= 5 else 1.0 for n in range(70)]
+        costs = [(100 + 0.6 * n) * weekend[n] * math.exp(rng.gauss(0, 0.03)) for n in range(70)]
+        forecaster, _ = forecast_errors(costs, scored_from=0)
+        handed += forecaster.choice.weights(2)[trend] > 0.6
+        for candidate in errors:
+            errors[candidate].append(forecaster.choice.errors[candidate][2].get())
+    assert handed >= 10
+    assert sum(errors[trend]) < 0.7 * sum(errors[model])
+
+
 def test_the_model_alone_forecasts_until_every_candidate_has_a_record():
     choice = ModelChoice(len(BUCKETS), 30)
     assert choice.weights(0) == (1.0,) + (0.0,) * (len(CANDIDATES) - 1)

@@ -15,6 +15,7 @@ from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector
 from pipelines.budgets import Budget
 from pipelines.cost_event import ChargeType
 from pipelines.forecast import DailyCostForecaster
+from pipelines.model_choice import MIN_SCORED
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
 from pipelines.spend_series import SpendSeries
 from schemas import SchemaName, codec
@@ -204,12 +205,13 @@ def test_monitors_restored_from_their_state_continue_exactly_where_they_stopped(
     else:
         assert first.forecasters["*"].pending and first.forecasters["*"].month_start
         assert first.forecasters["*"].choice.bases and min(first.forecasters["*"].choice.scored[0]) > 0
+        assert first.forecasters["*"].usual and any(b.trend for b in first.forecasters["*"].choice.bases.values())
         assert sum(len(day.forecasts) for day in after) > 0 and any(day.overspends for day in after)
         assert sum(len(day.accuracy) for day in after) > 0
 
 
-def as_version_1(monitor, added: tuple[str, ...]) -> dict:
-    """The monitor's state as the previous build wrote it (without ``added``), read by this one."""
+def as_version(monitor, added: tuple[str, ...], version: int = 1) -> dict:
+    """The monitor's state as an earlier build wrote it (schema ``version``, without ``added``), read by this one."""
     import json
 
     from schemas.codec import SCHEMA_DIR
@@ -217,8 +219,8 @@ def as_version_1(monitor, added: tuple[str, ...]) -> dict:
 
     schema = MONITORS[type(monitor)]
     old = {k: v for k, v in monitor.state().items() if k not in added}
-    version_1 = json.loads((SCHEMA_DIR / "history" / f"{schema.value}@1.avsc").read_text())
-    return codec().decode(encode_as(version_1, old), schema)
+    earlier = json.loads((SCHEMA_DIR / "history" / f"{schema.value}@{version}.avsc").read_text())
+    return codec().decode(encode_as(earlier, old), schema)
 
 
 def test_an_account_checkpoint_from_before_model_choice_restores_on_the_model_alone():
@@ -228,17 +230,37 @@ def test_an_account_checkpoint_from_before_model_choice_restores_on_the_model_al
     """
     monitor = AccountMonitor("a", BUDGET)
     feed(monitor, series(45))
-    restored = AccountMonitor.from_state(as_version_1(monitor, ("model_choice",)), BUDGET)
+    restored = AccountMonitor.from_state(as_version(monitor, ("model_choice", "weekly_trends")), BUDGET)
     choice = restored.forecasters["*"].choice
-    assert not choice.bases and all(weight == (1.0, 0.0, 0.0) for weight in map(choice.weights, range(3)))
+    assert not choice.bases and all(weight == (1.0, 0.0, 0.0, 0.0) for weight in map(choice.weights, range(3)))
     assert restored.forecasters["*"].state() == monitor.forecasters["*"].state()
+
+
+def test_an_account_checkpoint_from_before_the_weekly_trend_restores_with_the_other_candidates_records():
+    """Version 2 had three candidates: their records and bases carry on, the weekly trend starts without one.
+
+    So the mix is the model's alone until the weekly trend has been scored enough, then all four weigh in.
+    """
+    monitor = AccountMonitor("a", BUDGET)
+    feed(monitor, series(60))
+    kept = monitor.forecasters["*"].choice
+    state = as_version(monitor, ("weekly_trends",), version=2)
+    for choice in state["model_choice"]:  # version 2 wrote three candidates' rows
+        choice["errors"], choice["scored"] = choice["errors"][:3], choice["scored"][:3]
+    restored = AccountMonitor.from_state(state, BUDGET)
+    choice = restored.forecasters["*"].choice
+    assert choice.scored[:3] == kept.scored[:3] and choice.scored[3] == [0, 0, 0]
+    assert choice.bases.keys() == kept.bases.keys() and not any(b.trend for b in choice.bases.values())
+    assert all(choice.weights(bucket) == (1.0, 0.0, 0.0, 0.0) for bucket in range(3))
+    feed(restored, series(90)[60 * 24 :], 60 * 24)
+    assert min(choice.scored[3]) >= MIN_SCORED and len(set(choice.weights(2))) > 1
 
 
 def test_a_series_checkpoint_from_before_multi_hour_evidence_restores_without_it():
     """Version 1 had no recent scores: the restored monitor starts its evidence afresh, all else kept."""
     monitor = SeriesMonitor("a", "s")
     feed(monitor, series(20))
-    restored = SeriesMonitor.from_state(as_version_1(monitor, ("recent_scores", "run_excess")), DetectorSettings())
+    restored = SeriesMonitor.from_state(as_version(monitor, ("recent_scores", "run_excess")), DetectorSettings())
     assert restored.detector.recent_scores == [] and restored.detector.run_excess == 0.0
     assert restored.detector.state() == monitor.detector.state()
     assert monitor.detector.recent_scores  # what the current version keeps

@@ -1,0 +1,103 @@
+"""A weekly pattern on a straight trend, fitted to a series' last eight weeks: a candidate of the model choice.
+
+Why a second trend reader: Holt's growth (pipelines/forecast.py) is a ~50-day average of the
+level's daily changes, robust to steps but slow, so for weeks it under-forecasts a series that
+grows steadily. A least-squares line through the last eight weeks of usual days reads the same
+trend at once. A line fitted across a step would read the step as a trend, so the fit also tries a
+single level step at every day with a week on either side, and keeps the best one when the
+Bayesian information criterion says it explains the days better than no step (a one-break
+structural-change regression). The slope is shrunk by its own standard error (× slope² ÷
+(slope² + se²)), so a trend the days cannot tell from noise is not extrapolated thirty days.
+
+Fitted on log costs: weekday factors multiply, and forecasts are judged by relative errors.
+Measured on the varied bills (BENCHMARKS.md): beside the model it wins on steadily growing
+series and loses where a shift was absorbed gradually; the model choice weighs it per series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+WINDOW_DAYS = 56  # the fit reads the days of the last eight weeks
+MIN_DAYS = 21  # usual days needed for a fit
+MIN_PER_WEEKDAY = 2  # each weekday's level needs at least two days of its own
+MIN_SEGMENT = 7  # a step leaves at least a week on either side
+STEP_PARAMETERS = 12  # its height and day, and the search over ~40 days as two more: plain BIC finds steps in noise
+
+
+@dataclass(frozen=True)
+class WeeklyTrend:
+    """Each weekday's log cost on the fit's last day, and the trend in log cost per day."""
+
+    log_levels: tuple[float, ...]  # 7, Monday first
+    slope: float
+
+    def predict(self, horizon: int, weekday: int) -> float:
+        """The cost ``horizon`` days after the fit's last day, on ``weekday`` (before any month-start factor)."""
+        return math.exp(self.log_levels[weekday] + self.slope * horizon)
+
+
+def fit_weekly_trend(days: Sequence[tuple[date, float]], until: date) -> WeeklyTrend | None:
+    """The weekly trend of ``days`` (day, positive cost) as of ``until``; None where too few days say it."""
+    if len(days) < MIN_DAYS:
+        return None
+    weekdays = np.array([day.weekday() for day, _ in days])
+    if np.bincount(weekdays, minlength=7).min() < MIN_PER_WEEKDAY:
+        return None
+    offsets = np.array([(day - until).days for day, _ in days], dtype=float)
+    costs = np.log([cost for _, cost in days])
+    design = np.zeros((len(days), 8))
+    design[np.arange(len(days)), weekdays] = 1.0
+    design[:, 7] = offsets
+    coef, rss = _least_squares(design, costs)
+    start, step_rss = _best_step(design, costs - design @ coef, rss)
+    if start is None or _bic(step_rss, len(days), STEP_PARAMETERS) >= _bic(rss, len(days), 8):
+        return WeeklyTrend(tuple(float(v) for v in coef[:7]), _shrunk_slope(coef, design, costs, None))
+    stepped = np.column_stack([design, np.arange(len(days)) >= start])
+    coef, _ = _least_squares(stepped, costs)
+    return WeeklyTrend(tuple(float(v) for v in coef[:7] + coef[8]), _shrunk_slope(coef, stepped, costs, start))
+
+
+def _best_step(design: np.ndarray, residuals: np.ndarray, rss: float) -> tuple[int | None, float]:
+    """The step day that explains most of the residuals, and the residual sum of squares with it.
+
+    Every candidate at once (Frisch-Waugh-Lovell): a step column's part that the weekdays and the
+    line do not already explain lowers the sum of squares by (its dot product with the residuals)²
+    ÷ its own sum of squares.
+    """
+    n = len(residuals)
+    starts = np.arange(MIN_SEGMENT, n - MIN_SEGMENT + 1)
+    if not len(starts):
+        return None, rss
+    steps = (np.arange(n)[:, None] >= starts[None, :]).astype(float)
+    unexplained = steps - design @ np.linalg.lstsq(design, steps, rcond=None)[0]
+    gains = (unexplained.T @ residuals) ** 2 / np.maximum((unexplained**2).sum(axis=0), 1e-12)
+    best = int(np.argmax(gains))
+    return int(starts[best]), rss - float(gains[best])
+
+
+def _least_squares(design: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, float]:
+    coef = np.linalg.lstsq(design, costs, rcond=None)[0]
+    residuals = costs - design @ coef
+    return coef, float(residuals @ residuals)
+
+
+def _bic(rss: float, n: int, parameters: int) -> float:
+    return n * math.log(max(rss / n, 1e-12)) + parameters * math.log(n)
+
+
+def _shrunk_slope(coef: np.ndarray, design: np.ndarray, costs: np.ndarray, start: int | None) -> float:
+    """The slope times slope² ÷ (slope² + its variance): near zero when the days cannot tell it from noise."""
+    residuals = costs - design @ coef
+    variance = float(residuals @ residuals) / max(len(costs) - design.shape[1], 1)
+    offsets = design[start or 0 :, 7]
+    spread = float(((offsets - offsets.mean()) ** 2).sum())
+    slope = float(coef[7])
+    if spread <= 0 or slope == 0.0:
+        return 0.0
+    return slope * slope**2 / (slope**2 + variance / spread)
