@@ -39,6 +39,21 @@ def test_interval_coverage_is_counted_on_all_horizons_and_on_shift_free_ones_apa
     assert metrics["no_shift_interval_coverage"] == 0.5 and metrics["no_shift_days_scored"] == 2
 
 
+def test_days_after_a_shift_the_forecast_could_not_have_seen_are_reported_apart():
+    """Only a day on or after a shift that began after the forecast was made counts as unseen."""
+    shift = START + timedelta(days=30)
+    actuals = {("111111111111", START + timedelta(days=n)): 100.0 if n < 30 else 200.0 for n in range(60)}
+    before, after = START + timedelta(days=25), START + timedelta(days=35)
+    forecasts = [
+        forecast(before, before + timedelta(days=2), 100, 90, 110),  # before the shift: seen in time
+        forecast(before, before + timedelta(days=6), 100, 90, 110),  # after it: unseen, the model 50% off
+        forecast(after, after + timedelta(days=1), 200, 190, 210),  # made after it: seen
+    ]
+    metrics = forecast_metrics(forecasts, actuals, {"111111111111": [datetime.combine(shift, datetime.min.time())]})
+    assert metrics["unseen_shift_days_scored"] == 1 and metrics["unseen_shift_mape"] == 0.5
+    assert metrics["unseen_shift_seasonal_naive_mape"] == 0.5  # last week's 100 is as wrong
+
+
 def test_varied_bills_span_the_character_of_real_bills():
     bills = [varied_series(random.Random(seed)) for seed in range(40)]
     series = [s for bill in bills for s in bill]
