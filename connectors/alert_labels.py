@@ -53,6 +53,7 @@ def mark_alert(config: Config, alert_id: str, verdict: str, note: str = "") -> d
         "window_start_ms": alert["window_start_ms"],
         "marked_at_ms": int(time.time() * 1000),
         "note": note,
+        "episode_id": alert["details"].get("episode_id"),
     }
     ensure_topics(config)
     out = producer(config)

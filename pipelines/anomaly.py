@@ -32,7 +32,7 @@ HOUR_MS = 3_600_000
 WEEK_SLOTS, DAY_SLOTS, MONTH_START_SLOTS = 168, 24, 72  # hour of week, hour of day, days 1-3 × hour
 EVIDENCE_HOURS = 3  # an hour's score is the best evidence of it and up to two hours before
 ERROR_CAP = 1.0  # the most one hour adds to the typical log error (a gap of zero cost, a spike)
-RAISE_PER_MARK = 1.25  # each alert of a series marked false positive raises its thresholds by this factor
+RAISE_PER_MARK = 1.25  # each anomaly of a series marked false positive raises its thresholds by this factor
 MARKS_COUNTED = 4  # … up to this many marks (×2.44): a series stays able to alert on a real surge
 
 
@@ -86,7 +86,7 @@ class DetectorSettings:
         """What an alert says of thresholds raised by marks (None when none are)."""
         if not self.false_positives:
             return None
-        marked = f"{self.false_positives} alert{'s' if self.false_positives > 1 else ''} of this series"
+        marked = f"{self.false_positives} {'anomalies' if self.false_positives > 1 else 'anomaly'} of this series"
         return f"thresholds raised ×{raise_factor(self.false_positives):.2f} after {marked} marked false positive"
 
 

@@ -23,7 +23,7 @@ DIMENSIONS = ("cost_center", "project", "environment", "team")  # every cost is 
 UNIT_DIMENSIONS = ("customer", "feature")  # what the cost serves: empty when untagged (shared cost)
 TAGGED = (*DIMENSIONS, *UNIT_DIMENSIONS)  # what tag rules and an account's entry may set
 UNASSIGNED = "unassigned"
-FALSE_POSITIVES = "false_positives"  # in an entry's anomaly settings: service → its alerts marked false positive
+FALSE_POSITIVES = "false_positives"  # in an entry's anomaly settings: service → its anomalies marked false positive
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class Account:
     dimensions: dict[str, str]
     budgets: tuple[Budget, ...] = ()
     anomaly: DetectorSettings = field(default_factory=DetectorSettings)
-    false_positives: Mapping[str, int] = field(default_factory=dict)  # service → its alerts marked false positive
+    false_positives: Mapping[str, int] = field(default_factory=dict)  # service → its anomalies marked false positive
     tag_rules: tuple[TagRule, ...] = ()  # the account's own, applied after the directory's
     allocation: AllocationRule = field(default_factory=AllocationRule)  # its untagged cost among its customers
     entry: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as written
@@ -129,7 +129,7 @@ class AccountDirectory:
         return next((b for b in self.budgets(account_id) if b.period == "monthly" and b.service == "*"), None)
 
     def anomaly_settings(self, account_id: str, service: str = "*") -> DetectorSettings:
-        """The account's thresholds, raised for a service whose alerts people marked false positive."""
+        """The account's thresholds, raised for a service whose anomalies people marked false positive."""
         account = self.accounts.get(account_id)
         if account is None:
             return DetectorSettings()
@@ -209,7 +209,7 @@ def _anomaly_settings(entry: Mapping[str, Any], where: str) -> DetectorSettings:
 
 
 def _false_positives(entry: Any, where: str) -> dict[str, int]:
-    """``anomaly: {false_positives: {AmazonEC2: 2}}``: per service, its alerts marked false positive.
+    """``anomaly: {false_positives: {AmazonEC2: 2}}``: per service, its anomalies marked false positive.
 
     ``spendstream alerts mark`` keeps it; each mark raises that series' thresholds (DetectorSettings.raised).
     """

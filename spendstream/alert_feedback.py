@@ -1,12 +1,13 @@
 """People's verdicts on anomaly alerts, turned into the thresholds of the series they judged.
 
 A false-positive mark on an anomaly alert says this much excess on this account × service is
-normal, so that series' thresholds rise (``DetectorSettings.raised``) and its next alert says so.
-The marks stand in the account's settings (``anomaly.false_positives``: service → count), written
-as a settings change: the path by which the running job takes changed thresholds without a
-restart, that keeps who changed what, and that ``backtest`` replays through the account's entry.
-Each count is recounted from every standing label of the account, so marking an alert twice or
-taking a mark back (``--confirmed``) leaves it right.
+normal, so that series' thresholds rise (``DetectorSettings.raised``) and its next alert says so;
+an anomaly counts once, however many of its episode's alerts are marked. The marks stand in the
+account's settings (``anomaly.false_positives``: service → count), written as a settings change:
+the path by which the running job takes changed thresholds without a restart, that keeps who
+changed what, and that ``backtest`` replays through the account's entry. Each count is recounted
+from every standing label of the account, so marking an alert twice or taking a mark back
+(``--confirmed``) leaves it right.
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ from spendstream.config import Config
 
 
 def false_positives(labels: Iterable[dict], account_id: str) -> dict[str, int]:
-    """Per service of the account, its anomaly alerts whose standing verdict is false positive."""
-    counts = Counter(
-        label["service"]
-        for label in labels
-        if label["account_id"] == account_id and label["kind"] == "anomaly" and label["verdict"] == "false_positive"
-    )
+    """Per service of the account, its anomalies whose standing verdict is false positive.
+
+    An anomaly is one episode: its open, update and close alerts judged twice still count once,
+    and the verdict marked last on any of them stands for it. A label from before episodes were
+    recorded counts as an episode of its own.
+    """
+    standing: dict[tuple[str, str], dict] = {}
+    for label in labels:
+        if label["account_id"] != account_id or label["kind"] != "anomaly":
+            continue
+        episode = (label["service"], label.get("episode_id") or label["alert_id"])
+        if episode not in standing or label["marked_at_ms"] >= standing[episode]["marked_at_ms"]:
+            standing[episode] = label
+    counts = Counter(service for (service, _), label in standing.items() if label["verdict"] == "false_positive")
     return dict(sorted(counts.items()))
 
 

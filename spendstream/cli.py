@@ -509,8 +509,9 @@ def cmd_alerts_mark(config, args) -> int:
     if counts is not None:
         marks = counts.get(label["service"], 0)
         console.print(
-            f"{label['account_id']} {label['service']}: {marks} alert(s) marked false positive, its anomaly "
-            f"thresholds now ×{raise_factor(marks):.2f}; the running job applies this from its next hour"
+            f"{label['account_id']} {label['service']}: {marks} anomal{'ies' if marks != 1 else 'y'} marked false "
+            f"positive, its anomaly thresholds now ×{raise_factor(marks):.2f}; the running job applies this from "
+            "its next hour"
         )
     return 0
 

@@ -128,7 +128,8 @@ def test_marked_alerts_give_live_precision_raise_the_series_thresholds_and_the_l
 ):
     config, export, job_args = streamed
     InfluxSink(config).run(until_idle_s=4)
-    opened = [a for a in decoded(config, "alert", SchemaName.ALERT) if a["kind"] == "anomaly"][:3]
+    alerts = [a for a in decoded(config, "alert", SchemaName.ALERT) if a["kind"] == "anomaly"]
+    opened = [a for a in alerts if a["details"]["status"] == "open"][:3]
     assert len(opened) == 3
     mark(config, opened[0]["alert_id"][:12], "confirmed")
     mark(config, opened[1]["alert_id"], "false_positive", note="planned load test")
@@ -141,6 +142,7 @@ def test_marked_alerts_give_live_precision_raise_the_series_thresholds_and_the_l
         opened[2]["alert_id"]: "confirmed",
     }
     assert labels[opened[1]["alert_id"]]["note"] == "planned load test"
+    assert labels[opened[1]["alert_id"]]["episode_id"] == opened[1]["details"]["episode_id"]
     with pytest.raises(UnknownAlertError, match="no alert"):
         mark(config, "0" * 32, "confirmed")
     with pytest.raises(UnknownAlertError, match="too short"):
@@ -165,7 +167,7 @@ def test_marked_alerts_give_live_precision_raise_the_series_thresholds_and_the_l
     assert others["marked"] == others["unmarked"], "a mark changed another series"
     raised = [a for where, a in judged[True] if where == "marked" and a.status != "close"]
     before = [a for where, a in judged[True] if where == "unmarked" and a.status != "close"]
-    note = "thresholds raised ×1.25 after 1 alert of this series marked false positive"
+    note = "thresholds raised ×1.25 after 1 anomaly of this series marked false positive"
     assert raised and len(raised) <= len(before) and all(note in a.reasons for a in raised)
 
     # a job started after the mark judges the same bill as that backtest: it reads the marks from the settings

@@ -68,7 +68,7 @@ def test_false_positive_marks_raise_a_series_thresholds_and_its_alerts_say_so():
     assert opened(DetectorSettings()) == {30: ("spend above expected",), 40: ("spend above expected",)}
     raised = opened(DetectorSettings().raised(2))
     assert raised == {
-        40: ("spend above expected", "thresholds raised ×1.56 after 2 alerts of this series marked false positive")
+        40: ("spend above expected", "thresholds raised ×1.56 after 2 anomalies of this series marked false positive")
     }
     assert opened(DetectorSettings().raised(2).raised(0)) == opened(DetectorSettings())
 
