@@ -1,0 +1,95 @@
+"""The forecast half of bench.detection_quality in seconds, for working on the forecaster.
+
+    python -m bench.forecast_quality [--seeds 1 2 ... 20] [--per-seed]
+
+The full benchmark writes each varied bill as a CUR export and runs ``spendstream backtest`` on it
+(about 90 s a bill). The forecasts of account totals need only each account's daily usage cost:
+this sums the bill's usage rows per account and day as the generator makes them and runs the
+same ``DailyCostForecaster`` over them, day by day, as the account monitor does for service
+``*``. Its ratios and coverages equal the full benchmark's to the digit on the development seeds
+(checked on 2026-12-06); it does not score detection or AutoETS, and it prints rather than
+publishes, since the published figures come from the full run. Held-out seeds stay unscored here
+as there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+from collections import defaultdict
+from datetime import date
+
+from bench.detection_quality import DEVELOPMENT_SEEDS, decile, ratios
+from bench.labelled_cur import legitimate_daily_usage, plan_anomalies, rows, varied_series
+from pipelines.evaluation import forecast_metrics
+from pipelines.forecast import DailyCostForecaster
+
+
+def bill_days(seed: int) -> tuple[dict, dict, dict]:
+    """(account, day) → usage cost, account → level-shift starts, and the noise-free usage of bill ``seed``."""
+    days = random.Random(f"days-{seed}").randint(90, 120)
+    rng = random.Random(seed)
+    bill = varied_series(rng)
+    plan_anomalies(bill, rng, days)
+    usage: dict[tuple[str, date], float] = defaultdict(float)
+    for row in rows(bill, days, rng):
+        if row["type"] == "Usage":
+            usage[(row["account"], row["start"].date())] += float(row["cost"])
+    shifts = defaultdict(list)
+    for series in bill:
+        shifts[series.account] += [e["start"] for e in series.events if e["kind"] == "level_shift"]
+    return dict(usage), dict(shifts), legitimate_daily_usage(bill, days)
+
+
+def forecasts(usage: dict[tuple[str, date], float]) -> list[dict]:
+    """Every account total's 30-day forecasts, made each day as the job makes them, in the backtest's form."""
+    by_account: dict[str, dict[date, float]] = defaultdict(dict)
+    for (account, day), cost in usage.items():
+        by_account[account][day] = cost
+    out = []
+    for account, days in by_account.items():
+        forecaster = DailyCostForecaster()
+        for day in sorted(days):
+            forecaster.learn_one(day, days[day])
+            out += [
+                {
+                    "account_id": account,
+                    "service": "*",
+                    "made_at": point.made_at.isoformat(),
+                    "date": point.day.isoformat(),
+                    "predicted_cost": point.predicted,
+                    "lower": point.lower,
+                    "upper": point.upper,
+                }
+                for point in forecaster.forecast()
+            ]
+    return out
+
+
+def seed_figures(seed: int) -> tuple[float, ...]:
+    """(shift-free ratio, all-horizon ratio, shift-free coverage, all coverage, perfect forecaster's ratio)."""
+    usage, shifts, legitimate = bill_days(seed)
+    made = forecasts(usage)
+    known = ((item, (item["account_id"], date.fromisoformat(item["date"]))) for item in made)
+    perfect = [{**item, "predicted_cost": legitimate[key]} for item, key in known if key in legitimate]
+    return (*ratios(forecast_metrics(made, usage, shifts)), ratios(forecast_metrics(perfect, usage, shifts))[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=DEVELOPMENT_SEEDS)
+    parser.add_argument("--per-seed", action="store_true")
+    args = parser.parse_args()
+    figures = [seed_figures(seed) for seed in args.seeds]
+    if args.per_seed:
+        for seed, row in zip(args.seeds, figures, strict=True):
+            print(seed, " ".join(f"{value:.3f}" for value in row))
+    names = ("shift-free MAPE ÷ naive", "all-horizon MAPE ÷ naive", "coverage shift-free", "coverage all", "perfect")
+    for name, values in zip(names, zip(*figures, strict=True), strict=True):
+        low, high = decile(values, "low"), decile(values, "high")
+        print(f"{name}: median {statistics.median(values):.3f}, deciles {low:.3f}–{high:.3f}")
+
+
+if __name__ == "__main__":
+    main()
