@@ -156,8 +156,8 @@ def summary(scores: list[SeedScore]) -> list[str]:
         line("anomaly precision", [s.precision for s in scores], "low", "target ≥ 0.9 worst decile"),
         line("median detection delay h", delays, "high", "target ≤ 2 median") if delays else "no delays measured",
         "An alert counts if it opens within a labelled anomaly or the 24 h after it; delay is to the end of the "
-        "alert's hour. Forecasts are per account (service *), 30-day horizons from the model's cutoffs (every "
-        "2 days after two weeks); horizons near a level shift are the non-shift-free ones.",
+        "alert's hour. Forecasts are per account (service *), 30-day horizons from every day's forecast (those of "
+        "the first three weeks are seasonal naive); horizons near a level shift are the non-shift-free ones.",
     ]
 
 
