@@ -25,7 +25,7 @@ from river import stats
 
 from pipelines.anomaly import restored_ewmean
 from pipelines.model_choice import Basis, ModelChoice
-from pipelines.weekly_trend import WINDOW_DAYS, fit_weekly_trend
+from pipelines.weekly_trend import WINDOW_DAYS, WeeklyTrend, fit_weekly_trend
 
 HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
@@ -300,7 +300,7 @@ class DailyCostForecaster:
             None if self.days < NAIVE_DAYS else self._weekly_trend(),
         )
 
-    def _weekly_trend(self):
+    def _weekly_trend(self) -> WeeklyTrend | None:
         """The weekly trend of the usual days, each as if on an ordinary day of the month (factors as known today)."""
         days = [(date.fromordinal(d), cost) for d, cost in self.usual]
         return fit_weekly_trend([(day, cost / self._month_factor(day)) for day, cost in days], self.last_day)

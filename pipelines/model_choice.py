@@ -25,6 +25,7 @@ steadily, whose trend the model's growth takes weeks to learn.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -147,7 +148,7 @@ class ModelChoice:
         ]
 
     @classmethod
-    def from_state(cls, state: dict, buckets: int, horizon: int, trends: list[dict] = ()) -> ModelChoice:
+    def from_state(cls, state: dict, buckets: int, horizon: int, trends: Iterable[dict] = ()) -> ModelChoice:
         """The record ``state()`` and ``trend_state()`` described; it weighs and scores exactly as the original would.
 
         A record from before a candidate was added lacks its rows: that candidate starts without a
