@@ -54,13 +54,14 @@ def fit_weekly_trend(days: Sequence[tuple[date, float]], until: date) -> WeeklyT
     design = np.zeros((len(days), 8))
     design[np.arange(len(days)), weekdays] = 1.0
     design[:, 7] = offsets
-    coef, rss = _least_squares(design, costs)
-    start, step_rss = _best_step(design, costs - design @ coef, rss)
+    coef, residuals = _least_squares(design, costs)
+    rss = float(residuals @ residuals)
+    start, step_rss = _best_step(design, residuals, rss)
     if start is None or _bic(step_rss, len(days), STEP_PARAMETERS) >= _bic(rss, len(days), 8):
-        return WeeklyTrend(tuple(float(v) for v in coef[:7]), _shrunk_slope(coef, design, costs, None))
+        return WeeklyTrend(tuple(float(v) for v in coef[:7]), _shrunk_slope(coef, design, residuals, None))
     stepped = np.column_stack([design, np.arange(len(days)) >= start])
-    coef, _ = _least_squares(stepped, costs)
-    return WeeklyTrend(tuple(float(v) for v in coef[:7] + coef[8]), _shrunk_slope(coef, stepped, costs, start))
+    coef, residuals = _least_squares(stepped, costs)
+    return WeeklyTrend(tuple(float(v) for v in coef[:7] + coef[8]), _shrunk_slope(coef, stepped, residuals, start))
 
 
 def _best_step(design: np.ndarray, residuals: np.ndarray, rss: float) -> tuple[int | None, float]:
@@ -81,20 +82,19 @@ def _best_step(design: np.ndarray, residuals: np.ndarray, rss: float) -> tuple[i
     return int(starts[best]), rss - float(gains[best])
 
 
-def _least_squares(design: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, float]:
+def _least_squares(design: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(coefficients, residuals)."""
     coef = np.linalg.lstsq(design, costs, rcond=None)[0]
-    residuals = costs - design @ coef
-    return coef, float(residuals @ residuals)
+    return coef, costs - design @ coef
 
 
 def _bic(rss: float, n: int, parameters: int) -> float:
     return n * math.log(max(rss / n, 1e-12)) + parameters * math.log(n)
 
 
-def _shrunk_slope(coef: np.ndarray, design: np.ndarray, costs: np.ndarray, start: int | None) -> float:
+def _shrunk_slope(coef: np.ndarray, design: np.ndarray, residuals: np.ndarray, start: int | None) -> float:
     """The slope times slope² ÷ (slope² + its variance): near zero when the days cannot tell it from noise."""
-    residuals = costs - design @ coef
-    variance = float(residuals @ residuals) / max(len(costs) - design.shape[1], 1)
+    variance = float(residuals @ residuals) / max(len(residuals) - design.shape[1], 1)
     offsets = design[start or 0 :, 7]
     spread = float(((offsets - offsets.mean()) ** 2).sum())
     slope = float(coef[7])
