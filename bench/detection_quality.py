@@ -73,12 +73,28 @@ class SeedScore:
     unseen_ratio: float  # the model ÷ naive on those days
 
 
-def level_shifts(labels_file: Path) -> dict[str, list]:
+def bill_days(seed: int, fixed: bool = False) -> int:
+    """How many days bill ``seed`` covers: 90-120, drawn from the seed (the fixed bill: 120)."""
+    return 120 if fixed else random.Random(f"days-{seed}").randint(90, 120)
+
+
+def level_shifts(labels: list[dict]) -> dict[str, list]:
+    """Account → the starts of its labelled level shifts."""
     shifts: dict[str, list] = {}
-    for label in (Label.from_json(item) for item in json.loads(labels_file.read_text())):
+    for label in map(Label.from_json, labels):
         if label.kind == "level_shift":
             shifts.setdefault(label.account_id, []).append(label.start)
     return shifts
+
+
+def perfect_forecasts(forecasts: list[dict], legitimate: dict[tuple[str, date], float]) -> list[dict]:
+    """The account-total forecasts as a forecaster that knew the noise-free, anomaly-free cost would have made them."""
+    keyed = ((item, (item["account_id"], date.fromisoformat(item["date"]))) for item in forecasts)
+    return [
+        {**item, "predicted_cost": legitimate[key]}
+        for item, key in keyed
+        if item["service"] == "*" and key in legitimate
+    ]
 
 
 def ratios(metrics: dict) -> tuple[float, float, float, float]:
@@ -92,21 +108,16 @@ def ratios(metrics: dict) -> tuple[float, float, float, float]:
 
 
 def score(seed: int, fixed: bool) -> SeedScore:
-    days = 120 if fixed else random.Random(f"days-{seed}").randint(90, 120)
+    days = bill_days(seed, fixed)
     with tempfile.TemporaryDirectory() as tmp:
         export, labels_file, bill = write_bill(Path(tmp) / "bill", days, seed, varied=not fixed)
         directory = load_directory(ROOT / "accounts.yaml")
         result = run_backtest(export, Path(tmp) / "out", directory, labels_file=labels_file, show_progress=False)
-        shifts = level_shifts(labels_file)
+        shifts = level_shifts(json.loads(labels_file.read_text()))
     forecasts = [forecast_json(f) for f in result.history.forecasts]
     model = ratios(result.metrics["forecast"])
     ets = ratios(forecast_metrics(autoets_forecasts(forecasts, result.daily_usage), result.daily_usage, shifts))
-    legitimate = legitimate_daily_usage(bill, days)
-    perfect = [
-        {**item, "predicted_cost": legitimate[(item["account_id"], date.fromisoformat(item["date"]))]}
-        for item in forecasts
-        if item["service"] == "*" and (item["account_id"], date.fromisoformat(item["date"])) in legitimate
-    ]
+    perfect = perfect_forecasts(forecasts, legitimate_daily_usage(bill, days))
     d = result.metrics["detection"]
     return SeedScore(
         seed, days, len(bill), d["labels"], d["precision"], d["recall"], d["f1"], d["median_delay_h"],

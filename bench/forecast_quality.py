@@ -20,15 +20,15 @@ import statistics
 from collections import defaultdict
 from datetime import date
 
-from bench.detection_quality import DEVELOPMENT_SEEDS, decile, ratios
-from bench.labelled_cur import legitimate_daily_usage, plan_anomalies, rows, varied_series
+from bench.detection_quality import DEVELOPMENT_SEEDS, bill_days, decile, level_shifts, perfect_forecasts, ratios
+from bench.labelled_cur import labels, legitimate_daily_usage, plan_anomalies, rows, varied_series
 from pipelines.evaluation import forecast_metrics
 from pipelines.forecast import DailyCostForecaster
 
 
-def bill_days(seed: int) -> tuple[dict, dict, dict]:
+def bill_usage(seed: int) -> tuple[dict, dict, dict]:
     """(account, day) → usage cost, account → level-shift starts, and the noise-free usage of bill ``seed``."""
-    days = random.Random(f"days-{seed}").randint(90, 120)
+    days = bill_days(seed)
     rng = random.Random(seed)
     bill = varied_series(rng)
     plan_anomalies(bill, rng, days)
@@ -36,10 +36,7 @@ def bill_days(seed: int) -> tuple[dict, dict, dict]:
     for row in rows(bill, days, rng):
         if row["type"] == "Usage":
             usage[(row["account"], row["start"].date())] += float(row["cost"])
-    shifts = defaultdict(list)
-    for series in bill:
-        shifts[series.account] += [e["start"] for e in series.events if e["kind"] == "level_shift"]
-    return dict(usage), dict(shifts), legitimate_daily_usage(bill, days)
+    return dict(usage), level_shifts(labels(bill)), legitimate_daily_usage(bill, days)
 
 
 def forecasts(usage: dict[tuple[str, date], float]) -> list[dict]:
@@ -69,10 +66,9 @@ def forecasts(usage: dict[tuple[str, date], float]) -> list[dict]:
 
 def seed_figures(seed: int) -> tuple[float, ...]:
     """(shift-free ratio, all-horizon ratio, shift-free coverage, all coverage, perfect forecaster's ratio)."""
-    usage, shifts, legitimate = bill_days(seed)
+    usage, shifts, legitimate = bill_usage(seed)
     made = forecasts(usage)
-    known = ((item, (item["account_id"], date.fromisoformat(item["date"]))) for item in made)
-    perfect = [{**item, "predicted_cost": legitimate[key]} for item, key in known if key in legitimate]
+    perfect = perfect_forecasts(made, legitimate)
     return (*ratios(forecast_metrics(made, usage, shifts)), ratios(forecast_metrics(perfect, usage, shifts))[0])
 
 
