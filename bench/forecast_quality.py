@@ -19,57 +19,66 @@ import random
 import statistics
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 
 from bench.detection_quality import DEVELOPMENT_SEEDS, bill_days, decile, level_shifts, perfect_forecasts, ratios
 from bench.labelled_cur import labels, legitimate_daily_usage, plan_anomalies, rows, varied_series
 from pipelines.evaluation import forecast_metrics
-from pipelines.forecast import DailyCostForecaster
+from pipelines.spend_monitor import AccountMonitor, DayOfSpend
 
 
 def bill_usage(seed: int) -> tuple[dict, dict, dict]:
-    """(account, day) → usage cost, account → level-shift starts, and the noise-free usage of bill ``seed``."""
+    """(account, service, day) → usage cost, account → level-shift starts, and the noise-free usage of bill ``seed``."""
     days = bill_days(seed)
     rng = random.Random(seed)
     bill = varied_series(rng)
     plan_anomalies(bill, rng, days)
-    usage: dict[tuple[str, date], float] = defaultdict(float)
+    usage: dict[tuple[str, str, date], Decimal] = defaultdict(Decimal)
     for row in rows(bill, days, rng):
         if row["type"] == "Usage":
-            usage[(row["account"], row["start"].date())] += float(row["cost"])
+            usage[(row["account"], row["service"], row["start"].date())] += Decimal(row["cost"])
     return dict(usage), level_shifts(labels(bill)), legitimate_daily_usage(bill, days)
 
 
-def forecasts(usage: dict[tuple[str, date], float]) -> list[dict]:
-    """Every account total's 30-day forecasts, made each day as the job makes them, in the backtest's form."""
-    by_account: dict[str, dict[date, float]] = defaultdict(dict)
-    for (account, day), cost in usage.items():
-        by_account[account][day] = cost
+def account_totals(usage: dict[tuple[str, str, date], Decimal]) -> dict[tuple[str, date], float]:
+    totals: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    for (account, _, day), cost in usage.items():
+        totals[(account, day)] += cost
+    return {key: float(cost) for key, cost in totals.items()}
+
+
+def forecasts(usage: dict[tuple[str, str, date], Decimal]) -> list[dict]:
+    """Every account total's 30-day forecasts, made each day by the account monitor as the job makes them."""
+    days: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
+    for (account, service, day), cost in usage.items():
+        days[(account, day)][service] = cost
+    monitors: dict[str, AccountMonitor] = {}
     out = []
-    for account, days in by_account.items():
-        forecaster = DailyCostForecaster()
-        for day in sorted(days):
-            forecaster.learn_one(day, days[day])
-            out += [
-                {
-                    "account_id": account,
-                    "service": "*",
-                    "made_at": point.made_at.isoformat(),
-                    "date": point.day.isoformat(),
-                    "predicted_cost": point.predicted,
-                    "lower": point.lower,
-                    "upper": point.upper,
-                }
-                for point in forecaster.forecast()
-            ]
+    for (account, day), by_service in sorted(days.items()):
+        monitor = monitors.setdefault(account, AccountMonitor(account))
+        made = monitor.observe(DayOfSpend(account, day, by_service, sum(by_service.values(), Decimal(0))))
+        out += [
+            {
+                "account_id": account,
+                "service": "*",
+                "made_at": point.made_at.isoformat(),
+                "date": point.day.isoformat(),
+                "predicted_cost": point.predicted,
+                "lower": point.lower,
+                "upper": point.upper,
+            }
+            for point in made.forecasts
+            if point.service == "*"
+        ]
     return out
 
 
 def seed_figures(seed: int) -> tuple[float, ...]:
     """(shift-free ratio, all-horizon ratio, shift-free coverage, all coverage, perfect forecaster's ratio)."""
     usage, shifts, legitimate = bill_usage(seed)
-    made = forecasts(usage)
+    made, totals = forecasts(usage), account_totals(usage)
     perfect = perfect_forecasts(made, legitimate)
-    return (*ratios(forecast_metrics(made, usage, shifts)), ratios(forecast_metrics(perfect, usage, shifts))[0])
+    return (*ratios(forecast_metrics(made, totals, shifts)), ratios(forecast_metrics(perfect, totals, shifts))[0])
 
 
 def main() -> None:

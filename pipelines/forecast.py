@@ -271,8 +271,13 @@ class DailyCostForecaster:
             self.level *= mean
             self.growth *= mean
 
-    def forecast(self, horizon: int = HORIZON_DAYS) -> list[DayForecast]:
-        """The next ``horizon`` days after the last learned one; remembered to calibrate intervals."""
+    def forecast(self, horizon: int = HORIZON_DAYS, parts: list[float] | None = None) -> list[DayForecast]:
+        """The next ``horizon`` days after the last learned one; remembered to calibrate intervals.
+
+        ``parts``: the sum of the forecasts of the series this one totals, horizon 1 first, which
+        is then the forecast (``ModelChoice.predict``); its interval still comes from this series'
+        own errors.
+        """
         if self.last_day is None:
             return []
         out = []
@@ -280,7 +285,7 @@ class DailyCostForecaster:
         own = self._intervals()
         issued = _as_issued(own)
         days = [(self.last_day + timedelta(days=h), _bucket(h)) for h in range(1, horizon + 1)]
-        for (day, bucket), predicted in zip(days, self.choice.predict(basis, days), strict=True):
+        for (day, bucket), predicted in zip(days, self.choice.predict(basis, days, parts), strict=True):
             out.append(DayForecast(self.last_day, day, predicted, *_interval(predicted, *issued[bucket])))
         for item in out:
             self.pending[item.day].append((item.made_at, item.predicted))

@@ -93,9 +93,20 @@ class ModelChoice:
         total = sum(inverse)
         return tuple(w / total for w in inverse)
 
-    def predict(self, basis: Basis, days: list[tuple[date, int]]) -> list[float]:
-        """The mix of the candidates' forecasts of each (day, bucket); remembers the basis to score them later."""
+    def predict(self, basis: Basis, days: list[tuple[date, int]], parts: list[float] | None = None) -> list[float]:
+        """The mix of the candidates' forecasts of each (day, bucket); remembers the basis to score them later.
+
+        A total whose parts are forecast too (an account's services; ``parts`` is the sum of their
+        forecasts, horizon 1 first) is forecast as that sum instead: each part has chosen the
+        forecaster that suits it, and a total mixes patterns no single candidate reads well. On
+        the varied bills the sum beat the mix of the account total's own candidates, alone
+        (shift-free 0.678 → 0.646 × naive, worst decile 0.801 → 0.716) and as a fifth candidate
+        in the mix (0.669). The total's candidates are still scored: they forecast it when it has
+        no parts.
+        """
         self.bases[basis.made_at] = basis
+        if parts is not None:
+            return [parts[(day - basis.made_at).days - 1] for day, _ in days]
         weights = {bucket: self.weights(bucket) for bucket in {bucket for _, bucket in days}}
         return [
             sum(w * p for w, p in zip(weights[bucket], basis.predictions(day), strict=True)) for day, bucket in days

@@ -2,17 +2,19 @@
 
 ``SeriesMonitor`` (one per account × service) turns finished hours of usage cost into anomaly
 alerts: one episode per anomaly, opened once, updated while it lasts, closed when spend is back
-to normal. ``AccountMonitor`` (one per account) turns finished days into 30-day forecasts for
-the account (service ``*``) and each service, and raises a projected-overspend alert when the
-month-end projection crosses the monthly budget. The Flink job keeps them in keyed state as plain,
-versioned Avro records (``state()`` / ``from_state``; schemas/*_monitor_state.avsc): numbers and
-names only, so a checkpoint cannot carry code, and a later build or Python reads it. Settings and
-budgets are not state: they come from accounts.yaml whenever a monitor is restored.
+to normal. ``AccountMonitor`` (one per account) turns finished days into 30-day forecasts of
+each service and of the account (service ``*``, the sum of its services' forecasts), and raises
+a projected-overspend alert when the month-end projection crosses the monthly budget. The Flink
+job keeps them in keyed state as plain, versioned Avro records (``state()`` / ``from_state``;
+schemas/*_monitor_state.avsc): numbers and names only, so a checkpoint cannot carry code, and a
+later build or Python reads it. Settings and budgets are not state: they come from accounts.yaml
+whenever a monitor is restored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -321,13 +323,13 @@ class AccountMonitor:
         for name in self.forecasters.keys() - series.keys():
             series[name] = 0.0  # a service without spend today
         points, made, accuracy = [], {}, []
-        for name, cost in sorted(series.items()):
+        for name, cost in sorted(series.items(), key=_services_first):
             forecaster = self.forecasters.setdefault(name, DailyCostForecaster())
             accuracy += [ForecastAccuracy(self.account_id, name, s) for s in forecaster.learn_one(spend.day, cost)]
             recent = self.history.setdefault(name, [])
             recent.append((spend.day, cost))
             del recent[:-HORIZON_DAYS]
-            made[name] = forecaster.forecast()
+            made[name] = forecaster.forecast(parts=_sum_of(made) if name == "*" else None)
             points += [self._point(name, f) for f in made[name]]
         return DayOutcome(points, self._projection(spend, made), accuracy)
 
@@ -427,6 +429,16 @@ class AccountMonitor:
             change[name] = Decimal(str(round(ahead - pace * days, 2)))
         ranked = sorted(change.items(), key=lambda item: (-item[1], item[0]))
         return tuple((name, delta) for name, delta in ranked[:3] if delta > 0)
+
+
+def _services_first(item: tuple[str, float]) -> tuple[bool, str]:
+    """Services in name order, then the account total ("*"), which is forecast as their sum."""
+    return item[0] == "*", item[0]
+
+
+def _sum_of(made: dict[str, list[DayForecast]]) -> list[float] | None:
+    """Each horizon's sum of the services' forecasts: the account total forecast bottom-up (None without services)."""
+    return [math.fsum(f.predicted for f in day) for day in zip(*made.values(), strict=True)] if made else None
 
 
 def day_of(ms: int) -> date:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -335,6 +336,51 @@ def test_a_growing_series_keeps_growing_after_its_level_shifts():
     rise = forecasts[-1].predicted - forecasts[0].predicted  # 29 days of growth, 1.6 × 0.8 $/day each
     assert 0.5 * 29 * 1.28 < rise < 1.5 * 29 * 1.28
     assert abs(forecasts[0].predicted / (1.6 * (100.0 + 0.8 * 100)) - 1) < 0.05
+
+
+def services_of_a_changing_account(n: int, day: date, rng: random.Random) -> dict[str, float]:
+    """Three services whose weekly patterns and trends differ, so the account total's pattern keeps changing."""
+    usual = {
+        "AmazonEC2": (100.0 if day.weekday() < 5 else 30.0) * 1.003**n,  # weekday work, growing
+        "AmazonS3": 40.0 * 0.997**n * (1.5 if day.weekday() >= 5 else 1.0),  # weekend-heavy, shrinking
+        "AWSBatch": 30.0 if day.weekday() == 2 and n > 10 else 2.0,  # a Wednesday batch that starts in week 2
+    }
+    return {name: cost * math.exp(rng.gauss(0, 0.05)) for name, cost in usual.items()}
+
+
+def test_an_account_total_is_forecast_as_the_sum_of_its_services_forecasts():
+    """Each service reads its own pattern; the total, forecast alone, reads a blend that keeps changing.
+
+    So the account monitor forecasts the total ("*") as the sum of its services' forecasts, with an
+    interval from the total's own errors: closer than a forecaster of the total alone on every seed.
+    """
+    pooled = {"sum": [], "alone": []}
+    for seed in range(6):
+        rng, day0 = random.Random(seed), date(2026, 5, 4)
+        days = [
+            (day0 + timedelta(days=n), services_of_a_changing_account(n, day0 + timedelta(days=n), rng))
+            for n in range(120)
+        ]
+        actual = {day: math.fsum(costs.values()) for day, costs in days}
+        monitor, alone, errors = AccountMonitor("a"), DailyCostForecaster(), {"sum": [], "alone": []}
+        for n, (day, costs) in enumerate(days[:90]):
+            usage = {name: Decimal(f"{cost:.6f}") for name, cost in costs.items()}
+            points = monitor.observe(DayOfSpend("a", day, usage, sum(usage.values()))).forecasts
+            alone.learn_one(day, float(sum(usage.values())))
+            by_day = {}
+            for point in points:
+                by_day.setdefault(point.day, {})[point.service] = point
+            for day_ahead, point in zip(by_day, alone.forecast(), strict=True):
+                total, services = by_day[day_ahead]["*"], [p for name, p in by_day[day_ahead].items() if name != "*"]
+                assert total.predicted == pytest.approx(math.fsum(p.predicted for p in services), abs=1e-5)
+                assert total.lower <= total.predicted <= total.upper
+                if n >= 45:
+                    errors["sum"].append(abs(total.predicted / actual[day_ahead] - 1))
+                    errors["alone"].append(abs(point.predicted / actual[day_ahead] - 1))
+        assert statistics.fmean(errors["sum"]) < statistics.fmean(errors["alone"]), seed
+        for name, values in errors.items():
+            pooled[name] += values
+    assert statistics.fmean(pooled["sum"]) < 0.9 * statistics.fmean(pooled["alone"])
 
 
 def test_projected_overspend_is_raised_once_per_month_naming_the_driver():
