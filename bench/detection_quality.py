@@ -10,9 +10,9 @@ AutoETS (season 7, bench/forecast_anchors.py) forecasts from the same cutoffs an
 same way; seasonal naive is the baseline of both ratios.
 
 The figures are a distribution: the median and the worst decile over the seeds. Development
-seeds are 1–20; ``--held-out`` scores seeds 4001–4020, which are never run while tuning (score
-them once, when a change is done; 1001–1020, 2001–2020 and 3001–3020 were scored on 2026-12-03, 4001–4020
-on 2026-12-06: move ``HELD_OUT_SEEDS`` to 5001–5020 when scoring next).
+seeds are 1–20; ``--held-out`` scores seeds 5001–5020, which are never run while tuning (score
+them once, when a change is done; 1001–1020, 2001–2020 and 3001–3020 were scored on 2026-12-03,
+4001–4020 and 5001–5020 on 2026-12-06: move ``HELD_OUT_SEEDS`` to 6001–6020 when scoring next).
 ``--fixed`` runs the original fixed bill of the default
 seeds (1–3), the one the analytics were first developed on.
 
@@ -45,7 +45,7 @@ from spendstream.backtest.runner import backtest as run_backtest
 from spendstream.backtest.runner import forecast_json
 
 DEVELOPMENT_SEEDS = list(range(1, 21))
-HELD_OUT_SEEDS = list(range(4001, 4021))  # scored 2026-12-06, as 1001–3020 on 2026-12-03: next 5001–5020
+HELD_OUT_SEEDS = list(range(5001, 5021))  # scored 2026-12-06 (as 4001–4020 earlier that day): next 6001–6020
 
 
 @dataclass
@@ -176,7 +176,7 @@ def summary(scores: list[SeedScore]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", help="default: the 20 development seeds")
-    parser.add_argument("--held-out", action="store_true", help="score the held-out seeds 4001–4020 (once, at the end)")
+    parser.add_argument("--held-out", action="store_true", help="score the held-out seeds 5001–5020 (once, at the end)")
     parser.add_argument("--fixed", action="store_true", help="the original fixed bill (default seeds 1–3)")
     args = parser.parse_args()
     seeds = args.seeds or (HELD_OUT_SEEDS if args.held_out else [1, 2, 3] if args.fixed else DEVELOPMENT_SEEDS)
