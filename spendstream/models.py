@@ -80,7 +80,7 @@ def forecasts(config: Config) -> list[ModelFamily]:
         rows.append(
             ModelFamily(
                 f"forecast, horizons {low}–{high} d (account totals)",
-                "pipelines/forecast.py DailyCostForecaster + model_choice.py + weekly_trend.py",
+                "pipelines/forecast.py DailyCostForecaster + model_choice.py + weekly_trend.py, summed over services",
                 state_version(SchemaName.ACCOUNT_MONITOR_STATE),
                 scored_days,
                 live,
