@@ -25,6 +25,7 @@ from bench.detection_quality import DEVELOPMENT_SEEDS, bill_days, decile, level_
 from bench.labelled_cur import labels, legitimate_daily_usage, plan_anomalies, rows, varied_series
 from pipelines.evaluation import forecast_metrics
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend
+from spendstream.backtest.runner import forecast_json
 
 
 def bill_usage(seed: int) -> tuple[dict, dict, dict]:
@@ -41,6 +42,7 @@ def bill_usage(seed: int) -> tuple[dict, dict, dict]:
 
 
 def account_totals(usage: dict[tuple[str, str, date], Decimal]) -> dict[tuple[str, date], float]:
+    """(account, day) → usage cost: the actuals forecasts of the account totals are scored against."""
     totals: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
     for (account, _, day), cost in usage.items():
         totals[(account, day)] += cost
@@ -57,19 +59,7 @@ def forecasts(usage: dict[tuple[str, str, date], Decimal]) -> list[dict]:
     for (account, day), by_service in sorted(days.items()):
         monitor = monitors.setdefault(account, AccountMonitor(account))
         made = monitor.observe(DayOfSpend(account, day, by_service, sum(by_service.values(), Decimal(0))))
-        out += [
-            {
-                "account_id": account,
-                "service": "*",
-                "made_at": point.made_at.isoformat(),
-                "date": point.day.isoformat(),
-                "predicted_cost": point.predicted,
-                "lower": point.lower,
-                "upper": point.upper,
-            }
-            for point in made.forecasts
-            if point.service == "*"
-        ]
+        out += [forecast_json(point) for point in made.forecasts if point.service == "*"]
     return out
 
 
