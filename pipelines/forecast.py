@@ -16,6 +16,7 @@ errors' shape or correlation.
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass
@@ -101,11 +102,16 @@ class RelativeErrors:
     inside narrows them, so the long-run share of misses converges to the target. Judged against
     the interval as issued, not as it is when the day arrives: with correlated errors, today's
     interval has already widened for the misses that yesterday's forecasts are about to make.
+
+    The errors are 32-bit floats: a thousand per bucket are most of a series' state, and seven
+    significant digits are far finer than any interval drawn from them. The backtest keeps them
+    the same way, so it and the job (which restores them from its state every day) agree exactly.
     """
 
-    def __init__(self, window: int, values: tuple[float, ...] = (), miss: float = INTERVAL_MISS) -> None:
+    def __init__(self, window: int, values: tuple[float, ...] | bytes = (), miss: float = INTERVAL_MISS) -> None:
         self.window = window
-        self.values = array("d", values[-window:])
+        self.values = float32s(values) if isinstance(values, bytes) else array("f", values)
+        del self.values[:-window]
         self.miss = miss
 
     def update(self, relative: float, issued: tuple[float, float] | None) -> None:
@@ -125,6 +131,22 @@ class RelativeErrors:
         tail = min(max(self.miss / 2, 0.0), 0.5)
         upper = min((1 - tail) * (len(ordered) + 1) / len(ordered), 1.0)  # split conformal's finite-sample level
         return min(_quantile(ordered, 1 - upper), 0.0), max(_quantile(ordered, upper), 0.0)
+
+    def packed(self) -> bytes:
+        """The errors as the state record keeps them: little-endian 32-bit floats, oldest first."""
+        values = array("f", self.values)
+        if sys.byteorder == "big":
+            values.byteswap()
+        return values.tobytes()
+
+
+def float32s(packed: bytes) -> array:
+    """Little-endian 32-bit floats (``RelativeErrors.packed``) as an array of this machine's."""
+    values = array("f")
+    values.frombytes(packed)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -329,7 +351,7 @@ class DailyCostForecaster:
         runs: dict[date, dict[str, list]] = {}
         for day, made in sorted(self.pending.items()):
             for made_at, predicted in made:
-                run = runs.setdefault(made_at, self._run_state(made_at))
+                run = runs.get(made_at) or runs.setdefault(made_at, self._run_state(made_at))
                 run["horizons"].append((day - made_at).days)
                 run["predicted"].append(predicted)
         return {
@@ -341,7 +363,7 @@ class DailyCostForecaster:
             "weekday_seen": [self.weekday_seen.get(d, 0) for d in range(7)],
             "month_start": [self.month_start.get(d) for d in (1, 2, 3)],
             "unusual": list(self.unusual),
-            "errors": [list(errors.values) for errors in self.errors],
+            "errors": [[] for _ in self.errors],  # kept packed: see interval_errors()
             "interval_miss": [errors.miss for errors in self.errors],
             "pending": [runs[made_at] for made_at in sorted(runs)],
             "days": self.days,
@@ -349,6 +371,10 @@ class DailyCostForecaster:
             "last_day": self.last_day.toordinal() if self.last_day else None,
             "one_step_error": self.one_step_error.get(),
         }
+
+    def interval_errors(self) -> list[bytes]:
+        """Each horizon bucket's errors, packed (the state record's ``interval_errors``)."""
+        return [errors.packed() for errors in self.errors]
 
     def trend_state(self) -> dict:
         """What the weekly trend candidate keeps: the usual days it fits and its fit of each pending basis."""
@@ -364,11 +390,18 @@ class DailyCostForecaster:
         return {"made_at": made_at.toordinal(), "horizons": [], "predicted": [], "interval": interval}
 
     @classmethod
-    def from_state(cls, state: dict, choice: dict | None = None, trend: dict | None = None) -> DailyCostForecaster:
-        """The forecaster that ``state()``, its ``choice.state()`` and ``trend_state()`` described.
+    def from_state(
+        cls,
+        state: dict,
+        choice: dict | None = None,
+        trend: dict | None = None,
+        interval_errors: list[bytes] | None = None,
+    ) -> DailyCostForecaster:
+        """The forecaster its ``state()``, ``choice.state()``, ``trend_state()`` and ``interval_errors()`` described.
 
         It learns and forecasts exactly as the original would; without ``choice``, its model choice
-        starts afresh; without ``trend``, its weekly trend starts on the days to come.
+        starts afresh; without ``trend``, its weekly trend starts on the days to come; without
+        ``interval_errors`` (a record from before they were packed), its errors are the state's own.
         """
         forecaster = cls(state["alpha"], state["window"])
         trend = trend or {"usual_days": [], "usual_costs": [], "bases": []}
@@ -380,9 +413,10 @@ class DailyCostForecaster:
         forecaster.weekday_seen.update({d: n for d, n in enumerate(state["weekday_seen"]) if n})
         forecaster.month_start = {d: list(r) for d, r in zip((1, 2, 3), state["month_start"], strict=True) if r}
         forecaster.unusual = list(state["unusual"])
+        errors = interval_errors if interval_errors is not None else [tuple(v) for v in state["errors"]]
         forecaster.errors = [
-            RelativeErrors(state["window"], tuple(values), miss)
-            for values, miss in zip(state["errors"], state["interval_miss"], strict=True)
+            RelativeErrors(state["window"], values, miss)
+            for values, miss in zip(errors, state["interval_miss"], strict=True)
         ]
         for run in state["pending"]:
             made_at = date.fromordinal(run["made_at"])

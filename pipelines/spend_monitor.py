@@ -356,6 +356,10 @@ class AccountMonitor:
             "weekly_trends": [
                 {"name": name, **forecaster.trend_state()} for name, forecaster in sorted(self.forecasters.items())
             ],
+            "interval_errors": [
+                {"name": name, "buckets": forecaster.interval_errors()}
+                for name, forecaster in sorted(self.forecasters.items())
+            ],
         }
 
     @classmethod
@@ -363,12 +367,13 @@ class AccountMonitor:
         series = state["series"]
         choices = {c["name"]: c for c in state["model_choice"]}  # empty from a version 1 record
         trends = {t["name"]: t for t in state["weekly_trends"]}  # empty from a version 1 or 2 record
+        errors = {e["name"]: e["buckets"] for e in state["interval_errors"]}  # empty from a version 1-3 record
         return cls(
             state["account_id"],
             monthly_budget,
             forecasters={
                 s["name"]: DailyCostForecaster.from_state(
-                    s["forecaster"], choices.get(s["name"]), trends.get(s["name"])
+                    s["forecaster"], choices.get(s["name"]), trends.get(s["name"]), errors.get(s["name"])
                 )
                 for s in series
             },

@@ -213,13 +213,17 @@ def test_monitors_restored_from_their_state_continue_exactly_where_they_stopped(
 
 def as_version(monitor, added: tuple[str, ...], version: int = 1) -> dict:
     """The monitor's state as an earlier build wrote it (schema ``version``, without ``added``), read by this one."""
+    old = {k: v for k, v in monitor.state().items() if k not in added}
+    return as_version_record(old, MONITORS[type(monitor)], version)
+
+
+def as_version_record(old: dict, schema: SchemaName, version: int) -> dict:
+    """A state record written with schema ``version``, read by this build."""
     import json
 
     from schemas.codec import SCHEMA_DIR
     from tests.schema_versions import encode_as
 
-    schema = MONITORS[type(monitor)]
-    old = {k: v for k, v in monitor.state().items() if k not in added}
     earlier = json.loads((SCHEMA_DIR / "history" / f"{schema.value}@{version}.avsc").read_text())
     return codec().decode(encode_as(earlier, old), schema)
 
@@ -257,6 +261,24 @@ def test_an_account_checkpoint_from_before_the_weekly_trend_restores_with_the_ot
     assert min(choice.scored[3]) >= MIN_SCORED and len(set(choice.weights(2))) > 1
 
 
+def test_an_account_checkpoint_from_before_packed_interval_errors_keeps_its_intervals():
+    """Version 3 kept each bucket's errors as doubles inside the forecaster: they are read from there.
+
+    The restored account issues the same intervals as the uncut one and goes on to forecast as it does.
+    """
+    monitor, uncut = AccountMonitor("a", BUDGET), AccountMonitor("a", BUDGET)
+    feed(monitor, series(60))
+    feed(uncut, series(60))
+    state = {k: v for k, v in monitor.state().items() if k != "interval_errors"}
+    for record in state["series"]:  # as version 3 wrote it
+        errors = monitor.forecasters[record["name"]].errors
+        record["forecaster"] = {**record["forecaster"], "errors": [list(e.values) for e in errors]}
+    restored = AccountMonitor.from_state(as_version_record(state, SchemaName.ACCOUNT_MONITOR_STATE, 3), BUDGET)
+    assert all(len(e.values) > 20 for e in restored.forecasters["*"].errors)
+    assert restored.state() == monitor.state()
+    assert feed(restored, series(75)[60 * 24 :], 60 * 24) == feed(uncut, series(75)[60 * 24 :], 60 * 24)
+
+
 def test_a_series_checkpoint_from_before_multi_hour_evidence_restores_without_it():
     """Version 1 had no recent scores: the restored monitor starts its evidence afresh, all else kept."""
     monitor = SeriesMonitor("a", "s")
@@ -276,10 +298,13 @@ def test_monitor_state_holds_numbers_and_names_only():
 
 
 def plain(value) -> bool:
+    """Avro's plain values; bytes only as packed 32-bit floats (read by ``array.frombytes``, never unpickled)."""
     if isinstance(value, dict):
         return all(isinstance(k, str) and plain(v) for k, v in value.items())
     if isinstance(value, list):
         return all(plain(item) for item in value)
+    if type(value) is bytes:
+        return len(value) % 4 == 0
     return value is None or type(value) in (str, int, float, bool)
 
 
