@@ -41,7 +41,7 @@ from rich.table import Table
 
 from bench.report import publish
 from jobs.analytics import stored_state
-from pipelines.forecast import float32s
+from pipelines.packed import unpack
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
 from schemas import SchemaName
 from schemas.codec import SCHEMA_DIR
@@ -95,7 +95,7 @@ def version_3_record(state: dict) -> dict:
     """The record as version 3 wrote it (interval errors as doubles inside each forecaster): the baseline."""
     errors = {e["name"]: e["buckets"] for e in state["interval_errors"]}
     series = [
-        {**s, "forecaster": {**s["forecaster"], "errors": [list(float32s(b)) for b in errors[s["name"]]]}}
+        {**s, "forecaster": {**s["forecaster"], "errors": [list(unpack(b, "f")) for b in errors[s["name"]]]}}
         for s in state["series"]
     ]
     return {**{k: v for k, v in state.items() if k != "interval_errors"}, "series": series}

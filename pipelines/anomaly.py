@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 
 from river import stats
 
+from pipelines.packed import pack, unpack
+
 HOUR_MS = 3_600_000
 WEEK_SLOTS, DAY_SLOTS, MONTH_START_SLOTS = 168, 24, 72  # hour of week, hour of day, days 1-3 × hour
 EVIDENCE_HOURS = 3  # an hour's score is the best evidence of it and up to two hours before
@@ -128,29 +130,48 @@ class HourlyCostDetector:
     def state(self) -> dict:
         """The learned numbers, as schemas/series_monitor_state.avsc records them (settings are config).
 
-        Slots are positions in fixed arrays (hour of week from Monday 00:00, hour of day, month
-        start (day − 1) × 24 + hour), null where nothing was learned yet: 8 bytes a mean.
+        The slot means are packed apart (``packed_slots``): the nested record's arrays of them stay empty.
         """
         return {
-            "week": self.week.listed(WEEK_SLOTS),
-            "day": self.day.listed(DAY_SLOTS),
-            "month_start": self.month_start.listed(MONTH_START_SLOTS, first=24),
+            "week": [],
+            "day": [],
+            "month_start": [],
             **{name: getattr(self, name).get() for name in self.LEVELS},
             "regions": sorted(self.regions),
             "first_ms": self.first_ms,
         }
 
+    def packed_slots(self) -> bytes:
+        """Every slot's mean as 64-bit floats, NaN where nothing was learned yet: exact, and read at once.
+
+        Slots are positions in fixed arrays: the hour of week from Monday 00:00 (168), the hour of
+        day (24), then month start (day − 1) × 24 + hour (72).
+        """
+        listed = (*self.week.listed(WEEK_SLOTS), *self.day.listed(DAY_SLOTS))
+        listed += tuple(self.month_start.listed(MONTH_START_SLOTS, first=24))
+        return pack((math.nan if mean is None else mean for mean in listed), "d")
+
     @classmethod
-    def from_state(cls, state: dict, settings: DetectorSettings | None = None) -> HourlyCostDetector:
-        """The detector that ``state()`` described; it scores and learns exactly as the original would.
+    def from_state(
+        cls, state: dict, settings: DetectorSettings | None = None, packed_slots: bytes = b""
+    ) -> HourlyCostDetector:
+        """The detector ``state()`` and ``packed_slots()`` described: it scores and learns as the original would.
 
         Except for its run evidence (``recent_scores``, ``run_excess``): the nested detector record
-        cannot grow (schemas/README.md), so the series monitor's record keeps those two.
+        cannot grow (schemas/README.md), so the series monitor's record keeps those two and the
+        packed slots. Without ``packed_slots`` (a record from before them), the slots are the
+        nested record's arrays, null where not learned.
         """
         detector = cls(settings)
+        if packed_slots:
+            means = unpack(packed_slots, "d").tolist()
+        else:
+            means = [math.nan if mean is None else mean for name in cls.PROFILES for mean in state[name]]
+        slots = {"week": means[:WEEK_SLOTS], "day": means[WEEK_SLOTS : WEEK_SLOTS + DAY_SLOTS]}
+        slots["month_start"] = means[WEEK_SLOTS + DAY_SLOTS :]
         for name, offset in (("week", 0), ("day", 0), ("month_start", 24)):
-            means = {slot + offset: mean for slot, mean in enumerate(state[name]) if mean is not None}
-            setattr(detector, name, SlotMeans(cls.PROFILES[name], means))
+            learned = {slot + offset: mean for slot, mean in enumerate(slots[name]) if not math.isnan(mean)}
+            setattr(detector, name, SlotMeans(cls.PROFILES[name], learned))
         for name, half_life in cls.LEVELS.items():
             setattr(detector, name, restored_ewmean(fading(half_life), state[name]))
         detector.regions, detector.first_ms = set(state["regions"]), state["first_ms"]

@@ -16,7 +16,6 @@ errors' shape or correlation.
 from __future__ import annotations
 
 import math
-import sys
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from river import stats
 
 from pipelines.anomaly import restored_ewmean
 from pipelines.model_choice import Basis, ModelChoice
+from pipelines.packed import pack, unpack
 from pipelines.weekly_trend import WINDOW_DAYS, WeeklyTrend, fit_weekly_trend
 
 HORIZON_DAYS = 30
@@ -110,7 +110,7 @@ class RelativeErrors:
 
     def __init__(self, window: int, values: tuple[float, ...] | bytes = (), miss: float = INTERVAL_MISS) -> None:
         self.window = window
-        self.values = float32s(values) if isinstance(values, bytes) else array("f", values)
+        self.values = unpack(values, "f") if isinstance(values, bytes) else array("f", values)
         del self.values[:-window]
         self.miss = miss
 
@@ -134,19 +134,7 @@ class RelativeErrors:
 
     def packed(self) -> bytes:
         """The errors as the state record keeps them: little-endian 32-bit floats, oldest first."""
-        values = array("f", self.values)
-        if sys.byteorder == "big":
-            values.byteswap()
-        return values.tobytes()
-
-
-def float32s(packed: bytes) -> array:
-    """Little-endian 32-bit floats (``RelativeErrors.packed``) as an array of this machine's."""
-    values = array("f")
-    values.frombytes(packed)
-    if sys.byteorder == "big":
-        values.byteswap()
-    return values
+        return pack(self.values, "f")
 
 
 def _quantile(ordered: list[float], q: float) -> float:

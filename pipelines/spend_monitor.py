@@ -165,12 +165,13 @@ class SeriesMonitor:
             "suspect_ms": self.suspect_ms,
             "recent_scores": list(self.detector.recent_scores),
             "run_excess": self.detector.run_excess,
+            "packed_slots": self.detector.packed_slots(),
         }
 
     @classmethod
     def from_state(cls, state: dict, settings: DetectorSettings | None = None) -> SeriesMonitor:
         monitor = cls(state["account_id"], state["service"], settings)
-        monitor.detector = HourlyCostDetector.from_state(state["detector"], settings)
+        monitor.detector = HourlyCostDetector.from_state(state["detector"], settings, state["packed_slots"])
         monitor.detector.recent_scores = list(state["recent_scores"])
         monitor.detector.run_excess = state["run_excess"]
         if (episode := state["episode"]) is not None:

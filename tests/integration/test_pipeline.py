@@ -327,7 +327,7 @@ def test_alerts_mark_and_models_from_the_command_line(run: Run, stack_env):
     assert unknown.returncode != 0 and "alerts tail --from-beginning" in unknown.stdout + unknown.stderr
     models = spendstream(stack_env, "models")
     assert models.returncode == 0, models.stdout + models.stderr
-    assert "anomaly detection" in models.stdout and "series_monitor_state v2" in models.stdout
+    assert "anomaly detection" in models.stdout and "series_monitor_state v3" in models.stdout
     assert models.stdout.count("account_monitor_state v4") == 3 and "seasonal naive" in models.stdout
 
 

@@ -17,6 +17,7 @@ from pipelines.budgets import Budget
 from pipelines.cost_event import ChargeType
 from pipelines.forecast import DailyCostForecaster
 from pipelines.model_choice import MIN_SCORED
+from pipelines.packed import unpack
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
 from pipelines.spend_series import SpendSeries
 from schemas import SchemaName, codec
@@ -283,10 +284,33 @@ def test_a_series_checkpoint_from_before_multi_hour_evidence_restores_without_it
     """Version 1 had no recent scores: the restored monitor starts its evidence afresh, all else kept."""
     monitor = SeriesMonitor("a", "s")
     feed(monitor, series(20))
-    restored = SeriesMonitor.from_state(as_version(monitor, ("recent_scores", "run_excess")), DetectorSettings())
+    old = with_slots_unpacked(monitor, ("recent_scores", "run_excess"))
+    restored = SeriesMonitor.from_state(as_version_record(old, SchemaName.SERIES_MONITOR_STATE, 1), DetectorSettings())
     assert restored.detector.recent_scores == [] and restored.detector.run_excess == 0.0
     assert restored.detector.state() == monitor.detector.state()
+    assert restored.detector.packed_slots() == monitor.detector.packed_slots()
     assert monitor.detector.recent_scores  # what the current version keeps
+
+
+def test_a_series_checkpoint_from_before_packed_slots_reads_them_from_the_detector_record():
+    """Version 2 kept the slot means as nullable doubles in the detector: the restored monitor goes on exactly."""
+    costs = series(30)
+    monitor, uncut = SeriesMonitor("a", "s"), SeriesMonitor("a", "s")
+    feed(monitor, costs[: 20 * 24])
+    feed(uncut, costs[: 20 * 24])
+    old = with_slots_unpacked(monitor, ())
+    assert sum(mean is not None for mean in old["detector"]["week"]) == 168
+    restored = SeriesMonitor.from_state(as_version_record(old, SchemaName.SERIES_MONITOR_STATE, 2), DetectorSettings())
+    assert restored.state() == monitor.state()
+    assert feed(restored, costs[20 * 24 :], 20 * 24) == feed(uncut, costs[20 * 24 :], 20 * 24)
+
+
+def with_slots_unpacked(monitor: SeriesMonitor, added: tuple[str, ...]) -> dict:
+    """The monitor's state as a build before packed slots wrote it: the means in the detector, null where unlearned."""
+    state = {k: v for k, v in monitor.state().items() if k not in (*added, "packed_slots")}
+    means = [None if math.isnan(m) else m for m in unpack(monitor.detector.packed_slots(), "d")]
+    slots = {"week": means[:168], "day": means[168:192], "month_start": means[192:]}
+    return {**state, "detector": {**state["detector"], **slots}}
 
 
 def test_monitor_state_holds_numbers_and_names_only():
