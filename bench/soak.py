@@ -3,9 +3,11 @@
     python -m bench.soak --rate 3500 [--minutes 30] [--events-per-hour 5000]
 
 Set ``--rate`` to 70% of the full job's rate measured by bench/flink_throughput.py. Events are
-those of bench/latency.py (48 series, event time one hour per ``--events-per-hour`` events). Every
-30 s: the TaskManager's resident memory, this process's (the sink runs in it), and the consumer
-lag of the job's and the sink's groups (committed offsets, so the job's moves at checkpoints).
+those of bench/latency.py (48 series, event time one hour per ``--events-per-hour`` events). The
+sink is ``spendstream sink influx`` in a process of its own, as it is deployed (in this process it
+would share one interpreter lock with the producer). Every 30 s: the TaskManager's resident
+memory, the sink's, and the consumer lag of the job's and the sink's groups (committed offsets,
+so the job's moves at checkpoints).
 Flat means: the last five minutes' mean within 10% of the five minutes after warm-up, and lag
 not growing.
 """
@@ -13,7 +15,10 @@ not growing.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,9 +30,8 @@ from bench.latency import HOUR_MS, START_MS, event
 from bench.report import publish
 from bench.stack import embedded_stack
 from connectors.consumer_lag import consumer_lag
-from connectors.influx_sink import InfluxSink
 from connectors.kafka_io import ensure_topics, producer
-from spendstream.config import Config
+from spendstream.config import Config, to_env
 from spendstream.flink_client import cancel, rest, submit
 from spendstream.stack import LocalStack
 
@@ -63,11 +67,11 @@ def produce_for(
     achieved.append(sent / (time.perf_counter() - started))
 
 
-def sample(config: Config, local: LocalStack) -> dict[str, float]:
+def sample(config: Config, local: LocalStack, sink: subprocess.Popen) -> dict[str, float]:
     lags = consumer_lag(config)
     return {
         "taskmanager_mib": sum(rss_mib(pid) for pid in local.taskmanager_pids()),
-        "sink_mib": rss_mib("self"),
+        "sink_mib": rss_mib(sink.pid),
         "job_lag": sum(item.lag for item in lags if item.group == config.kafka.job_group),
         "sink_lag": sum(item.lag for item in lags if item.group == config.kafka.sink_group),
     }
@@ -87,7 +91,8 @@ def main() -> None:
         while rest(config, f"/jobs/{job_id}")["state"] != "RUNNING":
             time.sleep(0.5)
         stop = threading.Event()
-        threading.Thread(target=InfluxSink(config).run, daemon=True).start()
+        spendstream = Path(sys.executable).with_name("spendstream")
+        sink = subprocess.Popen([str(spendstream), "sink", "influx"], env={**os.environ, **to_env(config)})
         seconds = args.minutes * 60
         feeder = threading.Thread(
             target=produce_for, args=(config, args.rate, args.events_per_hour, seconds, stop, achieved), daemon=True
@@ -98,12 +103,16 @@ def main() -> None:
         try:
             while feeder.is_alive():
                 time.sleep(SAMPLE_S)
-                samples.append({"minute": (time.perf_counter() - started) / 60, **sample(config, LocalStack(config))})
+                minute = (time.perf_counter() - started) / 60
+                samples.append({"minute": minute, **sample(config, LocalStack(config), sink)})
                 progress.update(task, completed=min(time.perf_counter() - started, seconds))
                 assert rest(config, f"/jobs/{job_id}")["state"] == "RUNNING", "the job stopped during the soak"
+                assert sink.poll() is None, f"the sink stopped during the soak (exit {sink.returncode})"
         finally:
             stop.set()
             feeder.join(60)
+            sink.terminate()
+            sink.wait(30)
             cancel(config, job_id)
     report(args, samples, achieved[0] if achieved else 0.0)
 
@@ -121,8 +130,8 @@ def report(args, samples: list[dict[str, float]], achieved: float) -> None:
         f"Soak, {args.minutes:g} minutes at {args.rate:,} events/s (achieved {achieved:,.0f})",
         table,
         [
-            f"{len(samples)} samples every {SAMPLE_S} s; memory = resident set (TaskManager JVM + Python; the sink "
-            "runs in the benchmark process)",
+            f"{len(samples)} samples every {SAMPLE_S} s; memory = resident set (TaskManager JVM + Python; the sink, "
+            "`spendstream sink influx`, in its own process)",
             "lag = stored records after the group's committed offsets; the job commits at checkpoints (every "
             "10 s), so up to ~15 s of input shows as lag; flat = not above 1.5× its early level or 15 s of input",
         ],
