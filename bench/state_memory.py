@@ -40,7 +40,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bench.report import publish
-from jobs.analytics import stored_state
+from jobs.analytics import loaded_state, stored_state
 from pipelines.packed import unpack
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
 from schemas import SchemaName
@@ -101,6 +101,35 @@ def version_3_record(state: dict) -> dict:
     return {**{k: v for k, v in state.items() if k != "interval_errors"}, "series": series}
 
 
+def version_2_record(state: dict) -> dict:
+    """A series monitor's record as version 2 wrote it (slot means as nullable doubles, in the detector): baseline."""
+    means = [None if math.isnan(mean) else mean for mean in unpack(state["packed_slots"], "d")]
+    slots = {"week": means[:168], "day": means[168:192], "month_start": means[192:]}
+    old = {k: v for k, v in state.items() if k != "packed_slots"}
+    return {**old, "detector": {**state["detector"], **slots}}
+
+
+def series_round_trip_notes(blobs: list[bytes]) -> str:
+    """Read + write time of the series monitor's record, this version beside version 2's."""
+    name = SchemaName.SERIES_MONITOR_STATE
+    states = [loaded_state(blob.decode(), name) for blob in blobs]
+    (_, before), (_, now) = (
+        avro_round_trip(parsed_schema(name, version), records)
+        for version, records in ((2, [version_2_record(s) for s in states]), (None, states))
+    )
+    return (
+        f"read + write of the record (Avro decode and encode, base64) per judged series-hour, what the job's "
+        f"anomaly operator does: {now * 1000:,.0f} µs; as version 2 wrote it, the slot means as nullable doubles "
+        f"(baseline, this run): {before * 1000:,.0f} µs"
+    )
+
+
+def parsed_schema(name: SchemaName, version: int | None) -> dict:
+    """The current schema of ``name``, or its ``version`` under schemas/history."""
+    path = SCHEMA_DIR / (f"{name.value}.avsc" if version is None else f"history/{name.value}@{version}.avsc")
+    return fastavro.parse_schema(json.loads(path.read_text()), named_schemas={})
+
+
 def avro_round_trip(schema: dict, records: list[dict], repeat: int = 5) -> tuple[int, float]:
     """Bytes of the records in ``schema``, and ms per record to decode and encode one (plus base64, as stored)."""
     blobs = []
@@ -119,11 +148,8 @@ def avro_round_trip(schema: dict, records: list[dict], repeat: int = 5) -> tuple
 
 
 def forecast_table(monitors: list[AccountMonitor]) -> tuple[Table, list[str]]:
-    name = SchemaName.ACCOUNT_MONITOR_STATE.value
-    current, earlier = (
-        fastavro.parse_schema(json.loads(path.read_text()), named_schemas={})
-        for path in (SCHEMA_DIR / f"{name}.avsc", SCHEMA_DIR / "history" / f"{name}@3.avsc")
-    )
+    name = SchemaName.ACCOUNT_MONITOR_STATE
+    current, earlier = parsed_schema(name, None), parsed_schema(name, 3)
     states = [m.state() for m in monitors]
     series = sum(len(m.forecasters) for m in monitors)
     table = Table("record", "bytes/series", "bytes/account", "Avro read + write ms per account-day", "1M series GiB")
@@ -208,6 +234,7 @@ def main() -> None:
             "checkpoint bytes = keys + state records, what the keyed state of the analytics operator holds",
             "RSS growth: this process holding that state in memory (a heap state backend's lower bound; "
             "RocksDB keeps it off-heap and on disk)",
+            series_round_trip_notes(blobs[:500]),
         ],
     )
     publish(f"Forecast state per series ({args.forecast_days} days of history)", *forecast_table(monitors))
