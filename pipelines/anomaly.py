@@ -23,6 +23,7 @@ relative and that dollar threshold, because cost alerts are about money, not sta
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -116,9 +117,9 @@ class HourlyCostDetector:
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
-        self.week = SlotMeans(self.PROFILES["week"])
-        self.day = SlotMeans(self.PROFILES["day"])
-        self.month_start = SlotMeans(self.PROFILES["month_start"])
+        self.week = SlotMeans(self.PROFILES["week"], WEEK_SLOTS)
+        self.day = SlotMeans(self.PROFILES["day"], DAY_SLOTS)
+        self.month_start = SlotMeans(self.PROFILES["month_start"], MONTH_START_SLOTS, first=24)
         self.fast = stats.EWMean(fading(self.LEVELS["fast"]))
         self.level = stats.EWMean(fading(self.LEVELS["level"]))
         self.error = stats.EWMean(fading(self.LEVELS["error"]))
@@ -147,9 +148,7 @@ class HourlyCostDetector:
         Slots are positions in fixed arrays: the hour of week from Monday 00:00 (168), the hour of
         day (24), then month start (day − 1) × 24 + hour (72).
         """
-        listed = (*self.week.listed(WEEK_SLOTS), *self.day.listed(DAY_SLOTS))
-        listed += tuple(self.month_start.listed(MONTH_START_SLOTS, first=24))
-        return pack((math.nan if mean is None else mean for mean in listed), "d")
+        return pack(self.week.means + self.day.means + self.month_start.means, "d")
 
     @classmethod
     def from_state(
@@ -164,14 +163,12 @@ class HourlyCostDetector:
         """
         detector = cls(settings)
         if packed_slots:
-            means = unpack(packed_slots, "d").tolist()
+            means = unpack(packed_slots, "d")
         else:
-            means = [math.nan if mean is None else mean for name in cls.PROFILES for mean in state[name]]
-        slots = {"week": means[:WEEK_SLOTS], "day": means[WEEK_SLOTS : WEEK_SLOTS + DAY_SLOTS]}
-        slots["month_start"] = means[WEEK_SLOTS + DAY_SLOTS :]
-        for name, offset in (("week", 0), ("day", 0), ("month_start", 24)):
-            learned = {slot + offset: mean for slot, mean in enumerate(slots[name]) if not math.isnan(mean)}
-            setattr(detector, name, SlotMeans(cls.PROFILES[name], learned))
+            means = array("d", [math.nan if mean is None else mean for name in cls.PROFILES for mean in state[name]])
+        detector.week.means = means[:WEEK_SLOTS]
+        detector.day.means = means[WEEK_SLOTS : WEEK_SLOTS + DAY_SLOTS]
+        detector.month_start.means = means[WEEK_SLOTS + DAY_SLOTS :]
         for name, half_life in cls.LEVELS.items():
             setattr(detector, name, restored_ewmean(fading(half_life), state[name]))
         detector.regions, detector.first_ms = set(state["regions"]), state["first_ms"]
@@ -277,29 +274,26 @@ class SlotMeans:
 
     The job restores a detector from its state record for every hour it judges, and an hour
     touches two or three of its 264 slots: building an EWMean for every slot on each restore
-    cost more than judging the hour. A slot stays a number until it learns a value; then river's
-    EWMean, standing at that number (``restored_ewmean``), takes it, so the means are exactly
-    those of long-lived EWMeans.
+    cost more than judging the hour. A slot stays a number in a fixed array (NaN until it learns
+    a value, the form the state record packs); then river's EWMean, standing at that number
+    (``restored_ewmean``), takes the value, so the means are exactly those of long-lived EWMeans.
     """
 
-    def __init__(self, fading_factor: float, means: dict[int, float] | None = None) -> None:
-        self.fading_factor = fading_factor
-        self.means: dict[int, float] = means or {}
+    def __init__(self, fading_factor: float, slots: int, first: int = 0) -> None:
+        self.fading_factor, self.first = fading_factor, first
+        self.means = array("d", [math.nan]) * slots  # slot first + i at index i
 
     def get(self, slot: int) -> float | None:
-        return self.means.get(slot)
+        mean = self.means[slot - self.first]
+        return None if math.isnan(mean) else mean
 
     def __contains__(self, slot: int) -> bool:
-        return slot in self.means
-
-    def listed(self, slots: int, first: int = 0) -> list[float | None]:
-        """The means of slots ``first`` to ``first + slots - 1``, None where a slot has not learned yet."""
-        return [self.means.get(slot) for slot in range(first, first + slots)]
+        return self.get(slot) is not None
 
     def update(self, slot: int, value: float) -> None:
-        mean = restored_ewmean(self.fading_factor, self.means.get(slot, 0.0))
+        mean = restored_ewmean(self.fading_factor, self.get(slot) or 0.0)
         mean.update(value)
-        self.means[slot] = mean.get()
+        self.means[slot - self.first] = mean.get()
 
 
 def restored_ewmean(fading_factor: float, mean: float) -> stats.EWMean:
