@@ -41,6 +41,7 @@ from rich.table import Table
 
 from bench.report import publish
 from jobs.analytics import loaded_state, stored_state
+from pipelines.anomaly import DAY_SLOTS, WEEK_SLOTS
 from pipelines.packed import unpack
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
 from schemas import SchemaName
@@ -104,7 +105,8 @@ def version_3_record(state: dict) -> dict:
 def version_2_record(state: dict) -> dict:
     """A series monitor's record as version 2 wrote it (slot means as nullable doubles, in the detector): baseline."""
     means = [None if math.isnan(mean) else mean for mean in unpack(state["packed_slots"], "d")]
-    slots = {"week": means[:168], "day": means[168:192], "month_start": means[192:]}
+    week_end, day_end = WEEK_SLOTS, WEEK_SLOTS + DAY_SLOTS
+    slots = {"week": means[:week_end], "day": means[week_end:day_end], "month_start": means[day_end:]}
     old = {k: v for k, v in state.items() if k != "packed_slots"}
     return {**old, "detector": {**state["detector"], **slots}}
 

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.state_memory import version_2_record, version_3_record
 from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector
 from pipelines.budgets import Budget
 from pipelines.cost_event import ChargeType
 from pipelines.forecast import DailyCostForecaster
 from pipelines.model_choice import MIN_SCORED
-from pipelines.packed import unpack
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
 from pipelines.spend_series import SpendSeries
 from schemas import SchemaName, codec
@@ -270,11 +270,8 @@ def test_an_account_checkpoint_from_before_packed_interval_errors_keeps_its_inte
     monitor, uncut = AccountMonitor("a", BUDGET), AccountMonitor("a", BUDGET)
     feed(monitor, series(60))
     feed(uncut, series(60))
-    state = {k: v for k, v in monitor.state().items() if k != "interval_errors"}
-    for record in state["series"]:  # as version 3 wrote it
-        errors = monitor.forecasters[record["name"]].errors
-        record["forecaster"] = {**record["forecaster"], "errors": [list(e.values) for e in errors]}
-    restored = AccountMonitor.from_state(as_version_record(state, SchemaName.ACCOUNT_MONITOR_STATE, 3), BUDGET)
+    old = version_3_record(monitor.state())
+    restored = AccountMonitor.from_state(as_version_record(old, SchemaName.ACCOUNT_MONITOR_STATE, 3), BUDGET)
     assert all(len(e.values) > 20 for e in restored.forecasters["*"].errors)
     assert restored.state() == monitor.state()
     assert feed(restored, series(75)[60 * 24 :], 60 * 24) == feed(uncut, series(75)[60 * 24 :], 60 * 24)
@@ -306,11 +303,8 @@ def test_a_series_checkpoint_from_before_packed_slots_reads_them_from_the_detect
 
 
 def with_slots_unpacked(monitor: SeriesMonitor, added: tuple[str, ...]) -> dict:
-    """The monitor's state as a build before packed slots wrote it: the means in the detector, null where unlearned."""
-    state = {k: v for k, v in monitor.state().items() if k not in (*added, "packed_slots")}
-    means = [None if math.isnan(m) else m for m in unpack(monitor.detector.packed_slots(), "d")]
-    slots = {"week": means[:168], "day": means[168:192], "month_start": means[192:]}
-    return {**state, "detector": {**state["detector"], **slots}}
+    """The monitor's state as a build before packed slots wrote it, without the fields ``added`` since."""
+    return {k: v for k, v in version_2_record(monitor.state()).items() if k not in added}
 
 
 def test_monitor_state_holds_numbers_and_names_only():
