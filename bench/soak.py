@@ -121,7 +121,10 @@ def main() -> None:
             stop.set()
             feeder.join(60)
             sink.terminate()
-            sink.wait(30)
+            try:
+                sink.wait(30)
+            except subprocess.TimeoutExpired:
+                sink.kill()
             cancel(config, job_id)
     report(args, samples, achieved[0] if achieved else 0.0)
 

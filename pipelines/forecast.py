@@ -339,7 +339,9 @@ class DailyCostForecaster:
         runs: dict[date, dict[str, list]] = {}
         for day, made in sorted(self.pending.items()):
             for made_at, predicted in made:
-                run = runs.get(made_at) or runs.setdefault(made_at, self._run_state(made_at))
+                if made_at not in runs:
+                    runs[made_at] = self._run_state(made_at)
+                run = runs[made_at]
                 run["horizons"].append((day - made_at).days)
                 run["predicted"].append(predicted)
         return {
