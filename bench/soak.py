@@ -7,7 +7,7 @@ those of bench/latency.py (48 series, event time one hour per ``--events-per-hou
 sink is ``spendstream sink influx`` in a process of its own, as it is deployed (in this process it
 would share one interpreter lock with the producer). Every 30 s: the TaskManager's resident
 memory, the sink's, and the consumer lag of the job's and the sink's groups (committed offsets,
-so the job's moves at checkpoints).
+so the job's moves at checkpoints), the sink's also per output topic, printed as it is taken.
 Flat means: the last five minutes' mean within 10% of the five minutes after warm-up, and lag
 not growing.
 """
@@ -69,14 +69,32 @@ def produce_for(
 
 def sample(config: Config, local: LocalStack, sink: subprocess.Popen) -> dict[str, float]:
     lags = consumer_lag(config)
+    sink_lags = [item for item in lags if item.group == config.kafka.sink_group]
+    by_topic = {f"sink_lag {item.topic}": 0.0 for item in sink_lags}
+    for item in sink_lags:  # which output topic falls behind, if the sink does
+        by_topic[f"sink_lag {item.topic}"] += item.lag
     return {
         "taskmanager_mib": sum(rss_mib(pid) for pid in local.taskmanager_pids()),
         "sink_mib": rss_mib(sink.pid),
         "job_lag": sum(item.lag for item in lags if item.group == config.kafka.job_group),
-        "sink_lag": sum(item.lag for item in lags if item.group == config.kafka.sink_group),
+        "sink_lag": sum(item.lag for item in sink_lags),
         "job_written": sum(item.end for item in lags if item.group == config.kafka.job_group),
-        "sink_written": sum(item.end for item in lags if item.group == config.kafka.sink_group),
+        "sink_written": sum(item.end for item in sink_lags),
+        **by_topic,
     }
+
+
+def described(taken: dict[str, float]) -> str:
+    """One sample as a line, so a run shows when lag or memory began to move."""
+    topics = ", ".join(
+        f"{name.removeprefix('sink_lag ')} {value:,.0f}"
+        for name, value in taken.items()
+        if name.startswith("sink_lag ") and value
+    )
+    return (
+        f"{taken['minute']:5.1f} min: job lag {taken['job_lag']:,.0f}, sink lag {taken['sink_lag']:,.0f} ({topics}), "
+        f"TaskManager {taken['taskmanager_mib']:,.0f} MiB, sink {taken['sink_mib']:,.0f} MiB"
+    )
 
 
 def written_per_s(samples: list[dict[str, float]], group: str) -> float:
@@ -114,6 +132,7 @@ def main() -> None:
                 time.sleep(SAMPLE_S)
                 minute = (time.perf_counter() - started) / 60
                 samples.append({"minute": minute, **sample(config, LocalStack(config), sink)})
+                progress.console.print(described(samples[-1]), soft_wrap=True)
                 progress.update(task, completed=min(time.perf_counter() - started, seconds))
                 assert rest(config, f"/jobs/{job_id}")["state"] == "RUNNING", "the job stopped during the soak"
                 assert sink.poll() is None, f"the sink stopped during the soak (exit {sink.returncode})"
@@ -140,6 +159,11 @@ def report(args, samples: list[dict[str, float]], achieved: float) -> None:
         own_input = rates[name.removesuffix("_lag")] if tolerance is None else 0.0
         flat = abs(change) <= tolerance if tolerance else after <= max(before * 1.5, own_input * 15)
         table.add_row(name, f"{before:,.0f}", f"{after:,.0f}", f"{change:+.1%}", "yes" if flat else "no")
+    topics = sorted({name for s in samples for name in s if name.startswith("sink_lag ")})
+    for name in topics:  # the sink's lag per output topic, to say which one is behind
+        before = statistics.fmean(s.get(name, 0.0) for s in early)
+        after = statistics.fmean(s.get(name, 0.0) for s in late)
+        table.add_row(f"  {name.removeprefix('sink_lag ')}", f"{before:,.0f}", f"{after:,.0f}", "", "")
     publish(
         f"Soak, {args.minutes:g} minutes at {args.rate:,} events/s (achieved {achieved:,.0f})",
         table,
