@@ -26,6 +26,7 @@ bench: setup
 	.venv/bin/python -m bench.flink_throughput
 	.venv/bin/python -m bench.job_profile
 	.venv/bin/python -m bench.latency
+	.venv/bin/python -m bench.kafka_hop
 	.venv/bin/python -m bench.state_memory
 	.venv/bin/python -m bench.soak --rate $(SOAK_RATE)
 	.venv/bin/python -m bench.detection_quality
