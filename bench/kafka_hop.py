@@ -6,6 +6,8 @@ An event reaches InfluxDB through two hops (raw topic → the job, output topic 
 measures what one hop costs on its own, with the producer and consumer settings the pipeline uses
 (linger 20 ms, acks=all; a plain assigned consumer), so bench 4's latency can be read against it.
 Each record carries its send time; the first tenth of the run (connection and warm-up) is left out.
+The baseline, in the same run: the same Tansu binary on its ``memory://`` engine (nothing durable),
+which tells the broker's own cost from its storage round trips to SeaweedFS.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import struct
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
 from kafka import TopicPartition
 from rich.console import Console
@@ -24,6 +30,8 @@ from bench.report import publish
 from bench.stack import embedded_stack
 from connectors.kafka_io import consumer, ensure_topics, producer
 from spendstream.config import Config
+from spendstream.processes import free_port, port_open
+from spendstream.stack import tansu_binary
 
 PADDING = b"x" * 200  # about the size of a cost event
 
@@ -53,38 +61,62 @@ def send_at(config: Config, topic: str, rate: int, seconds: float) -> int:
     return sent
 
 
+@contextmanager
+def memory_broker(config: Config) -> Iterator[Config]:
+    """The baseline: Tansu on ``memory://``, on a port of its own, stopped afterwards."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    command = [str(tansu_binary()), "broker", "--listener-url", address, "--advertised-listener-url", address]
+    broker = subprocess.Popen([*command, "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not port_open(port):
+            assert time.monotonic() < deadline and broker.poll() is None, "Tansu (memory://) did not start"
+            time.sleep(0.2)
+        yield replace(config, kafka=replace(config.kafka, bootstrap=f"127.0.0.1:{port}"))
+    finally:
+        broker.terminate()
+        broker.wait(30)
+
+
+def hop(config: Config, rate: int, seconds: float) -> tuple[int, list[float]]:
+    """(records sent, delays in s after warm-up, sorted) of one run on the broker of ``config``."""
+    ensure_topics(config)
+    topic, delays, stop = config.kafka.topic("raw_cost"), [], threading.Event()
+    reader = threading.Thread(target=read_delays, args=(config, topic, stop, delays))
+    reader.start()
+    sent = send_at(config, topic, rate, seconds)
+    time.sleep(3)
+    stop.set()
+    reader.join()
+    return sent, sorted(delays[len(delays) // 10 :])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=2500)
     parser.add_argument("--seconds", type=float, default=40)
     args = parser.parse_args()
-    delays: list[float] = []
+    table = Table("broker", "rate records/s", "sent", "p50 ms", "p99 ms", "max ms")
     with embedded_stack() as config, Console().status(f"one hop at {args.rate:,} records/s ..."):
-        ensure_topics(config)
-        topic = config.kafka.topic("raw_cost")
-        stop = threading.Event()
-        reader = threading.Thread(target=read_delays, args=(config, topic, stop, delays))
-        reader.start()
-        sent = send_at(config, topic, args.rate, args.seconds)
-        time.sleep(3)
-        stop.set()
-        reader.join()
-    measured = sorted(delays[len(delays) // 10 :])
-    table = Table("rate records/s", "sent", "seen", "p50 ms", "p99 ms", "max ms")
-    table.add_row(
-        f"{args.rate:,}",
-        f"{sent:,}",
-        f"{len(delays):,}",
-        f"{statistics.median(measured) * 1000:.0f}",
-        f"{measured[int(len(measured) * 0.99)] * 1000:.0f}",
-        f"{measured[-1] * 1000:.0f}",
-    )
+        runs = {"Tansu, s3:// on SeaweedFS (the pipeline's)": hop(config, args.rate, args.seconds)}
+        with memory_broker(config) as baseline:
+            runs["Tansu, memory:// (baseline)"] = hop(baseline, args.rate, args.seconds)
+    for broker, (sent, delays) in runs.items():
+        table.add_row(
+            broker,
+            f"{args.rate:,}",
+            f"{sent:,}",
+            f"{statistics.median(delays) * 1000:.0f}",
+            f"{delays[int(len(delays) * 0.99)] * 1000:.0f}",
+            f"{delays[-1] * 1000:.0f}",
+        )
     publish(
         f"One Kafka hop at {args.rate:,} records/s",
         table,
         [
-            "Tansu on SeaweedFS (s3://), the embedded broker; the pipeline's producer (acks=all, linger 20 ms) and "
-            "a consumer assigned to the raw topic's partition 0, both in this process",
+            "the pipeline's producer (acks=all, linger 20 ms) and a consumer assigned to the raw topic's partition 0, "
+            "both in this process; the two brokers one after the other",
             "delay = the consumer's poll returning the record − its send time; the first tenth of the run is left out",
         ],
     )
