@@ -26,7 +26,7 @@ from kafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from bench.report import publish
+from bench.report import keep_pace, publish
 from bench.stack import embedded_stack
 from connectors.kafka_io import consumer, ensure_topics, producer
 from spendstream.config import Config
@@ -53,9 +53,7 @@ def send_at(config: Config, topic: str, rate: int, seconds: float) -> int:
     while time.perf_counter() - started < seconds:
         sender.send(topic, struct.pack("d", time.time()) + PADDING, partition=0)
         sent += 1
-        ahead = sent / rate - (time.perf_counter() - started)
-        if ahead > 0.005:
-            time.sleep(ahead)
+        keep_pace(started, sent, rate)
     sender.flush()
     sender.close()
     return sent

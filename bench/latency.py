@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from rich.progress import Progress
 from rich.table import Table
 
-from bench.report import publish
+from bench.report import keep_pace, publish
 from bench.stack import embedded_stack
 from connectors.alerts import read_alerts
 from connectors.influx_query import DatabaseNotFoundError, influxql
@@ -117,9 +117,7 @@ def produce(config: Config, args, spike_hour: int, timeline: Timeline, progress:
             closing = ts_ms - lateness_ms - HOUR_MS  # the hour this event's watermark completes
             if closing >= START_MS and (closing - START_MS) % HOUR_MS < step_ms:
                 timeline.complete.setdefault(closing - closing % HOUR_MS, time.perf_counter())
-            ahead = sent / args.rate - (time.perf_counter() - started)
-            if ahead > 0.005:
-                time.sleep(ahead)
+            keep_pace(started, sent, args.rate)
         progress.advance(task)
     sender.flush()
     end_ms = START_MS + hours * HOUR_MS

@@ -6,6 +6,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,3 +47,14 @@ def publish(title: str, table: Table, notes: list[str]) -> None:
     lines += [""] + [f"- {note}" for note in notes]
     with BENCHMARKS.open("a") as out:
         out.write("\n".join(lines) + "\n")
+
+
+def keep_pace(started: float, sent: int, rate: float) -> None:
+    """Sleep until ``sent`` records are due at ``rate`` per second since ``started`` (perf_counter).
+
+    A load generator that sleeps per record cannot reach thousands a second; this one sleeps
+    only when it is more than 5 ms ahead.
+    """
+    ahead = sent / rate - (time.perf_counter() - started)
+    if ahead > 0.005:
+        time.sleep(ahead)

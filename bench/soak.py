@@ -27,7 +27,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bench.latency import HOUR_MS, START_MS, event
-from bench.report import publish
+from bench.report import keep_pace, publish
 from bench.stack import embedded_stack
 from connectors.consumer_lag import consumer_lag
 from connectors.kafka_io import ensure_topics, producer
@@ -59,9 +59,7 @@ def produce_for(
         key, value = event(n, hour_ms, hour_ms + n * step_ms, spike=False)
         sender.send(topic, key=key, value=value, partition=n % partitions, timestamp_ms=hour_ms + n * step_ms)
         sent += 1
-        ahead = sent / rate - (time.perf_counter() - started)
-        if ahead > 0.005:
-            time.sleep(ahead)
+        keep_pace(started, sent, rate)
     sender.flush()
     sender.close()
     achieved.append(sent / (time.perf_counter() - started))
