@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from spendstream.config import FETCH_MAX_WAIT_MS, Config, Topic, require
+from spendstream.config import Config, Topic, require
 
 # Tansu takes about half the session timeout to complete a group join, and a rebalance waits up
 # to max.poll.interval for members that left without saying so: keep both short.
@@ -58,7 +58,7 @@ def consumer(config: Config, group: str | None, *, from_beginning: bool = False,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning or group else "latest",
         **GROUP_TIMEOUTS,
-        **{"fetch_max_wait_ms": FETCH_MAX_WAIT_MS, **extra},
+        **extra,
     )
 
 

@@ -37,7 +37,7 @@ from jobs.udfs import budget_alerts, encode_aggregate, encode_dead_letter, unit_
 from jobs.utilization import build_utilization
 from pipelines.enrichment import UNIT_DIMENSIONS, AccountDirectory, load_directory
 from spendstream import PACKAGES, SOURCE_ROOT
-from spendstream.config import FETCH_MAX_WAIT_MS, Config, load_config, require
+from spendstream.config import Config, load_config, require
 from spendstream.java_functions import ACCOUNT_SETTINGS_CONNECTOR, DECODE_COST_EVENT, JAR_NAME
 
 SUMS = "unblended_cost, net_cost, line_items"
@@ -366,7 +366,6 @@ def source_ddl(
         ") WITH ('connector' = 'kafka', 'format' = 'raw', "
         f"'topic' = '{topic}', {kafka_properties(config)}, "
         f"'properties.group.id' = '{config.kafka.job_group}', "
-        f"'properties.fetch.max.wait.ms' = '{FETCH_MAX_WAIT_MS}', "
         f"{startup}, 'properties.auto.offset.reset' = 'earliest'{bounded})"
     )
 

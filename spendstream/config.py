@@ -63,12 +63,6 @@ def _topics() -> dict[str, Topic]:
     }
 
 
-# How long a consumer's fetch may wait for records. Tansu holds a fetch for much of this wait
-# even when records are there (one hop on the embedded broker: p50 150 ms at the usual 500 ms, 47 at
-# 50); every consumer of the pipeline, Flink's source included, asks for 50 ms.
-FETCH_MAX_WAIT_MS = 50
-
-
 @dataclass(frozen=True)
 class KafkaSettings:
     bootstrap: str = ""
