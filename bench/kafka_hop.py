@@ -31,7 +31,7 @@ from bench.stack import embedded_stack
 from connectors.kafka_io import consumer, ensure_topics, producer
 from spendstream.config import Config
 from spendstream.processes import free_port, port_open
-from spendstream.stack import tansu_binary
+from spendstream.stack import tansu_command
 
 PADDING = b"x" * 200  # about the size of a cost event
 
@@ -63,9 +63,8 @@ def send_at(config: Config, topic: str, rate: int, seconds: float) -> int:
 def memory_broker(config: Config) -> Iterator[Config]:
     """The baseline: Tansu on ``memory://``, on a port of its own, stopped afterwards."""
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    command = [str(tansu_binary()), "broker", "--listener-url", address, "--advertised-listener-url", address]
-    broker = subprocess.Popen([*command, "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL)
+    command = tansu_command(f"tcp://127.0.0.1:{port}", "memory://tansu/")
+    broker = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while not port_open(port):

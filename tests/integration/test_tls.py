@@ -22,7 +22,7 @@ from connectors.replay import replay
 from spendstream.config import Config
 from spendstream.flink_client import job_failure, submit, wait_for_job
 from spendstream.processes import free_port, port_open
-from spendstream.stack import tansu_binary
+from spendstream.stack import tansu_command
 from tests.conformance.bill import charges, write_cur2
 from tests.integration.conftest import serve
 from tests.integration.test_formats_pipeline import isolated
@@ -43,8 +43,7 @@ def tls_broker(tmp_path_factory) -> tuple[str, Path, Path]:
     untrusted, _, _ = make_ca(folder, "untrusted-ca")
     cert, key = make_server_cert(folder, ca_key, ca_cert)
     plain, tls = free_port(), free_port()
-    broker = [str(tansu_binary()), "broker", "--listener-url", f"tcp://127.0.0.1:{plain}"]
-    broker += ["--advertised-listener-url", f"tcp://127.0.0.1:{tls}", "--storage-engine", "memory://tansu/"]
+    broker = tansu_command(f"tcp://127.0.0.1:{plain}", "memory://tansu/", advertised=f"tcp://127.0.0.1:{tls}")
     conf = folder / "stunnel.conf"
     conf.write_text(
         f"foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{tls}\nconnect = 127.0.0.1:{plain}\n"
