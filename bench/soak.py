@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from rich.progress import Progress
@@ -65,12 +66,13 @@ def produce_for(
     achieved.append(sent / (time.perf_counter() - started))
 
 
-def sample(config: Config, local: LocalStack, sink: subprocess.Popen) -> dict[str, float]:
+def sample(config: Config, local: LocalStack, sink: subprocess.Popen) -> dict:
+    """Memory and lag now; ``sink_topics`` is the sink's lag per output topic (which one is behind, if any)."""
     lags = consumer_lag(config)
     sink_lags = [item for item in lags if item.group == config.kafka.sink_group]
-    by_topic = {f"sink_lag {item.topic}": 0.0 for item in sink_lags}
-    for item in sink_lags:  # which output topic falls behind, if the sink does
-        by_topic[f"sink_lag {item.topic}"] += item.lag
+    sink_topics: Counter[str] = Counter()
+    for item in sink_lags:
+        sink_topics[item.topic] += item.lag
     return {
         "taskmanager_mib": sum(rss_mib(pid) for pid in local.taskmanager_pids()),
         "sink_mib": rss_mib(sink.pid),
@@ -78,24 +80,20 @@ def sample(config: Config, local: LocalStack, sink: subprocess.Popen) -> dict[st
         "sink_lag": sum(item.lag for item in sink_lags),
         "job_written": sum(item.end for item in lags if item.group == config.kafka.job_group),
         "sink_written": sum(item.end for item in sink_lags),
-        **by_topic,
+        "sink_topics": sink_topics,
     }
 
 
-def described(taken: dict[str, float]) -> str:
+def described(taken: dict) -> str:
     """One sample as a line, so a run shows when lag or memory began to move."""
-    topics = ", ".join(
-        f"{name.removeprefix('sink_lag ')} {value:,.0f}"
-        for name, value in taken.items()
-        if name.startswith("sink_lag ") and value
-    )
+    topics = ", ".join(f"{topic} {lag:,}" for topic, lag in sorted(taken["sink_topics"].items()) if lag)
     return (
         f"{taken['minute']:5.1f} min: job lag {taken['job_lag']:,.0f}, sink lag {taken['sink_lag']:,.0f} ({topics}), "
         f"TaskManager {taken['taskmanager_mib']:,.0f} MiB, sink {taken['sink_mib']:,.0f} MiB"
     )
 
 
-def written_per_s(samples: list[dict[str, float]], group: str) -> float:
+def written_per_s(samples: list[dict], group: str) -> float:
     """Records per second written to the topics ``group`` reads (events for the job, outputs for the sink)."""
     first, last = samples[0], samples[-1]
     minutes = last["minute"] - first["minute"]
@@ -108,7 +106,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--events-per-hour", type=int, default=5000)
     args = parser.parse_args()
-    samples: list[dict[str, float]] = []
+    samples: list[dict] = []
     achieved: list[float] = []
     with embedded_stack() as config, Progress() as progress:
         ensure_topics(config)
@@ -146,7 +144,7 @@ def main() -> None:
     report(args, samples, achieved[0] if achieved else 0.0)
 
 
-def report(args, samples: list[dict[str, float]], achieved: float) -> None:
+def report(args, samples: list[dict], achieved: float) -> None:
     early = [s for s in samples if 2 <= s["minute"] < 7] or samples[:1]
     late = [s for s in samples if s["minute"] >= samples[-1]["minute"] - 5]
     table = Table("measure", "minutes 2-7", "last 5 minutes", "change", "flat")
@@ -157,11 +155,10 @@ def report(args, samples: list[dict[str, float]], achieved: float) -> None:
         own_input = rates[name.removesuffix("_lag")] if tolerance is None else 0.0
         flat = abs(change) <= tolerance if tolerance else after <= max(before * 1.5, own_input * 15)
         table.add_row(name, f"{before:,.0f}", f"{after:,.0f}", f"{change:+.1%}", "yes" if flat else "no")
-    topics = sorted({name for s in samples for name in s if name.startswith("sink_lag ")})
-    for name in topics:  # the sink's lag per output topic, to say which one is behind
-        before = statistics.fmean(s.get(name, 0.0) for s in early)
-        after = statistics.fmean(s.get(name, 0.0) for s in late)
-        table.add_row(f"  {name.removeprefix('sink_lag ')}", f"{before:,.0f}", f"{after:,.0f}", "", "")
+    for topic in sorted({topic for s in samples for topic in s["sink_topics"]}):  # which one is behind
+        before = statistics.fmean(s["sink_topics"][topic] for s in early)
+        after = statistics.fmean(s["sink_topics"][topic] for s in late)
+        table.add_row(f"  {topic}", f"{before:,.0f}", f"{after:,.0f}", "", "")
     publish(
         f"Soak, {args.minutes:g} minutes at {args.rate:,} events/s (achieved {achieved:,.0f})",
         table,
