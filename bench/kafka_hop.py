@@ -1,13 +1,15 @@
 """Benchmark 9 — one Kafka hop: a record sent → a consumer sees it, on the embedded broker.
 
-    python -m bench.kafka_hop [--rate 2500] [--seconds 40]
+    python -m bench.kafka_hop [--rate 2500] [--seconds 40] [--fetch-max-wait-ms 500]
 
 An event reaches InfluxDB through two hops (raw topic → the job, output topic → the sink); this
 measures what one hop costs on its own, with the producer and consumer settings the pipeline uses
 (linger 20 ms, acks=all; a plain assigned consumer), so bench 4's latency can be read against it.
 Each record carries its send time; the first tenth of the run (connection and warm-up) is left out.
 The baseline, in the same run: the same Tansu binary on its ``memory://`` engine (nothing durable),
-which tells the broker's own cost from its storage round trips to SeaweedFS.
+which tells the broker's own cost from its storage round trips to SeaweedFS. Tansu holds a fetch
+for much of the consumer's ``fetch.max.wait.ms`` even when records are there, so the consumer's
+wait can be set (default: kafka-python's 500 ms, which the pipeline's consumers use).
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from spendstream.stack import tansu_command
 PADDING = b"x" * 200  # about the size of a cost event
 
 
-def read_delays(config: Config, topic: str, stop: threading.Event, delays: list[float]) -> None:
-    reader = consumer(config, None)
+def read_delays(config: Config, topic: str, wait_ms: int, stop: threading.Event, delays: list[float]) -> None:
+    reader = consumer(config, None, fetch_max_wait_ms=wait_ms)
     partition = TopicPartition(topic, 0)
     reader.assign([partition])
     reader.seek(partition, 0)
@@ -76,11 +78,11 @@ def memory_broker(config: Config) -> Iterator[Config]:
         broker.wait(30)
 
 
-def hop(config: Config, rate: int, seconds: float) -> tuple[int, list[float]]:
+def hop(config: Config, rate: int, seconds: float, wait_ms: int) -> tuple[int, list[float]]:
     """(records sent, delays in s after warm-up, sorted) of one run on the broker of ``config``."""
     ensure_topics(config)
     topic, delays, stop = config.kafka.topic("raw_cost"), [], threading.Event()
-    reader = threading.Thread(target=read_delays, args=(config, topic, stop, delays))
+    reader = threading.Thread(target=read_delays, args=(config, topic, wait_ms, stop, delays))
     reader.start()
     sent = send_at(config, topic, rate, seconds)
     time.sleep(3)
@@ -93,12 +95,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=2500)
     parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--fetch-max-wait-ms", type=int, default=500, help="the consumer's fetch.max.wait.ms")
     args = parser.parse_args()
     table = Table("broker", "rate records/s", "sent", "p50 ms", "p99 ms", "max ms")
     with embedded_stack() as config, Console().status(f"one hop at {args.rate:,} records/s ..."):
-        runs = {"Tansu, s3:// on SeaweedFS (the pipeline's)": hop(config, args.rate, args.seconds)}
+        load = (args.rate, args.seconds, args.fetch_max_wait_ms)
+        runs = {"Tansu, s3:// on SeaweedFS (the pipeline's)": hop(config, *load)}
         with memory_broker(config) as baseline:
-            runs["Tansu, memory:// (baseline)"] = hop(baseline, args.rate, args.seconds)
+            runs["Tansu, memory:// (baseline)"] = hop(baseline, *load)
     for broker, (sent, delays) in runs.items():
         table.add_row(
             broker,
@@ -109,7 +113,7 @@ def main() -> None:
             f"{delays[-1] * 1000:.0f}",
         )
     publish(
-        f"One Kafka hop at {args.rate:,} records/s",
+        f"One Kafka hop at {args.rate:,} records/s, fetch wait {args.fetch_max_wait_ms} ms",
         table,
         [
             "the pipeline's producer (acks=all, linger 20 ms) and a consumer assigned to the raw topic's partition 0, "
