@@ -11,16 +11,22 @@ seasonal factors of the series' model and the last actual of each weekday, as th
 day a forecast was made. So remembering a forecast costs one basis (19 numbers), not one
 prediction per candidate and horizon, and scoring a day recomputes what each candidate said.
 Per horizon bucket, each candidate's mean absolute percentage error fades over its last ~60
-scores; the forecast issued is the candidates' mix weighted by the inverse fourth power of that
-error (a candidate twice as wrong gets a sixteenth of the weight: nearly a choice, but no flapping
-between two that forecast about as well), and today's model alone until every candidate has been
-scored ``MIN_SCORED`` times in that bucket.
+scores. The weekly trend is the incumbent: it forecasts alone until every candidate has been scored
+``MIN_SCORED`` times in that bucket, and after that the forecast issued is the candidates' mix
+weighted by the inverse fourth power of their errors, the challengers' errors counted double. So a
+challenger takes a series over only where its record is clearly better (half the incumbent's
+error gets it an equal share, a quarter 16 times the share), as where a series' week changed
+shape and last week's actuals know it at once.
 
-Measured on the varied bills (BENCHMARKS.md): the damped trend is what rescues the worst series
-(a trend read from a few noisy weeks, extrapolated 30 days); seasonal naive rarely wins there
-but is kept for bills whose week repeats more exactly than the model can average; the weekly
-trend (pipelines/weekly_trend.py, a line through the last eight weeks) wins on series that grow
-steadily, whose trend the model's growth takes weeks to learn.
+Why an incumbent, not an even contest: a candidate's recent error on one series predicts its next
+errors poorly (a month of overlapping 30-day forecasts is a handful of independent outcomes), so
+an even mix chased noise. Measured on the varied bills (BENCHMARKS.md, 2026-12-07): the weekly
+trend alone forecast the account totals at 0.592 × naive (shift-free, mean of 20 bills), the even
+mix at 0.630, the mix with the challengers' errors doubled 0.592, tripled 0.592. The weekly trend
+(pipelines/weekly_trend.py, a line with weekday levels through the usual days since the last
+level shift) reads a steady trend at once where Holt's growth (the model) takes weeks; the model
+and the damped trend forecast while the weekly trend has too few days; seasonal naive is kept for
+series whose week repeats more exactly than any average.
 """
 
 from __future__ import annotations
@@ -37,8 +43,10 @@ from pipelines.weekly_trend import WeeklyTrend
 CANDIDATES = ("model", "seasonal_naive", "damped_trend", "weekly_trend")
 DAMPING = 0.9  # per day ahead: a damped trend adds at most 9 days of growth, however far it looks
 ERROR_FADING = 1 / 60  # river fading factor of a candidate's error per bucket
-MIN_SCORED = 14  # scores per bucket and candidate before the mix moves away from the model
+MIN_SCORED = 14  # scores per bucket and candidate before the mix moves away from the incumbent
 WEIGHT_POWER = 4  # weights are error ** -WEIGHT_POWER
+INCUMBENT = CANDIDATES.index("weekly_trend")
+CHALLENGER_HANDICAP = 2.0  # a challenger's error counts this many times the incumbent's
 ERROR_FLOOR = 0.005  # a candidate is never trusted as more than 0.5% accurate (no division by zero)
 
 
@@ -88,8 +96,11 @@ class ModelChoice:
     def weights(self, bucket: int) -> tuple[float, ...]:
         """Each candidate's share of the forecast issued for horizons of ``bucket``."""
         if min(scored[bucket] for scored in self.scored) < MIN_SCORED:
-            return (1.0,) + (0.0,) * (len(CANDIDATES) - 1)
-        inverse = [max(errors[bucket].get(), ERROR_FLOOR) ** -WEIGHT_POWER for errors in self.errors]
+            return tuple(float(c == INCUMBENT) for c in range(len(CANDIDATES)))
+        inverse = [
+            max(errors[bucket].get() * (1.0 if c == INCUMBENT else CHALLENGER_HANDICAP), ERROR_FLOOR) ** -WEIGHT_POWER
+            for c, errors in enumerate(self.errors)
+        ]
         total = sum(inverse)
         return tuple(w / total for w in inverse)
 
@@ -163,7 +174,7 @@ class ModelChoice:
         """The record ``state()`` and ``trend_state()`` described; it weighs and scores exactly as the original would.
 
         A record from before a candidate was added lacks its rows: that candidate starts without a
-        record, so the mix is the model's alone until it has one (``MIN_SCORED``).
+        record, so the incumbent forecasts alone until it has one (``MIN_SCORED``).
         """
         choice = cls(buckets, horizon)
         choice.errors[: len(state["errors"])] = [

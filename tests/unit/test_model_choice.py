@@ -4,8 +4,9 @@ import math
 import random
 from datetime import date, timedelta
 
+from pipelines.anomaly import restored_ewmean
 from pipelines.forecast import BUCKETS, DailyCostForecaster
-from pipelines.model_choice import CANDIDATES, MIN_SCORED, ModelChoice
+from pipelines.model_choice import CANDIDATES, ERROR_FADING, MIN_SCORED, ModelChoice
 
 START = date(2026, 1, 5)  # a Monday
 
@@ -70,14 +71,36 @@ def test_young_steadily_growing_series_hand_their_long_horizons_to_the_weekly_tr
     assert sum(errors[trend]) < 0.7 * sum(errors[model])
 
 
-def test_the_model_alone_forecasts_until_every_candidate_has_a_record():
+def test_the_weekly_trend_alone_forecasts_until_every_candidate_has_a_record():
     choice = ModelChoice(len(BUCKETS), 30)
-    assert choice.weights(0) == (1.0,) + (0.0,) * (len(CANDIDATES) - 1)
+    trend = CANDIDATES.index("weekly_trend")
+    assert choice.weights(0) == tuple(float(c == trend) for c in range(len(CANDIDATES)))
     costs = [100.0 + n for n in range(21 + 3)]
     forecaster, _ = forecast_errors(costs, scored_from=0)
     scored = forecaster.choice.scored
     assert min(s[0] for s in scored) > 0 and all(s[2] < MIN_SCORED for s in scored)
-    assert forecaster.choice.weights(2)[0] == 1.0
+    assert forecaster.choice.weights(2)[trend] == 1.0
+
+
+def recorded(errors: dict[str, float]) -> ModelChoice:
+    """A model choice whose candidates all have a full record in bucket 0, with these recent errors."""
+    choice = ModelChoice(len(BUCKETS), 30)
+    for name, error in errors.items():
+        c = CANDIDATES.index(name)
+        choice.errors[c][0] = restored_ewmean(ERROR_FADING, error)
+        choice.scored[c][0] = MIN_SCORED
+    return choice
+
+
+def test_a_challenger_about_as_good_as_the_weekly_trend_does_not_take_the_series_over():
+    """10% better over a month of scores is noise, not evidence: the incumbent keeps nearly all the weight."""
+    choice = recorded({"model": 0.045, "seasonal_naive": 0.08, "damped_trend": 0.06, "weekly_trend": 0.05})
+    assert choice.weights(0)[CANDIDATES.index("weekly_trend")] > 0.85
+
+
+def test_a_challenger_with_a_fraction_of_the_weekly_trends_error_takes_the_series_over():
+    choice = recorded({"model": 0.05, "seasonal_naive": 0.01, "damped_trend": 0.06, "weekly_trend": 0.05})
+    assert choice.weights(0)[CANDIDATES.index("seasonal_naive")] > 0.95
 
 
 def test_a_series_whose_spend_stopped_keeps_only_its_last_month_of_bases():

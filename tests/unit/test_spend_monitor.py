@@ -17,7 +17,7 @@ from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector
 from pipelines.budgets import Budget
 from pipelines.cost_event import ChargeType
 from pipelines.forecast import DailyCostForecaster
-from pipelines.model_choice import MIN_SCORED
+from pipelines.model_choice import CANDIDATES, MIN_SCORED
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend, HourOfSpend, SeriesMonitor
 from pipelines.spend_series import SpendSeries
 from schemas import SchemaName, codec
@@ -173,6 +173,7 @@ MONITORS = {  # what the Flink job keeps in keyed state, and its schema
     AccountMonitor: SchemaName.ACCOUNT_MONITOR_STATE,
 }
 BUDGET = Budget("monthly", Decimal("9000"))
+INCUMBENT_ALONE = tuple(float(name == "weekly_trend") for name in CANDIDATES)  # the weights before any record
 
 
 def checkpointed(monitor):
@@ -229,23 +230,24 @@ def as_version_record(old: dict, schema: SchemaName, version: int) -> dict:
     return codec().decode(encode_as(earlier, old), schema)
 
 
-def test_an_account_checkpoint_from_before_model_choice_restores_on_the_model_alone():
+def test_an_account_checkpoint_from_before_model_choice_restores_on_the_incumbent_alone():
     """A checkpoint written by the previous build (state version 1) still restores.
 
-    Each series starts its model choice afresh, forecasting with its model alone until the others have a record.
+    Each series starts its model choice afresh, forecasting with the weekly trend alone until the
+    others have a record (and as the model while the weekly trend has too few days of its own).
     """
     monitor = AccountMonitor("a", BUDGET)
     feed(monitor, series(45))
     restored = AccountMonitor.from_state(as_version(monitor, ("model_choice", "weekly_trends")), BUDGET)
     choice = restored.forecasters["*"].choice
-    assert not choice.bases and all(weight == (1.0, 0.0, 0.0, 0.0) for weight in map(choice.weights, range(3)))
+    assert not choice.bases and all(weight == INCUMBENT_ALONE for weight in map(choice.weights, range(3)))
     assert restored.forecasters["*"].state() == monitor.forecasters["*"].state()
 
 
 def test_an_account_checkpoint_from_before_the_weekly_trend_restores_with_the_other_candidates_records():
     """Version 2 had three candidates: their records and bases carry on, the weekly trend starts without one.
 
-    So the mix is the model's alone until the weekly trend has been scored enough, then all four weigh in.
+    So the weekly trend forecasts alone until it has been scored enough, then all four weigh in.
     """
     monitor = AccountMonitor("a", BUDGET)
     feed(monitor, series(60))
@@ -257,7 +259,7 @@ def test_an_account_checkpoint_from_before_the_weekly_trend_restores_with_the_ot
     choice = restored.forecasters["*"].choice
     assert choice.scored[:3] == kept.scored[:3] and choice.scored[3] == [0, 0, 0]
     assert choice.bases.keys() == kept.bases.keys() and not any(b.trend for b in choice.bases.values())
-    assert all(choice.weights(bucket) == (1.0, 0.0, 0.0, 0.0) for bucket in range(3))
+    assert all(choice.weights(bucket) == INCUMBENT_ALONE for bucket in range(3))
     feed(restored, series(90)[60 * 24 :], 60 * 24)
     assert min(choice.scored[3]) >= MIN_SCORED and len(set(choice.weights(2))) > 1
 
