@@ -383,6 +383,25 @@ def test_a_growing_series_keeps_growing_after_its_level_shifts():
     assert abs(forecasts[0].predicted / (1.6 * (100.0 + 0.8 * 100)) - 1) < 0.05
 
 
+def test_the_weekly_trend_carries_on_through_a_level_shift_at_once():
+    """Its days before the shift are scaled to the new level, so it does not wait three weeks for new ones."""
+    forecaster, day0, rng = DailyCostForecaster(), date(2026, 5, 25), random.Random(3)
+
+    def usual(n: int) -> float:
+        return 100.0 * math.exp(0.004 * n) * (0.6 if (day0 + timedelta(days=n)).weekday() >= 5 else 1.0)
+
+    for n in range(76):
+        forecaster.learn_one(
+            day0 + timedelta(days=n), usual(n) * (1.6 if n >= 70 else 1.0) * math.exp(rng.gauss(0, 0.01))
+        )
+    forecasts = forecaster.forecast()
+    trend = forecaster.choice.bases[forecaster.last_day].trend
+    assert trend is not None and abs(trend.slope - 0.004) < 0.001
+    for point in (f for f in forecasts if f.day.day > 3):  # days 1-3: a month-start factor not yet known
+        truth = 1.6 * usual((point.day - day0).days)
+        assert abs(point.predicted / truth - 1) < 0.04
+
+
 def services_of_a_changing_account(n: int, day: date, rng: random.Random) -> dict[str, float]:
     """Three services whose weekly patterns and trends differ, so the account total's pattern keeps changing."""
     usual = {
