@@ -23,8 +23,8 @@ errors poorly (a month of overlapping 30-day forecasts is a handful of independe
 an even mix chased noise. Measured on the varied bills (BENCHMARKS.md, 2026-12-07): the weekly
 trend alone forecast the account totals at 0.592 × naive (shift-free, mean of 20 bills), the even
 mix at 0.630, the mix with the challengers' errors doubled 0.592, tripled 0.592. The weekly trend
-(pipelines/weekly_trend.py, a line with weekday levels through the usual days since the last
-level shift) reads a steady trend at once where Holt's growth (the model) takes weeks; the model
+(pipelines/weekly_trend.py, a line with weekday levels through the last twelve weeks' usual
+days) reads a steady trend at once where Holt's growth (the model) takes weeks; the model
 and the damped trend forecast while the weekly trend has too few days; seasonal naive is kept for
 series whose week repeats more exactly than any average.
 """

@@ -2,8 +2,8 @@
 
 Why a second trend reader: Holt's growth (pipelines/forecast.py) is a ~50-day average of the
 level's daily changes, robust to steps but slow, so for weeks it under-forecasts a series that
-grows steadily. A least-squares line through the usual days since the last adopted level shift
-(at most twelve weeks of them) reads the same trend at once. A line fitted across a step would
+grows steadily. A least-squares line through the usual days of the last twelve weeks (those
+before an adopted level shift scaled to it) reads the same trend at once. A line fitted across a step would
 read the step as a trend, so the fit also tries a single level step at every day with a week on
 either side, and keeps the best one when the Bayesian information criterion says it explains the
 days better than no step (a one-break structural-change regression). The slope is shrunk by its
