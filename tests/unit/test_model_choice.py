@@ -37,7 +37,7 @@ def test_a_series_whose_week_changed_shape_falls_back_to_last_week():
     assert sum(errors) / len(errors) < 0.02  # the model alone is still ~25% off on weekends here
 
 
-def test_a_steady_noisy_series_keeps_its_model():
+def test_a_steady_noisy_series_is_not_handed_to_last_week():
     """Noise of 10% a day: last week's actual carries its noise into the forecast, the model averages it out."""
     rng = random.Random(7)
     costs = [
