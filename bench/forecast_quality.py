@@ -25,6 +25,7 @@ from bench.detection_quality import DEVELOPMENT_SEEDS, bill_days, decile, level_
 from bench.forecast_anchors import autoets_forecasts
 from bench.labelled_cur import labels, legitimate_daily_usage, plan_anomalies, rows, varied_series
 from pipelines.evaluation import forecast_metrics
+from pipelines.forecast import QUARTERS
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend
 from spendstream.backtest.runner import forecast_json
 
@@ -35,31 +36,33 @@ def bill_usage(seed: int) -> tuple[dict, dict, dict]:
     rng = random.Random(seed)
     bill = varied_series(rng)
     plan_anomalies(bill, rng, days)
-    usage: dict[tuple[str, str, date], Decimal] = defaultdict(Decimal)
+    usage: dict[tuple[str, str, date], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * QUARTERS)
     for row in rows(bill, days, rng):
         if row["type"] == "Usage":
-            usage[(row["account"], row["service"], row["start"].date())] += Decimal(row["cost"])
+            usage[(row["account"], row["service"], row["start"].date())][row["start"].hour // 6] += Decimal(row["cost"])
     return dict(usage), level_shifts(labels(bill)), legitimate_daily_usage(bill, days)
 
 
 def account_totals(usage: dict[tuple[str, str, date], Decimal]) -> dict[tuple[str, date], float]:
     """(account, day) → usage cost: the actuals forecasts of the account totals are scored against."""
     totals: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
-    for (account, _, day), cost in usage.items():
-        totals[(account, day)] += cost
+    for (account, _, day), quarters in usage.items():
+        totals[(account, day)] += sum(quarters)
     return {key: float(cost) for key, cost in totals.items()}
 
 
 def forecasts(usage: dict[tuple[str, str, date], Decimal]) -> list[dict]:
     """Every account total's 30-day forecasts, made each day by the account monitor as the job makes them."""
-    days: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
-    for (account, service, day), cost in usage.items():
-        days[(account, day)][service] = cost
+    days: dict[tuple[str, date], dict[str, list[Decimal]]] = defaultdict(dict)
+    for (account, service, day), quarters in usage.items():
+        days[(account, day)][service] = quarters
     monitors: dict[str, AccountMonitor] = {}
     out = []
-    for (account, day), by_service in sorted(days.items()):
+    for (account, day), quarters in sorted(days.items()):
         monitor = monitors.setdefault(account, AccountMonitor(account))
-        made = monitor.observe(DayOfSpend(account, day, by_service, sum(by_service.values(), Decimal(0))))
+        by_service = {service: sum(q) for service, q in quarters.items()}
+        total = sum(by_service.values(), Decimal(0))
+        made = monitor.observe(DayOfSpend(account, day, by_service, total, {s: tuple(q) for s, q in quarters.items()}))
         out += [forecast_json(point) for point in made.forecasts if point.service == "*"]
     return out
 

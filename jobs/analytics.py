@@ -25,6 +25,7 @@ from pyflink.table import StreamTableEnvironment, Table
 from jobs.enrichment_sql import PYTHON_SETTINGS, with_settings_sql
 from pipelines.account_settings import ChangedAccounts
 from pipelines.enrichment import AccountDirectory
+from pipelines.forecast import QUARTERS
 from pipelines.spend_monitor import (
     AccountMonitor,
     AnomalyAlert,
@@ -65,10 +66,18 @@ FROM (
       COALESCE(NULLIF(resource_id, ''), '(no resource id)')))
 WHERE rank_in_hour <= 3
 """
+# A day's usage per six-hour quarter (UTC: the job's session time zone) tells its forecaster a
+# step that held all day from a spike (pipelines/forecast.py); hour_time is its hour's last moment.
+QUARTER_USAGE = ",\n  ".join(
+    f"CAST(SUM(CASE WHEN charge_type = 'usage' AND HOUR(CAST(hour_time AS TIMESTAMP(3))) / 6 = {quarter} "
+    f"THEN unblended_cost ELSE 0 END) AS STRING) AS usage_q{quarter}"
+    for quarter in range(QUARTERS)
+)
 DAILY_SQL = f"""
 SELECT account_id, service, {EPOCH_MS} AS start_ms, window_time,
   CAST(SUM(CASE WHEN charge_type = 'usage' THEN unblended_cost ELSE 0 END) AS STRING) AS usage_cost,
-  CAST(SUM(unblended_cost) AS STRING) AS total_cost
+  CAST(SUM(unblended_cost) AS STRING) AS total_cost,
+  {QUARTER_USAGE}
 FROM TABLE(TUMBLE(TABLE hours, DESCRIPTOR(hour_time), INTERVAL '1' DAY))
 GROUP BY window_start, window_end, window_time, account_id, service
 """
@@ -194,7 +203,7 @@ class DailyForecasts(FinishedWindows):
     """Keyed by account: a day's usage per service and total cost → forecasts, month-end projection."""
 
     window_ms, state_name, state_schema = 86_400_000, "account", SchemaName.ACCOUNT_MONITOR_STATE
-    row_fields = ("service", "usage_cost", "total_cost")
+    row_fields = ("service", "usage_cost", "total_cost", *(f"usage_q{quarter}" for quarter in range(QUARTERS)))
 
     def new_monitor(self, key: str, directory: AccountDirectory) -> AccountMonitor:
         return AccountMonitor(key, directory.monthly_budget(key))
@@ -206,11 +215,16 @@ class DailyForecasts(FinishedWindows):
         self, monitor: AccountMonitor, start_ms: int, rows: list[list[str]], directory: AccountDirectory
     ) -> Iterator[Row]:
         usage: dict[str, Decimal] = {}
-        for service, usage_cost, _ in rows:
+        quarters: dict[str, list[Decimal]] = {}
+        for service, usage_cost, _, *by_quarter in rows:  # rows buffered by a job before quarters have none
             usage[service] = usage.get(service, Decimal(0)) + Decimal(usage_cost)
-        total = sum((Decimal(total_cost) for _, _, total_cost in rows), Decimal(0))
+            if by_quarter:
+                summed = quarters.setdefault(service, [Decimal(0)] * QUARTERS)
+                summed[:] = [before + Decimal(cost) for before, cost in zip(summed, by_quarter, strict=True)]
+        total = sum((Decimal(total_cost) for _, _, total_cost, *_ in rows), Decimal(0))
         usage = {service: cost for service, cost in usage.items() if cost}
-        outcome = monitor.observe(DayOfSpend(monitor.account_id, day_of(start_ms), usage, total))
+        known = {service: tuple(quarters[service]) for service in usage if service in quarters}
+        outcome = monitor.observe(DayOfSpend(monitor.account_id, day_of(start_ms), usage, total, known))
         yield from (forecast_row(point) for point in outcome.forecasts)
         yield from (overspend_row(alert, directory) for alert in outcome.overspends)
         for scored in outcome.accuracy:

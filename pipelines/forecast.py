@@ -4,7 +4,9 @@ A river-style estimator (``learn_one`` / ``forecast``): Holt's level and growth 
 days, day-of-week factors (mean 1), and month-start factors for days 1-3 that recur two months
 running. Unusual days (anomalies) are treated as missing unless they settle at a new level, which
 is then adopted at once with the growth kept in proportion; so are month starts until their
-factor is known. For its first three weeks a series is forecast seasonal-naively (each weekday as
+factor is known. A new level is recognised after three unusual days that agree, or after one
+when the day's six-hour quarters show it held from yesterday evening through today: a spike
+covers a few quarters and a leak's ramp spreads them apart, where a step moves them all alike. For its first three weeks a series is forecast seasonal-naively (each weekday as
 last seen), as its factors are not yet worth more. Every forecast made is kept until its day
 arrives; the relative errors seen per horizon bucket make the 80% interval (split conformal: the
 empirical quantiles of the series' own out-of-sample errors), and adaptive conformal inference
@@ -46,6 +48,9 @@ SHIFT_DAYS, SHIFT_AGREEMENT = 3, 0.15  # that many unusual days within 15% of ea
 # bills was 0.742 (target 0.75-0.90): a third of their series shift unannounced.
 ERROR_WINDOW = 1000
 ONE_STEP_FADING = 0.1  # river fading factor of the typical one-day error
+QUARTERS = 4  # a day's usage in four six-hour quarters: a step that held all day shows in each
+SHARE_ALPHA = 0.1  # how fast a usual day's quarter shares follow
+MIN_SHARE = 0.05  # a quarter with less of a usual day's cost than this cannot vouch for a step
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,8 @@ class DailyCostForecaster:
         self.one_step_error = stats.EWMean(ONE_STEP_FADING)  # typical relative error of a day against expectation
         self.choice = ModelChoice(len(BUCKETS), HORIZON_DAYS)  # which forecaster this series trusts
         self.usual: list[tuple[int, float]] = []  # (ordinal, cost) of the last weeks' learned days, since any shift
+        self.quarter_shares: list[float] = []  # each quarter's share of a usual day's cost, once one is learned
+        self.last_quarter: float | None = None  # yesterday's last quarter against its expectation
 
     def _month_factor(self, day: date) -> float:
         """A month-start run counts once it recurred: the smaller of the last two months' ratios."""
@@ -197,8 +204,12 @@ class DailyCostForecaster:
     def _season(self, day: date) -> float:
         return self.weekday.get(day.weekday(), 1.0) * self._month_factor(day)
 
-    def learn_one(self, day: date, cost: float) -> list[ForecastScore]:
-        """Learn a day's actual cost; scores the forecasts that predicted it first, and returns how they did."""
+    def learn_one(self, day: date, cost: float, quarters: tuple[float, ...] | None = None) -> list[ForecastScore]:
+        """Learn a day's actual cost; scores the forecasts that predicted it first, and returns how they did.
+
+        ``quarters``: the day's cost in its four six-hour quarters (UTC), if known: a step that held
+        in every quarter is adopted as the new level that day, not after three days.
+        """
         scores = self._score(day, cost)
         if self.level is None:
             self.level = cost
@@ -208,7 +219,7 @@ class DailyCostForecaster:
                 seen = self.month_start.setdefault(day.day, [])
                 ratio = cost / max(expected_level * self.weekday.get(day.weekday(), 1.0), 1e-9)
                 seen[:] = [*seen, min(max(ratio, 0.2), 10.0)][-2:]
-            self._learn_or_skip(day, cost, expected_level)
+            self._learn_or_skip(day, cost, expected_level, quarters)
         self.last_seen[day.weekday()] = cost
         self.days += 1
         self.last_day = day
@@ -231,25 +242,63 @@ class DailyCostForecaster:
             del self.issued[made_at]
         return scores
 
-    def _learn_or_skip(self, day: date, cost: float, expected_level: float) -> None:
+    def _learn_or_skip(
+        self, day: date, cost: float, expected_level: float, quarters: tuple[float, ...] | None = None
+    ) -> None:
         """A usual day is learned; an unusual one is skipped, unless it completes a level shift."""
         if day.day <= 3 and len(self.month_start.get(day.day, [])) < 2:
             self.level = expected_level  # a month start whose factor is not known yet: as if missing
+            self.last_quarter = None
             return
         season = max(self._season(day), 1e-9)
         relative = cost / (expected_level * season) - 1 if expected_level > 0 else 0.0
         typical = max(self.one_step_error.get() or 0.05, 0.01)
         self.one_step_error.update(min(abs(relative), 1.0))
+        ratios = self._quarter_ratios(quarters, expected_level * season)
+        held = self._held(ratios, UNUSUAL_ERRORS * typical)
+        self.last_quarter = ratios[-1] if ratios else None
         if abs(relative) <= UNUSUAL_ERRORS * typical or self.days < WARMUP_DAYS:
             self.unusual = []
             self._learn(day, cost, expected_level)
+            self._learn_shares(cost, quarters)
             return
         self.unusual.append(cost / season)
         recent = self.unusual[-SHIFT_DAYS:]
         if len(recent) == SHIFT_DAYS and max(recent) <= min(recent) * (1 + SHIFT_AGREEMENT):
             self._adopt_level(sum(recent) / SHIFT_DAYS, expected_level)
+        elif held:
+            self._adopt_level(cost / season, expected_level)
         else:
             self.level = expected_level  # as if the day were missing
+
+    def _learn_shares(self, cost: float, quarters: tuple[float, ...] | None) -> None:
+        if quarters is None or cost <= 0:
+            return
+        shares = [q / cost for q in quarters]
+        if not self.quarter_shares:
+            self.quarter_shares = shares
+            return
+        self.quarter_shares = [s + SHARE_ALPHA * (new - s) for s, new in zip(self.quarter_shares, shares, strict=True)]
+
+    def _quarter_ratios(self, quarters: tuple[float, ...] | None, expected: float) -> list[float] | None:
+        """Each quarter's cost against its usual share of the expected day (None where unknown)."""
+        if quarters is None or len(self.quarter_shares) != QUARTERS or expected <= 0:
+            return None
+        if min(self.quarter_shares) < MIN_SHARE:
+            return None
+        return [q / (expected * s) for q, s in zip(quarters, self.quarter_shares, strict=True)]
+
+    def _held(self, ratios: list[float] | None, unusual: float) -> bool:
+        """From yesterday's last quarter through today's, spend moved alike, beyond the unusual: a step held 30 h.
+
+        A spike covers a few quarters, a leak's ramp spreads them apart; a step moves them all
+        alike. Not before the model forecasts: its young weekday factors misjudge whole days.
+        """
+        if ratios is None or self.last_quarter is None or self.days < NAIVE_DAYS:
+            return False
+        run = [self.last_quarter, *ratios]
+        moved = all(r > 1 + unusual for r in run) or all(r < 1 - unusual for r in run)
+        return moved and max(run) <= min(run) * (1 + SHIFT_AGREEMENT)
 
     def _adopt_level(self, level: float, expected_level: float) -> None:
         """A level shift is the new normal at once; the growth and the weekly trend carry on, scaled to it.
@@ -266,6 +315,8 @@ class DailyCostForecaster:
             self.usual = [(day, cost * scale) for day, cost in self.usual]
         else:
             self.usual = []  # nothing to scale from: the weekly trend reads the new normal only
+        if self.last_quarter is not None and level > 0:
+            self.last_quarter *= expected_level / level
         self.level, self.unusual = level, []
 
     def _learn(self, day: date, cost: float, expected_level: float) -> None:
@@ -380,6 +431,10 @@ class DailyCostForecaster:
             "bases": self.choice.trend_state(),
         }
 
+    def quarter_state(self) -> dict:
+        """What the step-that-held-all-day verdict keeps: a usual day's quarter shares and yesterday's last quarter."""
+        return {"shares": list(self.quarter_shares), "last_quarter": self.last_quarter}
+
     def _run_state(self, made_at: date) -> dict:
         issued = self.issued.get(made_at) or (None,) * len(BUCKETS)
         interval = [bound for bounds in issued for bound in (bounds or (None, None))]
@@ -392,12 +447,15 @@ class DailyCostForecaster:
         choice: dict | None = None,
         trend: dict | None = None,
         interval_errors: list[bytes] | None = None,
+        quarters: dict | None = None,
     ) -> DailyCostForecaster:
-        """The forecaster its ``state()``, ``choice.state()``, ``trend_state()`` and ``interval_errors()`` described.
+        """The forecaster its ``state()`` and the companion records of the account's state described.
 
+        The companions are ``choice.state()``, ``trend_state()``, ``interval_errors()`` and ``quarter_state()``.
         It learns and forecasts exactly as the original would; without ``choice``, its model choice
         starts afresh; without ``trend``, its weekly trend starts on the days to come; without
-        ``interval_errors`` (a record from before they were packed), its errors are the state's own.
+        ``interval_errors`` (a record from before they were packed), its errors are the state's own;
+        without ``quarters``, its quarter shares are learned from the usual days to come.
         """
         forecaster = cls(state["alpha"], state["window"])
         trend = trend or {"usual_days": [], "usual_costs": [], "bases": []}
@@ -424,4 +482,6 @@ class DailyCostForecaster:
         forecaster.last_seen = {d: cost for d, cost in enumerate(state["last_seen"]) if cost is not None}
         forecaster.last_day = date.fromordinal(state["last_day"]) if state["last_day"] else None
         forecaster.one_step_error = restored_ewmean(ONE_STEP_FADING, state["one_step_error"])
+        if quarters is not None:
+            forecaster.quarter_shares, forecaster.last_quarter = list(quarters["shares"]), quarters["last_quarter"]
         return forecaster

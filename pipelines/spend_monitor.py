@@ -25,7 +25,7 @@ from pipelines.aggregates import plain_decimal
 from pipelines.anomaly import HOUR_MS, DetectorSettings, HourlyCostDetector, Score, severity
 from pipelines.budgets import Budget
 from pipelines.enrichment import AccountDirectory
-from pipelines.forecast import HORIZON_DAYS, DailyCostForecaster, DayForecast, ForecastScore
+from pipelines.forecast import HORIZON_DAYS, QUARTERS, DailyCostForecaster, DayForecast, ForecastScore
 
 CLOSE_AFTER_H = 3  # normal hours that end an episode
 UPDATE_EVERY_H = 6  # an open episode reports this often
@@ -284,12 +284,17 @@ class ProjectedOverspend:
 
 @dataclass
 class DayOfSpend:
-    """One finished day of one account: usage cost per service and total (all charge types) cost."""
+    """One finished day of one account: usage cost per service and total (all charge types) cost.
+
+    ``quarters_by_service``: each service's usage in the day's four six-hour quarters (UTC), which
+    lets its forecaster tell a step that held all day from a spike (empty where not known).
+    """
 
     account_id: str
     day: date
     usage_by_service: dict[str, Decimal]
     total_cost: Decimal
+    quarters_by_service: dict[str, tuple[Decimal, ...]] = field(default_factory=dict)
 
     @property
     def usage(self) -> Decimal:
@@ -323,10 +328,12 @@ class AccountMonitor:
         series = {"*": float(spend.usage), **{s: float(c) for s, c in spend.usage_by_service.items()}}
         for name in self.forecasters.keys() - series.keys():
             series[name] = 0.0  # a service without spend today
+        quarters = _quarters(spend, series)
         points, made, accuracy = [], {}, []
         for name, cost in sorted(series.items(), key=_services_first):
             forecaster = self.forecasters.setdefault(name, DailyCostForecaster())
-            accuracy += [ForecastAccuracy(self.account_id, name, s) for s in forecaster.learn_one(spend.day, cost)]
+            scores = forecaster.learn_one(spend.day, cost, quarters.get(name))
+            accuracy += [ForecastAccuracy(self.account_id, name, s) for s in scores]
             recent = self.history.setdefault(name, [])
             recent.append((spend.day, cost))
             del recent[:-HORIZON_DAYS]
@@ -361,6 +368,9 @@ class AccountMonitor:
                 {"name": name, "buckets": forecaster.interval_errors()}
                 for name, forecaster in sorted(self.forecasters.items())
             ],
+            "day_quarters": [
+                {"name": name, **forecaster.quarter_state()} for name, forecaster in sorted(self.forecasters.items())
+            ],
         }
 
     @classmethod
@@ -369,12 +379,17 @@ class AccountMonitor:
         choices = {c["name"]: c for c in state["model_choice"]}  # empty from a version 1 record
         trends = {t["name"]: t for t in state["weekly_trends"]}  # empty from a version 1 or 2 record
         errors = {e["name"]: e["buckets"] for e in state["interval_errors"]}  # empty from a version 1-3 record
+        quarters = {q["name"]: q for q in state["day_quarters"]}  # empty from a version 1-4 record
         return cls(
             state["account_id"],
             monthly_budget,
             forecasters={
                 s["name"]: DailyCostForecaster.from_state(
-                    s["forecaster"], choices.get(s["name"]), trends.get(s["name"]), errors.get(s["name"])
+                    s["forecaster"],
+                    choices.get(s["name"]),
+                    trends.get(s["name"]),
+                    errors.get(s["name"]),
+                    quarters.get(s["name"]),
                 )
                 for s in series
             },
@@ -435,6 +450,16 @@ class AccountMonitor:
             change[name] = Decimal(str(round(ahead - pace * days, 2)))
         ranked = sorted(change.items(), key=lambda item: (-item[1], item[0]))
         return tuple((name, delta) for name, delta in ranked[:3] if delta > 0)
+
+
+def _quarters(spend: DayOfSpend, series: dict[str, float]) -> dict[str, tuple[float, ...]]:
+    """Each series' usage per quarter of the day, the account total's as its services' sum (none if one is unknown)."""
+    known = spend.quarters_by_service
+    if not known or spend.usage_by_service.keys() - known.keys():
+        return {}
+    out = {name: tuple(float(q) for q in known.get(name, (0,) * QUARTERS)) for name in series if name != "*"}
+    out["*"] = tuple(math.fsum(q) for q in zip(*out.values(), strict=True)) if out else (0.0,) * QUARTERS
+    return out
 
 
 def _services_first(item: tuple[str, float]) -> tuple[bool, str]:

@@ -17,11 +17,19 @@ import pyarrow.compute as pc
 from pipelines.anomaly import HOUR_MS
 from pipelines.columns import EXACT_SUM
 from pipelines.cost_event import ChargeType, CostEvent, CostEventBatch
+from pipelines.forecast import QUARTERS
 from pipelines.spend_monitor import TOP_RESOURCES, DayOfSpend, HourOfSpend, day_of
 
 NO_RESOURCE = "(no resource id)"
-BATCH_KEYS = ["account", "day", "service", "hour", "region", "resource", "usage"]
+DAY_MS = 24 * HOUR_MS
+BATCH_KEYS = ["account", "day", "service", "quarter", "hour", "region", "resource", "usage"]
+QUARTER_MS = 6 * HOUR_MS
 COMPACT_ROWS = 1_000_000  # distinct keys kept as Arrow sums before they are compacted or folded in
+
+
+def quarter_of(start_ms: int) -> int:
+    """Which six-hour quarter of its UTC day a moment falls in (0-3)."""
+    return start_ms % DAY_MS // QUARTER_MS
 
 
 def top_resources(costs: dict[str, Decimal]) -> tuple[tuple[str, Decimal], ...]:
@@ -36,7 +44,8 @@ class SpendSeries:
     def __init__(self) -> None:
         self.regions: dict[tuple[str, str, int], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.resources: dict[tuple[str, str, int], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        self.usage: dict[tuple[str, object], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        # (account, day) → (service, quarter of the day) → usage cost
+        self.usage: dict[tuple[str, object], dict[tuple[str, int], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.totals: dict[tuple[str, object], Decimal] = defaultdict(Decimal)
         self._pending: list[pa.Table] = []  # record batches summed by Arrow, not yet in the dicts
 
@@ -49,7 +58,7 @@ class SpendSeries:
         key = (account, event.service, event.usage_start_ms - event.usage_start_ms % HOUR_MS)
         self.regions[key][event.region] += cost
         self.resources[key][event.resource_id or NO_RESOURCE] += cost
-        self.usage[(account, day)][event.service] += cost
+        self.usage[(account, day)][(event.service, quarter_of(event.usage_start_ms))] += cost
 
     def add_batch(self, events: CostEventBatch) -> SpendSeries:
         """What ``add`` does for every event of a record batch: summed per key by Arrow, folded in later.
@@ -66,6 +75,7 @@ class SpendSeries:
                 "account": columns["usage_account_id"],
                 "day": pa.array(start_ms, pa.timestamp("ms")).cast(pa.date32()),  # day_of: the UTC day
                 "service": columns["service"],
+                "quarter": pa.array(quarter_of(start_ms)),
                 "hour": pa.array(start_ms - start_ms % HOUR_MS),
                 "region": columns["region"],
                 "resource": pc.if_else(pc.equal(columns["resource_id"], ""), NO_RESOURCE, columns["resource_id"]),
@@ -88,8 +98,8 @@ class SpendSeries:
         for account, day, cost in _sums(table, ["account", "day"]):
             self.totals[(account, day)] += cost
         usage = table.filter(table.column("usage"))
-        for account, day, service, cost in _sums(usage, ["account", "day", "service"]):
-            self.usage[(account, day)][service] += cost
+        for account, day, service, quarter, cost in _sums(usage, ["account", "day", "service", "quarter"]):
+            self.usage[(account, day)][(service, quarter)] += cost
         for account, service, hour, region, cost in _sums(usage, ["account", "service", "hour", "region"]):
             self.regions[(account, service, hour)][region] += cost
         for account, service, hour, resource, cost in _sums(usage, ["account", "service", "hour", "resource"]):
@@ -131,8 +141,13 @@ class SpendSeries:
     def days(self) -> Iterator[DayOfSpend]:
         self._settle()
         for account, day in sorted(self.totals, key=lambda k: (k[1], k[0])):
-            usage = {service: cost for service, cost in self.usage.get((account, day), {}).items() if cost}
-            yield DayOfSpend(account, day, usage, self.totals[(account, day)])
+            quarters: dict[str, list[Decimal]] = {}
+            for (service, quarter), cost in self.usage.get((account, day), {}).items():
+                quarters.setdefault(service, [Decimal(0)] * QUARTERS)[quarter] += cost
+            usage = {service: sum(parts, Decimal(0)) for service, parts in quarters.items()}
+            usage = {service: cost for service, cost in usage.items() if cost}
+            by_quarter = {service: tuple(quarters[service]) for service in usage}
+            yield DayOfSpend(account, day, usage, self.totals[(account, day)], by_quarter)
 
 
 def _summed(table: pa.Table, keys: list[str]) -> pa.Table:

@@ -371,6 +371,79 @@ def test_forecast_follows_a_weekly_pattern_with_an_interval_around_it():
         assert abs(f.predicted - want) / want < 0.05 and f.lower <= f.predicted <= f.upper
 
 
+def days_in_quarters(hourly, days: int) -> list[tuple[date, float, tuple[float, ...]]]:
+    """(day, cost, cost per six-hour quarter) of ``hourly(hour)`` from START on: what a day of the job carries."""
+    out = []
+    for n in range(days):
+        quarters = tuple(math.fsum(hourly(24 * n + 6 * q + h) for h in range(6)) for q in range(4))
+        out.append(((START + timedelta(days=n)).date(), math.fsum(quarters), quarters))
+    return out
+
+
+def diurnal_hours(rng: random.Random, change) -> callable:
+    """An hourly series (business-hours peak, quieter weekends, 3% noise) times ``change(hour)``."""
+    return lambda hour: usual(hour, rng) * change(hour) / 20 * 4
+
+
+def level_after(days: list[tuple[date, float, tuple[float, ...]]], with_quarters: bool = True) -> float:
+    """The forecaster's level after learning ``days``, over its level the day before the last."""
+    forecaster = DailyCostForecaster()
+    for day, cost, quarters in days[:-1]:
+        forecaster.learn_one(day, cost, quarters if with_quarters else None)
+    before = forecaster.level
+    day, cost, quarters = days[-1]
+    forecaster.learn_one(day, cost, quarters if with_quarters else None)
+    return forecaster.level / before
+
+
+def test_a_step_that_held_all_day_is_the_new_level_the_next_morning():
+    """Spend ×1.6 from 14:00 on day 49: at the end of day 50 (its first full day) the level is the new one.
+
+    From yesterday's last quarter through today's every quarter moved alike, which a spike or a
+    leak's ramp does not. Without the day's quarters the forecaster waits for three unusual days.
+    """
+    step = 49 * 24 + 14
+    hourly = diurnal_hours(random.Random(7), lambda hour: 1.6 if hour >= step else 1.0)
+    days = days_in_quarters(hourly, 51)
+    assert abs(level_after(days) - 1.6) < 0.1
+    assert abs(level_after(days, with_quarters=False) - 1.0) < 0.05
+
+
+def test_a_spike_or_a_leak_ramping_up_is_not_taken_for_a_new_level():
+    """Five hours ×3, or a leak adding 0 → 150% over three days until it is fixed: none is a new level."""
+    spike = diurnal_hours(random.Random(7), lambda hour: 3.0 if 50 * 24 + 9 <= hour < 50 * 24 + 14 else 1.0)
+    assert abs(level_after(days_in_quarters(spike, 51)) - 1.0) < 0.05
+    start = 48 * 24 + 10
+    leak = diurnal_hours(random.Random(7), lambda hour: 1 + 1.5 * (hour - start) / 72 if 0 <= hour - start < 72 else 1)
+    days = days_in_quarters(leak, 51)
+    for last in range(48, 51):  # each day of the ramp, the level stays where it was
+        assert abs(level_after(days[: last + 1]) - 1.0) < 0.05, last
+
+
+def test_an_account_restored_between_a_step_and_its_first_full_day_adopts_it_as_the_uncut_one_does():
+    """Yesterday's last quarter and the usual shares ride in the checkpoint; a version 4 record lacks them.
+
+    So the job restored mid-step adopts the new level on the same day as an uncut run; restored from a
+    checkpoint of the build before, it learns the shares again and waits for three unusual days.
+    """
+    step = 49 * 24 + 14
+    days = days_in_quarters(diurnal_hours(random.Random(7), lambda hour: 1.6 if hour >= step else 1.0), 51)
+    spend = [
+        DayOfSpend("a", day, {"AmazonEC2": Decimal(repr(cost))}, Decimal(repr(cost)), {"AmazonEC2": quarters})
+        for day, cost, quarters in days
+    ]
+    uncut = AccountMonitor("a", BUDGET)
+    for day in spend[:50]:
+        uncut.observe(day)
+    restored, before = checkpointed(uncut), AccountMonitor.from_state(as_version(uncut, ("day_quarters",), 4), BUDGET)
+    assert before.state()["series"] == restored.state()["series"] and before.forecasters["*"].quarter_shares == []
+    said = uncut.observe(spend[50]).forecasts
+    assert restored.observe(spend[50]).forecasts == said
+    assert abs(said[0].predicted / days[50][1] - 1) < 0.1  # tomorrow at the new level
+    before.observe(spend[50])
+    assert abs(before.forecasters["AmazonEC2"].level / uncut.forecasters["AmazonEC2"].level - 1 / 1.6) < 0.1
+
+
 def test_a_growing_series_keeps_growing_after_its_level_shifts():
     """A new workload moves the level, not the trend: forecasts after the shift still grow, in proportion."""
     forecaster, day0, rng = DailyCostForecaster(), date(2026, 5, 25), random.Random(5)
@@ -511,6 +584,22 @@ def test_series_summed_from_the_parts_of_two_halves_is_the_series_of_the_whole(r
     summed = SpendSeries.from_parts((key, sum_parts(said)) for key, said in parts.items())
     assert list(summed.hours()) == list(whole.hours())
     assert list(summed.days()) == list(whole.days())
+
+
+@given(SPEND_ROWS)
+def test_a_days_usage_per_quarter_is_its_hours_usage_summed_by_six_utc_hours(rows):
+    """What the job's SQL sums for the forecaster's verdict on steps: every usage hour in its quarter, nothing else."""
+    built = SpendSeries().extend(spend_event(*row) for row in rows)
+    want: dict[tuple, Decimal] = {}
+    for hour in built.hours():
+        moment = datetime.fromtimestamp(hour.hour_ms / 1000, UTC)
+        key = (hour.account_id, moment.date(), hour.service, moment.hour // 6)
+        want[key] = want.get(key, Decimal(0)) + hour.cost
+    for day in built.days():
+        assert day.quarters_by_service.keys() == day.usage_by_service.keys()
+        for service, quarters in day.quarters_by_service.items():
+            assert sum(quarters) == day.usage_by_service[service]
+            assert list(quarters) == [want.get((day.account_id, day.day, service, q), 0) for q in range(4)]
 
 
 @given(SPEND_ROWS)
