@@ -6,8 +6,9 @@ running. Unusual days (anomalies) are treated as missing unless they settle at a
 is then adopted at once with the growth kept in proportion; so are month starts until their
 factor is known. A new level is recognised after three unusual days that agree, or after one
 when the day's six-hour quarters show it held from yesterday evening through today: a spike
-covers a few quarters and a leak's ramp spreads them apart, where a step moves them all alike. For its first three weeks a series is forecast seasonal-naively (each weekday as
-last seen), as its factors are not yet worth more. Every forecast made is kept until its day
+covers a few quarters and a leak's ramp spreads them apart, where a step moves them all alike.
+For its first three weeks a series is forecast seasonal-naively (each weekday as last seen), as
+its factors are not yet worth more. Every forecast made is kept until its day
 arrives; the relative errors seen per horizon bucket make the 80% interval (split conformal: the
 empirical quantiles of the series' own out-of-sample errors), and adaptive conformal inference
 (Gibbs & Candès, 2021) moves the quantile level with every scored day, widening after misses and
@@ -192,6 +193,7 @@ class DailyCostForecaster:
         self.usual: list[tuple[int, float]] = []  # (ordinal, cost) of the last weeks' learned days, since any shift
         self.quarter_shares: list[float] = []  # each quarter's share of a usual day's cost, once one is learned
         self.last_quarter: float | None = None  # yesterday's last quarter against its expectation
+        self.provisional: float | None = None  # a level adopted on one day: the scale back, for the next day
 
     def _month_factor(self, day: date) -> float:
         """A month-start run counts once it recurred: the smaller of the last two months' ratios."""
@@ -251,8 +253,12 @@ class DailyCostForecaster:
             self.last_quarter = None
             return
         season = max(self._season(day), 1e-9)
-        relative = cost / (expected_level * season) - 1 if expected_level > 0 else 0.0
         typical = max(self.one_step_error.get() or 0.05, 0.01)
+        undo, self.provisional = self.provisional, None
+        if undo is not None and abs(cost / (expected_level * undo * season) - 1) <= UNUSUAL_ERRORS * typical:
+            self._adopt_level(expected_level * undo, expected_level)  # back the next day: it was no step
+            expected_level = self.level
+        relative = cost / (expected_level * season) - 1 if expected_level > 0 else 0.0
         self.one_step_error.update(min(abs(relative), 1.0))
         ratios = self._quarter_ratios(quarters, expected_level * season)
         held = self._held(ratios, UNUSUAL_ERRORS * typical)
@@ -268,6 +274,7 @@ class DailyCostForecaster:
             self._adopt_level(sum(recent) / SHIFT_DAYS, expected_level)
         elif held:
             self._adopt_level(cost / season, expected_level)
+            self.provisional = expected_level / self.level if self.level > 0 else None
         else:
             self.level = expected_level  # as if the day were missing
 
@@ -292,7 +299,9 @@ class DailyCostForecaster:
         """From yesterday's last quarter through today's, spend moved alike, beyond the unusual: a step held 30 h.
 
         A spike covers a few quarters, a leak's ramp spreads them apart; a step moves them all
-        alike. Not before the model forecasts: its young weekday factors misjudge whole days.
+        alike. Not before the model forecasts: its young weekday factors misjudge whole days. A
+        level adopted on this one day is provisional: if the next day is usual at the old level
+        (a leak fixed, a job that ended), the old level comes back at once (``provisional``).
         """
         if ratios is None or self.last_quarter is None or self.days < NAIVE_DAYS:
             return False
@@ -432,8 +441,8 @@ class DailyCostForecaster:
         }
 
     def quarter_state(self) -> dict:
-        """What the step-that-held-all-day verdict keeps: a usual day's quarter shares and yesterday's last quarter."""
-        return {"shares": list(self.quarter_shares), "last_quarter": self.last_quarter}
+        """What the one-day verdict on steps keeps: usual quarter shares, yesterday's last quarter, the scale back."""
+        return {"shares": list(self.quarter_shares), "last_quarter": self.last_quarter, "provisional": self.provisional}
 
     def _run_state(self, made_at: date) -> dict:
         issued = self.issued.get(made_at) or (None,) * len(BUCKETS)
@@ -484,4 +493,5 @@ class DailyCostForecaster:
         forecaster.one_step_error = restored_ewmean(ONE_STEP_FADING, state["one_step_error"])
         if quarters is not None:
             forecaster.quarter_shares, forecaster.last_quarter = list(quarters["shares"]), quarters["last_quarter"]
+            forecaster.provisional = quarters["provisional"]
         return forecaster

@@ -409,6 +409,20 @@ def test_a_step_that_held_all_day_is_the_new_level_the_next_morning():
     assert abs(level_after(days, with_quarters=False) - 1.0) < 0.05
 
 
+def test_a_step_adopted_on_one_day_is_taken_back_when_the_next_day_is_usual_again():
+    """A workload ×1.6 from 14:00 on day 49 that stops at midnight after day 50: the old level is back after day 51."""
+    hourly = diurnal_hours(random.Random(7), lambda hour: 1.6 if 49 * 24 + 14 <= hour < 51 * 24 else 1.0)
+    days = days_in_quarters(hourly, 52)
+    assert abs(level_after(days[:51]) - 1.6) < 0.1  # held from yesterday evening through day 50: adopted
+    forecaster = DailyCostForecaster()
+    for day, cost, quarters in days[:50]:
+        forecaster.learn_one(day, cost, quarters)
+    before = forecaster.level
+    for day, cost, quarters in days[50:]:
+        forecaster.learn_one(day, cost, quarters)
+    assert abs(forecaster.level / before - 1) < 0.05
+
+
 def test_a_spike_or_a_leak_ramping_up_is_not_taken_for_a_new_level():
     """Five hours ×3, or a leak adding 0 → 150% over three days until it is fixed: none is a new level."""
     spike = diurnal_hours(random.Random(7), lambda hour: 3.0 if 50 * 24 + 9 <= hour < 50 * 24 + 14 else 1.0)
