@@ -46,7 +46,7 @@ from spendstream.backtest.runner import backtest as run_backtest
 from spendstream.backtest.runner import forecast_json
 
 DEVELOPMENT_SEEDS = list(range(1, 21))
-HELD_OUT_SEEDS = list(range(7001, 7021))  # scored once, 2026-12-07 13:40 (forecasts): next 8001–8020
+HELD_OUT_SEEDS = list(range(7001, 7021))  # scored once, 2026-12-07 13:30 (forecasts): next 8001–8020
 
 
 @dataclass
