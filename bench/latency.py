@@ -9,8 +9,9 @@ windows: an hour is *complete* when an event ``flink.out_of_orderness_s`` past i
 sent (the watermark then passes it). One series gets a 6× spike in one hour of the last day,
 after the detector's 7-day warm-up. Measured: (a) an event sent → its series' running total in
 ``cost_live`` counts it (every 100th event, InfluxDB polled every 50 ms: the early-fired live
-aggregates), (a') hour complete → all 16 final aggregates of the hour in ``cost``, (b) spike
-hour complete → its anomaly alert read from the alert topic.
+aggregates), and to the live aggregate on its Kafka topic (the job's share: the rest is the sink's),
+(a') hour complete → all 16 final aggregates of the hour in ``cost``, (b) spike hour complete → its
+anomaly alert read from the alert topic.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from kafka import TopicPartition
 from rich.progress import Progress
 from rich.table import Table
 
@@ -31,7 +33,7 @@ from bench.stack import embedded_stack
 from connectors.alerts import read_alerts
 from connectors.influx_query import DatabaseNotFoundError, influxql
 from connectors.influx_sink import InfluxSink
-from connectors.kafka_io import ensure_topics, producer
+from connectors.kafka_io import consumer, ensure_topics, producer
 from connectors.replay import send_heartbeat
 from pipelines.cost_event import ChargeType, CostEvent, event_id
 from schemas import SchemaName, codec
@@ -64,6 +66,8 @@ class Timeline:
     visible: dict[int, float] = field(default_factory=dict)
     sampled: deque[Sample] = field(default_factory=deque)  # events sent, waiting to be seen live
     live: list[float] = field(default_factory=list)  # seconds from send to seen live, per sampled event
+    on_topic: deque[Sample] = field(default_factory=deque)  # the same events, waiting on the live topic
+    topic: list[float] = field(default_factory=list)  # seconds from send to seen on the live topic
     alerted: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -113,7 +117,9 @@ def produce(config: Config, args, spike_hour: int, timeline: Timeline, progress:
             sent += 1
             if n % 100 == 99:  # the 100th of its hour so far; its series (n % 16) has had n // 16 + 1 events
                 account, service = ACCOUNTS[n % 4], SERVICES[(n // 4) % 4]
-                timeline.sampled.append(Sample(hour_ms, account, service, n // 16 + 1, time.perf_counter()))
+                sample = Sample(hour_ms, account, service, n // 16 + 1, time.perf_counter())
+                timeline.sampled.append(sample)
+                timeline.on_topic.append(sample)
             closing = ts_ms - lateness_ms - HOUR_MS  # the hour this event's watermark completes
             if closing >= START_MS and (closing - START_MS) % HOUR_MS < step_ms:
                 timeline.complete.setdefault(closing - closing % HOUR_MS, time.perf_counter())
@@ -156,12 +162,38 @@ def watch_live(config: Config, timeline: Timeline) -> None:
         counts = {
             (moment, s["tags"]["account"], s["tags"]["service"]): count for s in found for moment, count in s["values"]
         }
-        while timeline.sampled:
-            sample = timeline.sampled[0]
-            if counts.get((sample.hour_ms, sample.account, sample.service), 0) < sample.count:
-                break
-            timeline.live.append(now - timeline.sampled.popleft().sent)
+        counted(timeline.sampled, counts, now, timeline.live)
         time.sleep(0.05)
+
+
+def watch_live_topic(config: Config, timeline: Timeline) -> None:
+    """Note when each sampled event is counted on the live aggregate topic: the job's share of the latency.
+
+    A consumer like the sink's (the default 500 ms fetch wait), so the rest, to ``cost_live``, is the sink's.
+    """
+    source = consumer(config, None, from_beginning=True)
+    topic = config.kafka.topic("live_aggregate")
+    while not (partitions := source.partitions_for_topic(topic)):
+        time.sleep(0.2)
+    source.assign([TopicPartition(topic, partition) for partition in partitions])
+    counts: dict[tuple[int, str, str], int] = {}
+    while not timeline.done.is_set():
+        batches = source.poll(timeout_ms=500)
+        for record in (record for batch in batches.values() for record in batch if record.value is not None):
+            live = codec().decode(record.value, SchemaName.COST_AGGREGATE)
+            key = (live["window_start_ms"], live["account_id"], live["service"])
+            counts[key] = max(counts.get(key, 0), live["line_items"])
+        counted(timeline.on_topic, counts, time.perf_counter(), timeline.topic)
+    source.close()
+
+
+def counted(waiting: deque[Sample], counts: dict[tuple[int, str, str], int], now: float, seen: list[float]) -> None:
+    """Move the sampled events their series-hour's count now includes (in send order) to ``seen``."""
+    while waiting:
+        sample = waiting[0]
+        if counts.get((sample.hour_ms, sample.account, sample.service), 0) < sample.count:
+            return
+        seen.append(now - waiting.popleft().sent)
 
 
 def watch_alerts(config: Config, timeline: Timeline) -> None:
@@ -195,6 +227,7 @@ def main() -> None:
             threading.Thread(target=watch_influx, args=(config, timeline, len(ACCOUNTS) * len(SERVICES)), daemon=True),
             threading.Thread(target=watch_alerts, args=(config, timeline), daemon=True),
             threading.Thread(target=watch_live, args=(config, timeline), daemon=True),
+            threading.Thread(target=watch_live_topic, args=(config, timeline), daemon=True),
         ]
         for thread in threads:
             thread.start()
@@ -221,6 +254,7 @@ def report(args, timeline: Timeline, spike_hour: int) -> None:
         "live: events seen",
         "event → live p50 s",
         "event → live p99 s",
+        "event → live topic p50 / p99 s",
         "hours",
         "hour → final p50 s",
         "hour → final p99 s",
@@ -232,6 +266,7 @@ def report(args, timeline: Timeline, spike_hour: int) -> None:
         f"{len(live):,}",
         f"{statistics.median(live):.2f}" if live else "-",
         f"{percentile(live, 0.99):.2f}" if live else "-",
+        f"{statistics.median(topic):.2f} / {percentile(topic, 0.99):.2f}" if (topic := timeline.topic) else "-",
         f"{len(aggregate)}/{len(timeline.complete)}",
         f"{statistics.median(aggregate):.2f}" if aggregate else "-",
         f"{percentile(aggregate, 0.99):.2f}" if aggregate else "-",
@@ -244,6 +279,8 @@ def report(args, timeline: Timeline, spike_hour: int) -> None:
         [
             "event → live: every 100th event, from its send to its series' running total in cost_live counting it "
             "(live aggregates re-emitted per 200 ms mini-batch); InfluxDB polled every 50 ms",
+            "event → live topic: the same events, to the job's live aggregate on its Kafka topic counting them (a "
+            "consumer like the sink's): the raw hop, the job and the output hop; the rest is the sink's",
             "hour complete = the first event past the hour's end + the watermark delay was sent; final = all 16 "
             "series of the hour in cost (windows fire on the watermark)",
             "job: continuous cost aggregation on the embedded session cluster; sink: spendstream's InfluxDB sink",
