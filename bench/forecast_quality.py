@@ -27,6 +27,7 @@ from bench.labelled_cur import labels, legitimate_daily_usage, plan_anomalies, r
 from pipelines.evaluation import forecast_metrics
 from pipelines.forecast import QUARTERS
 from pipelines.spend_monitor import AccountMonitor, DayOfSpend
+from pipelines.spend_series import quarter_of
 from spendstream.backtest.runner import forecast_json
 
 
@@ -39,7 +40,8 @@ def bill_usage(seed: int) -> tuple[dict, dict, dict]:
     usage: dict[tuple[str, str, date], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * QUARTERS)
     for row in rows(bill, days, rng):
         if row["type"] == "Usage":
-            usage[(row["account"], row["service"], row["start"].date())][row["start"].hour // 6] += Decimal(row["cost"])
+            quarter = quarter_of(int(row["start"].timestamp() * 1000))
+            usage[(row["account"], row["service"], row["start"].date())][quarter] += Decimal(row["cost"])
     return dict(usage), level_shifts(labels(bill)), legitimate_daily_usage(bill, days)
 
 
