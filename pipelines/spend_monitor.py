@@ -453,13 +453,15 @@ class AccountMonitor:
 
 
 def _quarters(spend: DayOfSpend, series: dict[str, float]) -> dict[str, tuple[float, ...]]:
-    """Each series' usage per quarter of the day, the account total's as its services' sum (none if one is unknown)."""
+    """Each service's usage per quarter of the day (none at all if a service's is unknown).
+
+    Not the account total's: it is forecast as its services' sum, so its own level never forecasts.
+    """
     known = spend.quarters_by_service
     if not known or spend.usage_by_service.keys() - known.keys():
         return {}
-    out = {name: tuple(float(q) for q in known.get(name, (0,) * QUARTERS)) for name in series if name != "*"}
-    out["*"] = tuple(math.fsum(q) for q in zip(*out.values(), strict=True)) if out else (0.0,) * QUARTERS
-    return out
+    idle = (0.0,) * QUARTERS  # a service without spend today
+    return {name: tuple(map(float, known[name])) if name in known else idle for name in series if name != "*"}
 
 
 def _services_first(item: tuple[str, float]) -> tuple[bool, str]:
