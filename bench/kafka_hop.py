@@ -6,8 +6,9 @@ An event reaches InfluxDB through two hops (raw topic → the job, output topic 
 measures what one hop costs on its own, with the producer and consumer settings the pipeline uses
 (linger 20 ms, acks=all; a plain assigned consumer), so bench 4's latency can be read against it.
 Each record carries its send time; the first tenth of the run (connection and warm-up) is left out.
-The baseline, in the same run: the same Tansu binary on its ``memory://`` engine (nothing durable),
-which tells the broker's own cost from its storage round trips to SeaweedFS. Tansu holds a fetch
+The baseline, in the same run: the same Tansu binary on its ``memory://`` engine (nothing durable,
+no SeaweedFS), which tells the broker's own cost from its storage round trips to SeaweedFS; the
+CPU SeaweedFS used while the records were sent is measured beside it. Tansu holds a fetch
 for much of the consumer's ``fetch.max.wait.ms`` even when records are there, so the consumer's
 wait can be set (default: kafka-python's 500 ms, which the pipeline's consumers use).
 """
@@ -17,23 +18,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import struct
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 
 from kafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
 from bench.report import keep_pace, publish
-from bench.stack import embedded_stack
+from bench.stack import BROKERS, CpuUse, cpu_use, embedded_stack
 from connectors.kafka_io import consumer, ensure_topics, producer
 from spendstream.config import Config
-from spendstream.processes import free_port, port_open
-from spendstream.stack import tansu_command
 
 PADDING = b"x" * 200  # about the size of a cost event
 
@@ -61,34 +56,18 @@ def send_at(config: Config, topic: str, rate: int, seconds: float) -> int:
     return sent
 
 
-@contextmanager
-def memory_broker(config: Config) -> Iterator[Config]:
-    """The baseline: Tansu on ``memory://``, on a port of its own, stopped afterwards."""
-    port = free_port()
-    command = tansu_command(f"tcp://127.0.0.1:{port}", "memory://tansu/")
-    broker = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not port_open(port):
-            assert time.monotonic() < deadline and broker.poll() is None, "Tansu (memory://) did not start"
-            time.sleep(0.2)
-        yield replace(config, kafka=replace(config.kafka, bootstrap=f"127.0.0.1:{port}"))
-    finally:
-        broker.terminate()
-        broker.wait(30)
-
-
-def hop(config: Config, rate: int, seconds: float, wait_ms: int) -> tuple[int, list[float]]:
-    """(records sent, delays in s after warm-up, sorted) of one run on the broker of ``config``."""
+def hop(config: Config, rate: int, seconds: float, wait_ms: int) -> tuple[int, list[float], CpuUse]:
+    """(records sent, delays in s after warm-up, sorted, the CPU used) of one run on the broker of ``config``."""
     ensure_topics(config)
     topic, delays, stop = config.kafka.topic("raw_cost"), [], threading.Event()
     reader = threading.Thread(target=read_delays, args=(config, topic, wait_ms, stop, delays))
     reader.start()
-    sent = send_at(config, topic, rate, seconds)
+    with cpu_use(config) as cpu:
+        sent = send_at(config, topic, rate, seconds)
     time.sleep(3)
     stop.set()
     reader.join()
-    return sent, sorted(delays[len(delays) // 10 :])
+    return sent, sorted(delays[len(delays) // 10 :]), cpu
 
 
 def main() -> None:
@@ -97,13 +76,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--fetch-max-wait-ms", type=int, default=500, help="the consumer's fetch.max.wait.ms")
     args = parser.parse_args()
-    table = Table("broker", "rate records/s", "sent", "p50 ms", "p99 ms", "max ms")
-    with embedded_stack() as config, Console().status(f"one hop at {args.rate:,} records/s ..."):
-        load = (args.rate, args.seconds, args.fetch_max_wait_ms)
-        runs = {"Tansu, s3:// on SeaweedFS (the pipeline's)": hop(config, *load)}
-        with memory_broker(config) as baseline:
-            runs["Tansu, memory:// (baseline)"] = hop(baseline, *load)
-    for broker, (sent, delays) in runs.items():
+    table = Table("broker", "rate records/s", "sent", "p50 ms", "p99 ms", "max ms", "SeaweedFS CPU, cores")
+    runs = {}
+    for storage, broker in BROKERS.items():
+        with embedded_stack(storage) as config, Console().status(f"one hop at {args.rate:,} records/s ..."):
+            runs[broker] = hop(config, args.rate, args.seconds, args.fetch_max_wait_ms)
+    for broker, (sent, delays, cpu) in runs.items():
         table.add_row(
             broker,
             f"{args.rate:,}",
@@ -111,13 +89,14 @@ def main() -> None:
             f"{statistics.median(delays) * 1000:.0f}",
             f"{delays[int(len(delays) * 0.99)] * 1000:.0f}",
             f"{delays[-1] * 1000:.0f}",
+            f"{cpu.seaweedfs_cores:.2f}" if cpu.seaweedfs_cores else "-",
         )
     publish(
         f"One Kafka hop at {args.rate:,} records/s, fetch wait {args.fetch_max_wait_ms} ms",
         table,
         [
             "the pipeline's producer (acks=all, linger 20 ms) and a consumer assigned to the raw topic's partition 0, "
-            "both in this process; the two brokers one after the other",
+            "both in this process; the two brokers one after the other, each on a fresh stack",
             "delay = the consumer's poll returning the record − its send time; the first tenth of the run is left out",
         ],
     )

@@ -1,6 +1,6 @@
 """Benchmark 4 — latency: event → live aggregate in InfluxDB, hour complete → final aggregates, → alert.
 
-    python -m bench.latency [--rate 5000] [--days 9] [--events-per-hour 5000]
+    python -m bench.latency [--rate 5000] [--days 9] [--events-per-hour 5000] [--brokers s3 memory]
 
 A continuously running cost aggregation job and the InfluxDB sink consume a raw topic that this
 script fills at ``--rate`` events/s with cost events of 16 series (4 accounts × 4 services, 3
@@ -12,6 +12,11 @@ after the detector's 7-day warm-up. Measured: (a) an event sent → its series' 
 aggregates), and to the live aggregate on its Kafka topic (the job's share: the rest is the sink's),
 (a') hour complete → all 16 final aggregates of the hour in ``cost``, (b) spike hour complete → its
 anomaly alert read from the alert topic.
+
+The baseline, in the same run: the same job on a stack whose Tansu keeps the topics in memory
+(no SeaweedFS). Tansu's ``s3://`` engine writes each produced batch and its offsets as objects and
+lists them on every fetch, and on two cores SeaweedFS serving that competes with the job for
+CPU; the CPU it took is measured beside each run.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bench.report import keep_pace, publish
-from bench.stack import embedded_stack
+from bench.stack import BROKERS, CpuUse, cpu_use, embedded_stack
 from connectors.alerts import read_alerts
 from connectors.influx_query import DatabaseNotFoundError, influxql
 from connectors.influx_sink import InfluxSink
@@ -208,15 +213,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
+def steady(values: list[float]) -> list[float]:
+    """Values in the order measured, without the first tenth (start-up), as bench 9 leaves it out."""
+    return values[len(values) // 10 :]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--days", type=int, default=9)
     parser.add_argument("--events-per-hour", type=int, default=5000)
+    parser.add_argument("--brokers", nargs="+", choices=BROKERS, default=list(BROKERS), help="whose storage")
     args = parser.parse_args()
     spike_hour = (args.days - 1) * 24 + 12
+    runs = {BROKERS[storage]: measure(args, storage, spike_hour) for storage in args.brokers}
+    report(args, runs, spike_hour)
+
+
+def measure(args, storage: str, spike_hour: int) -> tuple[Timeline, CpuUse]:
+    """One run of the job, the sink and the watchers on a fresh stack whose broker keeps topics in ``storage``."""
     timeline = Timeline()
-    with embedded_stack() as config, Progress() as progress:
+    with embedded_stack(storage) as config, Progress() as progress:
         ensure_topics(config)
         job_id = submit(config, "cost-aggregation", ["--from-earliest"])
         while rest(config, f"/jobs/{job_id}")["state"] != "RUNNING":
@@ -232,24 +249,20 @@ def main() -> None:
         for thread in threads:
             thread.start()
         time.sleep(10)  # the job's source and the consumers have joined
-        produce(config, args, spike_hour, timeline, progress)
+        with cpu_use(config) as cpu:
+            produce(config, args, spike_hour, timeline, progress)
         deadline = time.perf_counter() + 120
         last_hour = START_MS + (args.days * 24 - 1) * HOUR_MS
         while (last_hour not in timeline.visible or timeline.alerted is None) and time.perf_counter() < deadline:
             time.sleep(0.5)
         timeline.done.set()
         cancel(config, job_id)
-    report(args, timeline, spike_hour)
+    return timeline, cpu
 
 
-def report(args, timeline: Timeline, spike_hour: int) -> None:
-    aggregate = [timeline.visible[h] - t for h, t in timeline.complete.items() if h in timeline.visible]
-    spike_ms = START_MS + spike_hour * HOUR_MS
-    alert = (
-        (timeline.alerted - timeline.complete[spike_ms]) if timeline.alerted and spike_ms in timeline.complete else None
-    )
-    live = timeline.live
+def report(args, runs: dict[str, tuple[Timeline, CpuUse]], spike_hour: int) -> None:
     table = Table(
+        "broker",
         "rate events/s",
         "live: events seen",
         "event → live p50 s",
@@ -259,20 +272,12 @@ def report(args, timeline: Timeline, spike_hour: int) -> None:
         "hour → final p50 s",
         "hour → final p99 s",
         "alert after hour complete s",
+        "SeaweedFS CPU, cores",
+        "machine busy",
         "target",
     )
-    table.add_row(
-        f"{args.rate:,}",
-        f"{len(live):,}",
-        f"{statistics.median(live):.2f}" if live else "-",
-        f"{percentile(live, 0.99):.2f}" if live else "-",
-        f"{statistics.median(topic):.2f} / {percentile(topic, 0.99):.2f}" if (topic := timeline.topic) else "-",
-        f"{len(aggregate)}/{len(timeline.complete)}",
-        f"{statistics.median(aggregate):.2f}" if aggregate else "-",
-        f"{percentile(aggregate, 0.99):.2f}" if aggregate else "-",
-        f"{alert:.2f}" if alert is not None else "no alert",
-        "p99 ≤ 1 s; alert ≤ 1 s",
-    )
+    for broker, (timeline, cpu) in runs.items():
+        table.add_row(broker, f"{args.rate:,}", *row(timeline, spike_hour), *cpu_cells(cpu), "p99 ≤ 1 s; alert ≤ 1 s")
     publish(
         f"Latency at {args.rate:,} events/s ({args.events_per_hour:,} events per event-time hour)",
         table,
@@ -283,9 +288,36 @@ def report(args, timeline: Timeline, spike_hour: int) -> None:
             "consumer like the sink's): the raw hop, the job and the output hop; the rest is the sink's",
             "hour complete = the first event past the hour's end + the watermark delay was sent; final = all 16 "
             "series of the hour in cost (windows fire on the watermark)",
-            "job: continuous cost aggregation on the embedded session cluster; sink: spendstream's InfluxDB sink",
+            "the first tenth of the events and hours (start-up) is left out, as in bench 9",
+            "SeaweedFS CPU and machine busy: while the events were sent; 2 cores are 2.0 and 100%",
+            "job: continuous cost aggregation on the embedded session cluster; sink: spendstream's InfluxDB sink; "
+            "the two brokers one after the other, each on a fresh stack (memory://: Tansu without SeaweedFS)",
         ],
     )
+
+
+def row(timeline: Timeline, spike_hour: int) -> list[str]:
+    """The latency cells of one run, start-up left out."""
+    hours = steady(sorted(timeline.complete))
+    aggregate = [timeline.visible[h] - timeline.complete[h] for h in hours if h in timeline.visible]
+    spike_ms = START_MS + spike_hour * HOUR_MS
+    complete = timeline.complete.get(spike_ms)
+    alert = timeline.alerted - complete if timeline.alerted and complete else None
+    live, topic = steady(timeline.live), steady(timeline.topic)
+    return [
+        f"{len(live):,}",
+        f"{statistics.median(live):.2f}" if live else "-",
+        f"{percentile(live, 0.99):.2f}" if live else "-",
+        f"{statistics.median(topic):.2f} / {percentile(topic, 0.99):.2f}" if topic else "-",
+        f"{len(aggregate)}/{len(hours)}",
+        f"{statistics.median(aggregate):.2f}" if aggregate else "-",
+        f"{percentile(aggregate, 0.99):.2f}" if aggregate else "-",
+        f"{alert:.2f}" if alert is not None else "no alert",
+    ]
+
+
+def cpu_cells(cpu: CpuUse) -> list[str]:
+    return [f"{cpu.seaweedfs_cores:.2f}" if cpu.seaweedfs_cores else "-", f"{cpu.machine_busy:.0%}"]
 
 
 if __name__ == "__main__":

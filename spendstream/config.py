@@ -214,6 +214,9 @@ class StackSettings:
     influx_port: int = 0
     flink_rest_port: int = 0
     pipeline: bool = True  # stack up also runs the cost job, the InfluxDB sink and the health writer
+    # Where Tansu keeps the topics: "s3" (durable, on the embedded SeaweedFS) or "memory" (lost at
+    # stop, no SeaweedFS): the broker without its storage, a benchmark's baseline (bench 4 and 9).
+    kafka_storage: str = "s3"
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,7 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+KAFKA_STORAGES = ("s3", "memory")
 
 
 def validate(config: Config) -> None:
@@ -271,6 +275,11 @@ def validate(config: Config) -> None:
             )
     if kafka.ssl_cafile and not Path(kafka.ssl_cafile).is_file():
         raise ConfigError(f"kafka.ssl_cafile: {kafka.ssl_cafile} is not a readable file (a PEM CA bundle)")
+    if config.stack.kafka_storage not in KAFKA_STORAGES:
+        raise ConfigError(
+            f"stack.kafka_storage: {config.stack.kafka_storage!r} is not one of {', '.join(KAFKA_STORAGES)} "
+            "(s3 keeps the topics on the embedded SeaweedFS; memory loses them when the broker stops)"
+        )
     for key, value in {
         "flink.parallelism": config.flink.parallelism,
         "flink.checkpoint_interval_s": config.flink.checkpoint_interval_s,

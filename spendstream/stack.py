@@ -126,7 +126,8 @@ class LocalStack:
 
     def up(self) -> dict[str, str]:
         """Start what is not running yet, wait until each answers, record the endpoints."""
-        self._start_seaweedfs()
+        if self.durable_kafka:
+            self._start_seaweedfs()
         self._start_tansu()
         self._start_influxdb()
         self._start_pushgateway()
@@ -153,7 +154,7 @@ class LocalStack:
     def status(self) -> list[ComponentStatus]:
         p = self.ports
         return [
-            ComponentStatus("seaweedfs (s3)", self.endpoints["s3"], port_open(p["s3"])),
+            self._seaweedfs_status(),
             ComponentStatus("tansu (kafka)", self.endpoints["kafka"], port_open(p["kafka"])),
             ComponentStatus("influxdb", self.endpoints["influx"], http_ok(f"{self.endpoints['influx']}/ping")),
             ComponentStatus("flink", self.endpoints["flink_rest"], self._flink_running(), "web UI and REST API"),
@@ -161,6 +162,16 @@ class LocalStack:
             ComponentStatus("api", self.endpoints["api"], self._api_ready(), "REST, GraphQL, ingest, /console/"),
             *self._pipeline_status(),
         ]
+
+    @property
+    def durable_kafka(self) -> bool:
+        """Tansu on SeaweedFS (``stack.kafka_storage: s3``), not in memory."""
+        return self.config.stack.kafka_storage == "s3"
+
+    def _seaweedfs_status(self) -> ComponentStatus:
+        if not self.durable_kafka:
+            return ComponentStatus("seaweedfs (s3)", "-", True, "off (stack.kafka_storage: memory)")
+        return ComponentStatus("seaweedfs (s3)", self.endpoints["s3"], port_open(self.ports["s3"]))
 
     def _pipeline_status(self) -> list[ComponentStatus]:
         """The supervisor and what it keeps running (with ``stack.pipeline: false``, the API alone)."""
@@ -217,7 +228,7 @@ class LocalStack:
         if not running_pid("tansu", self.state):
             spawn(
                 "tansu",
-                tansu_command(address, "s3://tansu/"),
+                tansu_command(address, "s3://tansu/" if self.durable_kafka else "memory://tansu/"),
                 self.state,
                 env={**S3_ENV, "AWS_ENDPOINT": self.endpoints["s3"]},
             )

@@ -103,6 +103,13 @@ def test_a_value_of_the_wrong_type_is_refused_not_converted(tmp_path, text, mess
         load_config(path, env={"SPENDSTREAM_STACK_STATE_DIR": str(tmp_path)})
 
 
+def test_an_unknown_kafka_storage_is_refused_with_the_ones_there_are(tmp_path):
+    env = {"SPENDSTREAM_STACK_STATE_DIR": str(tmp_path), "SPENDSTREAM_STACK_KAFKA_STORAGE": "postgres"}
+    with pytest.raises(ConfigError, match="stack.kafka_storage: 'postgres' is not one of s3, memory"):
+        load_config(None, env=env)
+    assert load_config(None, env={**env, "SPENDSTREAM_STACK_KAFKA_STORAGE": "memory"}).stack.kafka_storage == "memory"
+
+
 def test_numbers_from_the_environment_are_parsed_strictly(tmp_path):
     with pytest.raises(ConfigError, match="SPENDSTREAM_INFLUX_BATCH_SIZE: '2.5' is not a valid int"):
         load_config(None, env={"SPENDSTREAM_INFLUX_BATCH_SIZE": "2.5", "SPENDSTREAM_STACK_STATE_DIR": str(tmp_path)})
