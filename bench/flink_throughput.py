@@ -1,12 +1,14 @@
 """Benchmark 3 — Flink job throughput: raw events/s through the full job, against native Flink only.
 
-    python -m bench.flink_throughput [--rows 1000000] [--runs 3]
+    python -m bench.flink_throughput [--rows 1000000] [--runs 3] [--brokers s3 memory]
 
 A CUR 2.0 export of ``--rows`` line items is replayed once into the raw topic; each run then
 submits a backfill of exactly those offsets to the embedded session cluster and times it from
 RUNNING to FINISHED with Flink's own timestamps: first the full cost aggregation job (decode,
 enrich, hourly aggregates, budgets, anomaly detection and forecasts, all sinks), then
-bench/native_job.py (the same source and hourly windows with no Python function).
+bench/native_job.py (the same source and hourly windows with no Python function). With
+``--brokers s3 memory`` it runs again on a stack whose Tansu keeps the topics in memory: what the
+broker's storage (SeaweedFS, on the same cores) costs the job.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from rich.table import Table
 
 from bench.replay_parse import big_export
 from bench.report import ROOT, publish
-from bench.stack import embedded_stack
+from bench.stack import BROKERS, embedded_stack
 from connectors.replay import replay
 from spendstream.config import Config
 from spendstream.flink_client import job_failure, rest, submit, wait_for_job
@@ -47,9 +49,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--brokers", nargs="+", choices=BROKERS, default=["s3"], help="memory: the baseline")
     args = parser.parse_args()
+    table = Table("broker", "events", "full job events/s", "native only events/s", "ratio", "target (full job)")
+    notes = [f"median of {args.runs} runs, each timed RUNNING → FINISHED by Flink (task deployment included)"]
+    for storage in args.brokers:
+        events, rates, parallelism = measure(args, storage)
+        full, native = statistics.median(rates["full"]), statistics.median(rates["native"])
+        row = (f"{events:,}", f"{full:,.0f}", f"{native:,.0f}", f"{full / native:.2f}", f"≥ {TARGET:,}")
+        table.add_row(BROKERS[storage], *row)
+        notes.append(
+            f"runs on {storage}://: full {', '.join(f'{r:,.0f}' for r in rates['full'])}; "
+            f"native {', '.join(f'{r:,.0f}' for r in rates['native'])}"
+        )
+    publish(
+        f"Flink job throughput, {events:,} raw events, parallelism {parallelism}",
+        table,
+        [
+            *notes,
+            "embedded session cluster: one TaskManager, 2 slots, Python UDFs in thread mode, 2 cores shared "
+            "with Tansu, SeaweedFS (on s3:// only) and InfluxDB; each broker on a fresh stack",
+        ],
+    )
+
+
+def measure(args, storage: str) -> tuple[int, dict[str, list[float]], int]:
+    """Events replayed, and the full and native jobs' events/s per run, on a broker keeping topics in ``storage``."""
     rates: dict[str, list[float]] = {"full": [], "native": []}
-    with tempfile.TemporaryDirectory() as work, embedded_stack() as config, Progress() as progress:
+    with tempfile.TemporaryDirectory() as work, embedded_stack(storage) as config, Progress() as progress:
         export = Path(work) / "export"
         big_export(args.rows, export)
         filling = progress.add_task(f"replaying {args.rows:,} events into the raw topic", total=None)
@@ -61,20 +88,7 @@ def main() -> None:
             native = str(ROOT / "bench" / "native_job.py")
             rates["native"].append(summary.produced / job_seconds(config, native, summary.backfill_args()))
             progress.advance(task)
-    full, native = statistics.median(rates["full"]), statistics.median(rates["native"])
-    table = Table("events", "full job events/s", "native only events/s", "ratio", "target (full job)")
-    table.add_row(f"{summary.produced:,}", f"{full:,.0f}", f"{native:,.0f}", f"{full / native:.2f}", f"≥ {TARGET:,}")
-    publish(
-        f"Flink job throughput, {summary.produced:,} raw events, parallelism {config.flink.parallelism}",
-        table,
-        [
-            f"median of {args.runs} runs, each timed RUNNING → FINISHED by Flink (task deployment included)",
-            f"runs: full {', '.join(f'{r:,.0f}' for r in rates['full'])}; "
-            f"native {', '.join(f'{r:,.0f}' for r in rates['native'])}",
-            "embedded session cluster: one TaskManager, 2 slots, Python UDFs in thread mode, 2 cores shared "
-            "with Tansu, SeaweedFS and InfluxDB",
-        ],
-    )
+    return summary.produced, rates, config.flink.parallelism
 
 
 if __name__ == "__main__":
