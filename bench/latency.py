@@ -14,9 +14,9 @@ aggregates), and to the live aggregate on its Kafka topic (the job's share: the 
 anomaly alert read from the alert topic.
 
 The baseline, in the same run: the same job on a stack whose Tansu keeps the topics in memory
-(no SeaweedFS). Tansu's ``s3://`` engine writes each produced batch and its offsets as objects and
-lists them on every fetch, and on two cores SeaweedFS serving that competes with the job for
-CPU; the CPU it took is measured beside each run.
+(no SeaweedFS). Tansu's ``s3://`` engine writes an object for each produced batch (and rewrites
+two more), and lists and reads objects for every fetch; on two cores SeaweedFS serving that
+competes with the job for CPU, so the CPU it took is measured beside each run.
 """
 
 from __future__ import annotations
