@@ -159,7 +159,7 @@ def forecast_table(monitors: list[AccountMonitor]) -> tuple[Table, list[str]]:
     table = Table("record", "bytes/series", "bytes/account", "Avro read + write ms per account-day", "1M series GiB")
     for label, schema, records in (
         ("version 3: errors as doubles (baseline)", earlier, [version_3_record(s) for s in states]),
-        ("version 5: errors packed as float32, day quarters", current, states),
+        ("version 6: errors packed as float32, day quarters, adoption day", current, states),
     ):
         size, ms = avro_round_trip(schema, records)
         per_series, per_account = size / series, size / len(records)
@@ -176,7 +176,7 @@ def forecast_table(monitors: list[AccountMonitor]) -> tuple[Table, list[str]]:
         "Avro read + write: decode and encode of the record with its own version's schema (fastavro) and its "
         "base64, what the job's daily forecast operator does per account-day besides the Python below; bytes "
         "before base64",
-        f"AccountMonitor.from_state + .state() of the same records (version 5): {python_ms:.1f} ms per account-day",
+        f"AccountMonitor.from_state + .state() of the same records (version 6): {python_ms:.1f} ms per account-day",
     ]
     return table, notes
 

@@ -192,5 +192,5 @@ def test_models_reports_the_live_accuracy_the_job_recorded(streamed):
     coverage = sum(a["covered"] for a in week) / len(week)
     mape = sum(a["ape"] for a in costed) / len(costed)
     row = next(f for f in model_families(config) if f.name.startswith("forecast, horizons 1–7"))
-    assert row.version == "account_monitor_state v5" and " – " in row.data
+    assert row.version == "account_monitor_state v6" and " – " in row.data
     assert f"MAPE {mape:.3f}" in row.live and f"covered {coverage:.2f}, {len(week)} scored" in row.live

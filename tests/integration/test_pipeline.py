@@ -328,7 +328,7 @@ def test_alerts_mark_and_models_from_the_command_line(run: Run, stack_env):
     models = spendstream(stack_env, "models")
     assert models.returncode == 0, models.stdout + models.stderr
     assert "anomaly detection" in models.stdout and "series_monitor_state v3" in models.stdout
-    assert models.stdout.count("account_monitor_state v5") == 3 and "seasonal naive" in models.stdout
+    assert models.stdout.count("account_monitor_state v6") == 3 and "seasonal naive" in models.stdout
 
 
 def test_stack_status_and_job_dry_run(run: Run, stack_env):

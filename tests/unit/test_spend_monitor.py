@@ -489,6 +489,57 @@ def test_the_weekly_trend_carries_on_through_a_level_shift_at_once():
         assert abs(point.predicted / truth - 1) < 0.04
 
 
+def a_step_adopted_short(n: int, rng: random.Random) -> float:
+    """A flat weekday series whose step ×1.65 on day 70 ran at ×1.5 for its first three days (a ramp-up).
+
+    Three unusual days that agree make a step, so it is adopted at ×1.5: about 10% short.
+    """
+    base = 100.0 * (1.0 if (START + timedelta(days=n)).weekday() < 5 else 0.6)
+    return base * (1.0 if n < 70 else 1.5 if n < 73 else 1.65) * math.exp(rng.gauss(0, 0.02))
+
+
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_the_days_correcting_a_steps_size_are_not_read_as_growth(seed):
+    """The level moves from ×1.5 to ×1.65 in the week after the adoption: a correction, not a trend.
+
+    Read as growth, it made ~0.2 $/day (4% a month) of a trend the flat series never had, and the
+    forecasts caught up with the step more slowly. Held to 2.5% a month here: 3.2-5% without it.
+    """
+    forecaster, rng = DailyCostForecaster(), random.Random(seed)
+    for n in range(86):
+        forecaster.learn_one((START + timedelta(days=n)).date(), a_step_adopted_short(n, rng))
+        if n == 75:  # five days after the step, two after its adoption
+            early = [f.predicted / (165.0 if f.day.weekday() < 5 else 99.0) - 1 for f in forecaster.forecast()]
+    assert 30 * forecaster.growth < 0.025 * forecaster.level
+    assert statistics.median(abs(e) for e in early) < 0.055
+
+
+def test_an_account_restored_while_a_step_settles_goes_on_as_the_uncut_one():
+    """The adoption day rides in the checkpoint (version 6); a version 5 record has none, so nothing settles."""
+    rng = random.Random(2)
+    costs = [Decimal(f"{a_step_adopted_short(n, rng):.6f}") for n in range(86)]
+    spend = [
+        DayOfSpend("a", (START + timedelta(days=n)).date(), {"AmazonEC2": cost}, cost) for n, cost in enumerate(costs)
+    ]
+    uncut = AccountMonitor("a", BUDGET)
+    for day in spend[:74]:
+        uncut.observe(day)
+    assert uncut.forecasters["AmazonEC2"].adopted_on == spend[72].day.toordinal()
+    restored = checkpointed(uncut)
+    state = uncut.state()
+    for series_state in state["series"]:
+        del series_state["forecaster"]["adopted_on"]
+    before = AccountMonitor.from_state(as_version_record(state, SchemaName.ACCOUNT_MONITOR_STATE, 5), BUDGET)
+    assert before.forecasters["AmazonEC2"].adopted_on is None
+    forecasters = [{**s["forecaster"], "adopted_on": None} for s in before.state()["series"]]
+    assert forecasters == [{**s["forecaster"], "adopted_on": None} for s in uncut.state()["series"]]  # all else kept
+    said = [uncut.observe(day) for day in spend[74:]]
+    assert [restored.observe(day) for day in spend[74:]] == said
+    for day in spend[74:]:
+        before.observe(day)
+    assert before.forecasters["AmazonEC2"].growth > uncut.forecasters["AmazonEC2"].growth  # as the build before
+
+
 def services_of_a_changing_account(n: int, day: date, rng: random.Random) -> dict[str, float]:
     """Three services whose weekly patterns and trends differ, so the account total's pattern keeps changing."""
     usual = {
