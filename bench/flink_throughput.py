@@ -53,8 +53,10 @@ def main() -> None:
     args = parser.parse_args()
     table = Table("broker", "events", "full job events/s", "native only events/s", "ratio", "target (full job)")
     notes = [f"median of {args.runs} runs, each timed RUNNING → FINISHED by Flink (task deployment included)"]
+    parallelisms = set()
     for storage in args.brokers:
         events, rates, parallelism = measure(args, storage)
+        parallelisms.add(parallelism)
         full, native = statistics.median(rates["full"]), statistics.median(rates["native"])
         row = (f"{events:,}", f"{full:,.0f}", f"{native:,.0f}", f"{full / native:.2f}", f"≥ {TARGET:,}")
         table.add_row(BROKERS[storage], *row)
@@ -63,7 +65,7 @@ def main() -> None:
             f"native {', '.join(f'{r:,.0f}' for r in rates['native'])}"
         )
     publish(
-        f"Flink job throughput, {events:,} raw events, parallelism {parallelism}",
+        f"Flink job throughput, {args.rows:,} raw events, parallelism {', '.join(map(str, sorted(parallelisms)))}",
         table,
         [
             *notes,

@@ -38,7 +38,7 @@ def embedded_stack(kafka_storage: str = "s3") -> Iterator[Config]:
     }
     local = LocalStack(load_config(None, env=env))
     try:
-        with Console().status("starting the embedded stack (Tansu, SeaweedFS, InfluxDB, Flink) ..."):
+        with Console().status(f"starting the embedded stack ({BROKERS[kafka_storage]}, InfluxDB, Flink) ..."):
             local.up()
         yield load_config(None, env=env)
     finally:
