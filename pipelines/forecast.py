@@ -3,8 +3,9 @@
 A river-style estimator (``learn_one`` / ``forecast``): Holt's level and growth of deseasonalized
 days, day-of-week factors (mean 1), and month-start factors for days 1-3 that recur two months
 running. Unusual days (anomalies) are treated as missing unless they settle at a new level, which
-is then adopted at once with the growth kept in proportion; so are month starts until their
-factor is known. A new level is recognised after three unusual days that agree, or after one
+is then adopted at once with the growth kept in proportion, and for a week after, the level's
+moves correct the step's size instead of feeding growth; month starts are treated as missing
+until their factor is known. A new level is recognised after three unusual days that agree, or after one
 when the day's six-hour quarters show it held from yesterday evening through today: a spike
 covers a few quarters and a leak's ramp spreads them apart, where a step moves them all alike.
 For its first three weeks a series is forecast seasonal-naively (each weekday as last seen), as
