@@ -8,6 +8,7 @@ and ``./spendstream.yaml`` or a running ``./.spendstream`` stack may sit in the 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 CALLER_SETTINGS = ("SPENDSTREAM_", "KAFKA_", "AWS_", "INFLUX")
@@ -18,3 +19,8 @@ def pytest_configure(config) -> None:
         del os.environ[name]
     os.environ["SPENDSTREAM_CONFIG"] = os.devnull  # an empty file: ./spendstream.yaml is never read
     os.environ["SPENDSTREAM_STACK_STATE_DIR"] = tempfile.mkdtemp(prefix="spendstream-test-state-")
+
+
+def pytest_unconfigure(config) -> None:
+    """The stack state folder made above goes with the run (empty unless a test left state in it)."""
+    shutil.rmtree(os.environ.get("SPENDSTREAM_STACK_STATE_DIR", ""), ignore_errors=True)
