@@ -11,16 +11,20 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 CALLER_SETTINGS = ("SPENDSTREAM_", "KAFKA_", "AWS_", "INFLUX")
+STATE_DIR = pytest.StashKey[str]()
 
 
 def pytest_configure(config) -> None:
     for name in [n for n in os.environ if n.startswith(CALLER_SETTINGS)]:
         del os.environ[name]
     os.environ["SPENDSTREAM_CONFIG"] = os.devnull  # an empty file: ./spendstream.yaml is never read
-    os.environ["SPENDSTREAM_STACK_STATE_DIR"] = tempfile.mkdtemp(prefix="spendstream-test-state-")
+    config.stash[STATE_DIR] = tempfile.mkdtemp(prefix="spendstream-test-state-")
+    os.environ["SPENDSTREAM_STACK_STATE_DIR"] = config.stash[STATE_DIR]
 
 
 def pytest_unconfigure(config) -> None:
-    """The stack state folder made above goes with the run (empty unless a test left state in it)."""
-    shutil.rmtree(os.environ.get("SPENDSTREAM_STACK_STATE_DIR", ""), ignore_errors=True)
+    """The stack state folder made above goes with the run: that folder, whatever a test set the variable to."""
+    shutil.rmtree(config.stash.get(STATE_DIR, ""), ignore_errors=True)
