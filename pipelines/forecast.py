@@ -325,7 +325,7 @@ class DailyCostForecaster:
         if expected_level > 0:
             scale = level / expected_level
             self.growth *= scale
-            self.usual = [(day, cost * scale) for day, cost in self.usual]
+            self._rescale_usual(scale, before=day.toordinal())
         else:
             self.usual = []  # nothing to scale from: the weekly trend reads the new normal only
         if self.last_quarter is not None and level > 0:
@@ -369,7 +369,11 @@ class DailyCostForecaster:
         by 8% at 14 days for six weeks). Shift-free MAPE on the varied bills, seeds 5001-5020:
         0.643 → 0.620 × naive, worst decile 0.796 → 0.737 (BENCHMARKS.md).
         """
-        self.usual = [(d, c * correction if d < self.adopted_on else c) for d, c in self.usual]
+        self._rescale_usual(correction, before=self.adopted_on)
+
+    def _rescale_usual(self, factor: float, before: int) -> None:
+        """Scale the usual days dated before ordinal ``before``: what the weekly trend reads, put at the new level."""
+        self.usual = [(d, c * factor if d < before else c) for d, c in self.usual]
 
     def forecast(self, horizon: int = HORIZON_DAYS, parts: list[float] | None = None) -> list[DayForecast]:
         """The next ``horizon`` days after the last learned one; remembered to calibrate intervals.
