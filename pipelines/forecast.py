@@ -199,12 +199,19 @@ class DailyCostForecaster:
         self.adopted_on: int | None = None  # ordinal of the day the level was last adopted from a step
 
     def _month_factor(self, day: date) -> float:
-        """A month-start run counts once it recurred: the smaller of the last two months' ratios."""
+        """A month-start run counts once it recurred: of the last two months' ratios, the one nearer 1."""
         return self._month_start_factor(day.day) if day.day <= 3 else 1.0
 
     def _month_start_factor(self, day_of_month: int) -> float:
+        """The ratio nearer 1 (in log terms): a run both months share, never a one-off, never noise made a dip.
+
+        The smaller of the two kept out a one-off spike, but on the many days 1-3 that carry no run
+        it kept the lower of two noisy ratios: those days, and what the level and the weekly trend
+        learned from them, sat a noise's width low. Shift-free MAPE on the varied bills: 0.620 →
+        0.612 × naive (seeds 5001-5020), 0.574 → 0.566 (1-20), 0.597 → 0.590 (21-60) (BENCHMARKS.md).
+        """
         seen = self.month_start.get(day_of_month, [])
-        return min(seen) if len(seen) == 2 else 1.0
+        return min(seen, key=lambda ratio: abs(math.log(ratio))) if len(seen) == 2 else 1.0
 
     def _season(self, day: date) -> float:
         return self.weekday.get(day.weekday(), 1.0) * self._month_factor(day)
