@@ -43,6 +43,7 @@ SEASON_ALPHA = 0.05  # weekday factors average their first 20 weeks, then follow
 WARMUP_DAYS = 14  # before this, seasonal factors are still settling: nothing is judged unusual
 NAIVE_DAYS = 21  # until then, forecast each weekday as last seen (the model's factors are too young)
 UNUSUAL_ERRORS = 3  # a day further than this many typical errors from its expectation is unusual
+MONTH_RUN_ERRORS = 2  # a month-start run moves days 1-3 further than this many typical errors, both months
 SHIFT_DAYS, SHIFT_AGREEMENT = 3, 0.15  # that many unusual days within 15% of each other: a new level
 SETTLE_DAYS = 7  # after a level is adopted, level moves this many days correct its size, not the growth
 # Errors per horizon bucket the interval is calibrated on: two to five months of them (the 16
@@ -203,15 +204,24 @@ class DailyCostForecaster:
         return self._month_start_factor(day.day) if day.day <= 3 else 1.0
 
     def _month_start_factor(self, day_of_month: int) -> float:
-        """The ratio nearer 1 (in log terms): a run both months share, never a one-off, never noise made a dip.
+        """A run both months share, at the ratio nearer 1; 1 where the two ratios are noise or a one-off.
 
-        The smaller of the two kept out a one-off spike, but on the many days 1-3 that carry no run
-        it kept the lower of two noisy ratios: those days, and what the level and the weekly trend
-        learned from them, sat a noise's width low. Shift-free MAPE on the varied bills: 0.620 →
-        0.612 × naive (seeds 5001-5020), 0.574 → 0.566 (1-20), 0.597 → 0.590 (21-60) (BENCHMARKS.md).
+        A run shows in both months on the same side of 1, each by more than ``MONTH_RUN_ERRORS``
+        typical daily errors; a one-off moves one month only. Before, the smaller of the two ratios
+        was taken: on the many days 1-3 that carry no run that is the lower of two noisy ratios, so
+        those days (and what the level and the weekly trend learned from them) sat a noise's width
+        low. Shift-free MAPE on the varied bills, means of seeds: 0.616 → 0.597 × naive (5001-5020),
+        0.570 → 0.548 (1-20), 0.611 → 0.598 (21-60) (BENCHMARKS.md).
         """
         seen = self.month_start.get(day_of_month, [])
-        return min(seen, key=lambda ratio: abs(math.log(ratio))) if len(seen) == 2 else 1.0
+        if len(seen) != 2 or (seen[0] - 1) * (seen[1] - 1) <= 0:
+            return 1.0
+        nearer = min(seen, key=lambda ratio: abs(math.log(ratio)))
+        return nearer if abs(nearer - 1) > MONTH_RUN_ERRORS * self._typical_error() else 1.0
+
+    def _typical_error(self) -> float:
+        """The series' typical relative error of a day against its expectation (5% before any is known)."""
+        return max(self.one_step_error.get() or 0.05, 0.01)
 
     def _season(self, day: date) -> float:
         return self.weekday.get(day.weekday(), 1.0) * self._month_factor(day)
@@ -263,7 +273,7 @@ class DailyCostForecaster:
             self.last_quarter = None
             return
         season = max(self._season(day), 1e-9)
-        typical = max(self.one_step_error.get() or 0.05, 0.01)
+        typical = self._typical_error()
         undo, self.provisional = self.provisional, None
         if undo is not None and abs(cost / (expected_level * undo * season) - 1) <= UNUSUAL_ERRORS * typical:
             self._adopt_level(day, expected_level * undo, expected_level)  # back the next day: it was no step
