@@ -200,7 +200,7 @@ class DailyCostForecaster:
         self.adopted_on: int | None = None  # ordinal of the day the level was last adopted from a step
 
     def _month_factor(self, day: date) -> float:
-        """A month-start run counts once it recurred: of the last two months' ratios, the one nearer 1."""
+        """A month-start run counts once it recurred alike in the last two months (``_month_start_factor``)."""
         return self._month_start_factor(day.day) if day.day <= 3 else 1.0
 
     def _month_start_factor(self, day_of_month: int) -> float:

@@ -380,6 +380,11 @@ def month_starts_learned(cost_of_day, seed: int) -> list:
     return forecaster.forecast()
 
 
+def ordinary_day(forecasts: list) -> float:
+    """The mean forecast of days 4-31: what days 1-3 are judged against."""
+    return statistics.fmean(f.predicted for f in forecasts if f.day.day > 3)
+
+
 def test_days_that_start_a_month_without_a_run_are_not_forecast_low():
     """With no run on days 1-3, they are forecast as ordinary days, not a noise's width low.
 
@@ -389,8 +394,7 @@ def test_days_that_start_a_month_without_a_run_are_not_forecast_low():
     biases = []
     for seed in range(20):
         forecasts = month_starts_learned(lambda day: 100.0, seed)
-        ordinary = statistics.fmean(f.predicted for f in forecasts if f.day.day > 3)
-        biases += [f.predicted / ordinary - 1 for f in forecasts if f.day.day <= 3]
+        biases += [f.predicted / ordinary_day(forecasts) - 1 for f in forecasts if f.day.day <= 3]
     assert abs(statistics.fmean(biases)) < 0.01
 
 
@@ -410,9 +414,8 @@ def test_noise_on_days_1_to_3_is_not_read_as_a_month_start_run():
 
 
 def first_of_month_factor(forecasts: list) -> float:
-    """The forecast of October 1 against the mean forecast of days 4-31."""
-    ordinary = statistics.fmean(f.predicted for f in forecasts if f.day.day > 3)
-    return next(f.predicted for f in forecasts if f.day == date(2026, 10, 1)) / ordinary
+    """The forecast of October 1 against an ordinary day's."""
+    return next(f.predicted for f in forecasts if f.day == date(2026, 10, 1)) / ordinary_day(forecasts)
 
 
 @pytest.mark.parametrize("seed", range(5))
