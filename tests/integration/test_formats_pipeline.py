@@ -60,13 +60,15 @@ def test_every_format_gives_the_same_usage_totals_after_the_pipeline(stack: Conf
     for charge in bill:
         if charge.line_item_type == "Usage":
             expected[(charge.account, charge.service, charge.start.strftime("%Y-%m-%d"))] += charge.cost
-    results = {}
-    for name, (write, filename) in EXPORTS.items():
+    jobs = {}
+    for name, (write, filename) in EXPORTS.items():  # all submitted at once: the cluster runs two at a time
         config = isolated(stack, name)
         write(bill, tmp_path / filename)
         summary = replay(tmp_path / filename, config, show_progress=False)
         assert (summary.rows_read, summary.rejected) == (len(bill), 0), name
-        job_id = submit(config, "cost-aggregation", summary.backfill_args())
+        jobs[name] = (config, submit(config, "cost-aggregation", summary.backfill_args()))
+    results = {}
+    for name, (config, job_id) in jobs.items():
         assert wait_for_job(config, job_id) == "FINISHED", job_failure(config, job_id)
         InfluxSink(config).run(until_idle_s=3)
         results[name] = usage_per_account_service_day(config)
