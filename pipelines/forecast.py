@@ -30,7 +30,7 @@ from river import stats
 from pipelines.anomaly import restored_ewmean
 from pipelines.model_choice import Basis, ModelChoice
 from pipelines.packed import pack, unpack
-from pipelines.weekly_trend import WINDOW_DAYS, WeeklyTrend, fit_weekly_trend
+from pipelines.weekly_trend import WINDOW_DAYS, WeeklyTrend, fit_weekly_trend, fit_young_week
 
 HORIZON_DAYS = 30
 BUCKETS = ((1, 7), (8, 14), (15, HORIZON_DAYS))  # horizons whose errors calibrate together
@@ -41,7 +41,7 @@ LEVEL_ALPHA = 0.2
 GROWTH_BETA = 0.02  # slow: growth is read from weeks of level changes, not from a few days
 SEASON_ALPHA = 0.05  # weekday factors average their first 20 weeks, then follow slowly
 WARMUP_DAYS = 14  # before this, seasonal factors are still settling: nothing is judged unusual
-NAIVE_DAYS = 21  # until then, forecast each weekday as last seen (the model's factors are too young)
+NAIVE_DAYS = 21  # until then, the young week or each weekday as last seen (the model's factors are too young)
 UNUSUAL_ERRORS = 3  # a day further than this many typical errors from its expectation is unusual
 MONTH_RUN_ERRORS = 2  # a month-start run moves days 1-3 further than this many typical errors, both months
 SHIFT_DAYS, SHIFT_AGREEMENT = 3, 0.15  # that many unusual days within 15% of each other: a new level
@@ -423,13 +423,20 @@ class DailyCostForecaster:
             tuple(self._month_start_factor(d) for d in (1, 2, 3)),
             tuple(self.last_seen.get(d) for d in range(7)),
             self.days < NAIVE_DAYS,
-            None if self.days < NAIVE_DAYS else self._weekly_trend(),
+            self._weekly_trend(),
         )
 
     def _weekly_trend(self) -> WeeklyTrend | None:
-        """The weekly trend of the usual days, each as if on an ordinary day of the month (factors as known today)."""
+        """The weekly trend of the usual days, each as if on an ordinary day of the month (factors as known today).
+
+        A young series (the model still forecasts naively) gets its young week: each weekday's latest
+        day, pooled, on a trend only where two weeks leave no doubt of it (``fit_young_week``).
+        """
         days = [(date.fromordinal(d), cost) for d, cost in self.usual]
-        return fit_weekly_trend([(day, cost / self._month_factor(day)) for day, cost in days], self.last_day)
+        days = [(day, cost / self._month_factor(day)) for day, cost in days]
+        if self.days < NAIVE_DAYS:
+            return fit_young_week(days, self.last_day)
+        return fit_weekly_trend(days, self.last_day)
 
     def _intervals(self) -> tuple[tuple[float, float] | None, ...]:
         """Each bucket's own interval (relative to the prediction), None while it has no record yet."""

@@ -61,7 +61,7 @@ class Basis:
     month_start: tuple[float, ...]  # days 1-3: their factors (1.0 until known)
     last_seen: tuple[float | None, ...]  # 7 latest actuals, Monday first
     young: bool  # the model itself still forecasts seasonal-naively
-    trend: WeeklyTrend | None = None  # the weekly trend fitted that day (None: too few days, it forecasts as the model)
+    trend: WeeklyTrend | None = None  # the weekly trend fitted that day (young: the pooled week; None: too few days)
 
     def _month(self, day: date) -> float:
         return self.month_start[day.day - 1] if day.day <= 3 else 1.0
@@ -79,8 +79,9 @@ class Basis:
         trend = model if self.trend is None else self.trend.predict(horizon, day.weekday()) * self._month(day)
         if naive is None:
             return model, model, damped, trend
-        if self.young:
-            return naive, naive, naive, naive
+        if self.young:  # every candidate forecasts the young week where it is read, else last week
+            young = naive if self.trend is None else trend
+            return young, young, young, young
         return model, naive, damped, trend
 
 

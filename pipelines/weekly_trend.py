@@ -10,6 +10,7 @@ days better than no step (a one-break structural-change regression). The slope i
 own standard error (× slope² ÷ (slope² + se²)), so a trend the days cannot tell from noise is not
 extrapolated thirty days. The weekday levels are pooled within the working week and the weekend
 (empirical Bayes), so five working days that cost alike are read from all their days together.
+A series too young for the fit (under three weeks) gets its young week instead (``fit_young_week``).
 
 Fitted on log costs: weekday factors multiply, and forecasts are judged by relative errors.
 Measured on the varied bills (BENCHMARKS.md): it forecasts the account totals better than the
@@ -30,6 +31,10 @@ import numpy as np
 WINDOW_DAYS = 84  # the fit reads the days of the last twelve weeks
 MIN_DAYS = 21  # usual days needed for a fit
 MIN_PER_WEEKDAY = 2  # each weekday's level needs at least two days of its own
+MIN_YOUNG_DAYS = 10  # a young series' week is read once it has this many usual days (and every weekday)
+# A young week keeps its trend only this many standard errors from zero. With 3 or 4, flat series'
+# worst forecasts were 2.2 or 1.7 × naive's error; with 5, 1.2.
+YOUNG_SLOPE_ERRORS = 5
 MIN_SEGMENT = 7  # a step leaves at least a week on either side
 # A fit with a step counts as 20 parameters, the line's 8 and 12 for the step: its height, its day
 # and the search over up to 70 days, which finds a "step" in any noise. With 12 in all, steps read
@@ -54,18 +59,14 @@ def fit_weekly_trend(days: Sequence[tuple[date, float]], until: date) -> WeeklyT
     """The weekly trend of ``days`` (day, positive cost) as of ``until``; None where too few days say it."""
     if len(days) < MIN_DAYS:
         return None
-    weekdays = np.array([day.weekday() for day, _ in days])
-    if np.bincount(weekdays, minlength=7).min() < MIN_PER_WEEKDAY:
+    weekdays, costs, counts = _by_weekday(days)
+    if counts.min() < MIN_PER_WEEKDAY:
         return None
     offsets = np.array([(day - until).days for day, _ in days], dtype=float)
-    costs = np.log([cost for _, cost in days])
-    design = np.zeros((len(days), 8))
-    design[np.arange(len(days)), weekdays] = 1.0
-    design[:, 7] = offsets
+    design = np.column_stack([_weekday_columns(weekdays), offsets])
     coef, residuals = _least_squares(design, costs)
     rss = float(residuals @ residuals)
     start, step_rss = _best_step(design, residuals, rss)
-    counts = np.bincount(weekdays, minlength=7)
     if start is None or _bic(step_rss, len(days), STEP_PARAMETERS) >= _bic(rss, len(days), 8):
         levels = _pooled_levels(coef[:7], counts, residuals, 8)
         return WeeklyTrend(levels, _shrunk_slope(coef, design, residuals, None))
@@ -73,6 +74,47 @@ def fit_weekly_trend(days: Sequence[tuple[date, float]], until: date) -> WeeklyT
     coef, residuals = _least_squares(stepped, costs)
     levels = _pooled_levels(coef[:7] + coef[8], counts, residuals, 9)
     return WeeklyTrend(levels, _shrunk_slope(coef, stepped, residuals, start))
+
+
+def fit_young_week(days: Sequence[tuple[date, float]], until: date) -> WeeklyTrend | None:
+    """A young series' week: each weekday's latest day, pooled, on a trend only where the days leave no doubt.
+
+    Why: before three weeks are in, the candidates forecast each weekday as last seen, which
+    carries that one day's noise into every forecast; pooled with the other working days (by the
+    noise of all the days so far) it carries a fifth of it. The latest day of each weekday, not the
+    mean of its days, so a growing series is not read a week late (the mean: 1.18 × naive's error
+    at +0.5%/day). A slope through two noisy weeks, extrapolated thirty days, is mostly noise: kept
+    only beyond ``YOUNG_SLOPE_ERRORS`` standard errors (kept at any size: 1.13 × naive's error on
+    flat series). None until every weekday has a day.
+    """
+    if len(days) < MIN_YOUNG_DAYS:
+        return None
+    weekdays, costs, counts = _by_weekday(days)
+    if counts.min() < 1:
+        return None
+    offsets = np.array([(day - until).days for day, _ in days], dtype=float)
+    design = np.column_stack([_weekday_columns(weekdays), offsets])
+    coef, residuals = _least_squares(design, costs)
+    slope = float(coef[7])
+    if slope**2 <= YOUNG_SLOPE_ERRORS**2 * _slope_variance(design, residuals, None):
+        slope = 0.0
+    latest = np.zeros(7)
+    for weekday, cost, offset in zip(weekdays, costs, offsets, strict=True):  # oldest first: the latest stays
+        latest[weekday] = cost - slope * offset
+    return WeeklyTrend(_pooled_levels(latest, np.ones(7), residuals, 8), slope)
+
+
+def _by_weekday(days: Sequence[tuple[date, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each day's weekday, its log cost, how many days each weekday has)."""
+    weekdays = np.array([day.weekday() for day, _ in days])
+    return weekdays, np.log([cost for _, cost in days]), np.bincount(weekdays, minlength=7)
+
+
+def _weekday_columns(weekdays: np.ndarray) -> np.ndarray:
+    """One indicator column per weekday, Monday first."""
+    columns = np.zeros((len(weekdays), 7))
+    columns[np.arange(len(weekdays)), weekdays] = 1.0
+    return columns
 
 
 def _pooled_levels(levels: np.ndarray, counts: np.ndarray, residuals: np.ndarray, parameters: int) -> tuple[float, ...]:
@@ -125,10 +167,15 @@ def _bic(rss: float, n: int, parameters: int) -> float:
 
 def _shrunk_slope(coef: np.ndarray, design: np.ndarray, residuals: np.ndarray, start: int | None) -> float:
     """The slope times slope² ÷ (slope² + its variance): near zero when the days cannot tell it from noise."""
+    slope, variance = float(coef[7]), _slope_variance(design, residuals, start)
+    if math.isinf(variance) or slope == 0.0:
+        return 0.0
+    return slope * slope**2 / (slope**2 + variance)
+
+
+def _slope_variance(design: np.ndarray, residuals: np.ndarray, start: int | None) -> float:
+    """The fitted slope's sampling variance (infinite where the days since ``start`` span no time)."""
     variance = float(residuals @ residuals) / max(len(residuals) - design.shape[1], 1)
     offsets = design[start or 0 :, 7]
     spread = float(((offsets - offsets.mean()) ** 2).sum())
-    slope = float(coef[7])
-    if spread <= 0 or slope == 0.0:
-        return 0.0
-    return slope * slope**2 / (slope**2 + variance / spread)
+    return variance / spread if spread > 0 else math.inf

@@ -4,6 +4,8 @@ import math
 import random
 from datetime import date, timedelta
 
+import pytest
+
 from pipelines.anomaly import restored_ewmean
 from pipelines.forecast import BUCKETS, DailyCostForecaster
 from pipelines.model_choice import CANDIDATES, ERROR_FADING, MIN_SCORED, ModelChoice
@@ -69,6 +71,31 @@ def test_young_steadily_growing_series_hand_their_long_horizons_to_the_weekly_tr
             errors[candidate].append(forecaster.choice.errors[candidate][2].get())
     assert handed >= 10
     assert sum(errors[trend]) < 0.7 * sum(errors[model])
+
+
+@pytest.mark.parametrize(("noise", "growth"), [(0.1, 0.0), (0.02, 0.005)])
+def test_a_series_in_its_first_three_weeks_is_forecast_better_than_by_last_week(noise, growth):
+    """Flat with 10% daily noise, or growing 0.5% a day with 2%: each weekday as last seen carries its noise.
+
+    Forecasts made on days 13-21, against the naive forecasts of the same days: 0.99 × their error
+    before the young week (it was the naive forecast); now 0.85 and 0.75.
+    """
+    ours, naive = 0.0, 0.0
+    for seed in range(20):
+        rng = random.Random(seed)
+        week = [0.6 if (START + timedelta(days=n)).weekday() >= 5 else 1.0 for n in range(60)]
+        actual = {
+            START + timedelta(days=n): 100 * (1 + growth * n) * week[n] * math.exp(rng.gauss(0, noise))
+            for n in range(60)
+        }
+        forecaster = DailyCostForecaster()
+        for n, (day, cost) in enumerate(list(actual.items())[:21]):
+            forecaster.learn_one(day, cost)
+            for point in forecaster.forecast() if n >= 12 else ():
+                last_seen = actual[day - timedelta(days=(day.weekday() - point.day.weekday()) % 7)]
+                ours += abs(point.predicted / actual[point.day] - 1)
+                naive += abs(last_seen / actual[point.day] - 1)
+    assert ours < 0.9 * naive
 
 
 def test_the_weekly_trend_alone_forecasts_until_every_candidate_has_a_record():
