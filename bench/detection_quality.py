@@ -10,10 +10,11 @@ AutoETS (season 7, bench/forecast_anchors.py) forecasts from the same cutoffs an
 same way; seasonal naive is the baseline of both ratios.
 
 The figures are a distribution: the median and the worst decile over the seeds. Development
-seeds are 1–20; ``--held-out`` scores seeds 10001–10020, which are never run while tuning (score
+seeds are 1–20; ``--held-out`` scores seeds 12001–12020, which are never run while tuning (score
 them once, when a change is done; 1001–1020, 2001–2020 and 3001–3020 were scored on 2026-12-03,
 4001–4020 and 5001–5020 on 2026-12-06, 6001–6020, 7001–7020 and 8001–8020 on 2026-12-07,
-9001–9020 on 2026-12-08: move ``HELD_OUT_SEEDS`` to 11001–11020 when scoring next).
+9001–9020, 10001–10020 and 11001–11020 on 2026-12-08: move ``HELD_OUT_SEEDS`` to 13001–13020 when scoring
+next).
 ``--fixed`` runs the original fixed bill of the default
 seeds (1–3), the one the analytics were first developed on.
 
@@ -46,7 +47,7 @@ from spendstream.backtest.runner import backtest as run_backtest
 from spendstream.backtest.runner import forecast_json
 
 DEVELOPMENT_SEEDS = list(range(1, 21))
-HELD_OUT_SEEDS = list(range(10001, 10021))  # 9001–9020 scored once, 2026-12-08 01:09 (forecasts)
+HELD_OUT_SEEDS = list(range(12001, 12021))  # 11001–11020 scored once, 2026-12-08 03:57 (forecasts)
 
 
 @dataclass
