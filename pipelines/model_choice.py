@@ -60,7 +60,7 @@ class Basis:
     weekday: tuple[float, ...]  # 7 factors, Monday first (1.0 where not yet seen)
     month_start: tuple[float, ...]  # days 1-3: their factors (1.0 until known)
     last_seen: tuple[float | None, ...]  # 7 latest actuals, Monday first
-    young: bool  # the model itself still forecasts seasonal-naively
+    young: bool  # under three weeks: every candidate forecasts the young week (or each weekday as last seen)
     trend: WeeklyTrend | None = None  # the weekly trend fitted that day (young: the pooled week; None: too few days)
 
     def _month(self, day: date) -> float:

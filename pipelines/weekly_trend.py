@@ -68,11 +68,11 @@ def fit_weekly_trend(days: Sequence[tuple[date, float]], until: date) -> WeeklyT
     rss = float(residuals @ residuals)
     start, step_rss = _best_step(design, residuals, rss)
     if start is None or _bic(step_rss, len(days), STEP_PARAMETERS) >= _bic(rss, len(days), 8):
-        levels = _pooled_levels(coef[:7], counts, residuals, 8)
+        levels = _pooled_levels(coef[:7], counts, _residual_variance(residuals, design))
         return WeeklyTrend(levels, _shrunk_slope(coef, design, residuals, None))
     stepped = np.column_stack([design, np.arange(len(days)) >= start])
     coef, residuals = _least_squares(stepped, costs)
-    levels = _pooled_levels(coef[:7] + coef[8], counts, residuals, 9)
+    levels = _pooled_levels(coef[:7] + coef[8], counts, _residual_variance(residuals, stepped))
     return WeeklyTrend(levels, _shrunk_slope(coef, stepped, residuals, start))
 
 
@@ -101,7 +101,7 @@ def fit_young_week(days: Sequence[tuple[date, float]], until: date) -> WeeklyTre
     latest = np.zeros(7)
     for weekday, cost, offset in zip(weekdays, costs, offsets, strict=True):  # oldest first: the latest stays
         latest[weekday] = cost - slope * offset
-    return WeeklyTrend(_pooled_levels(latest, np.ones(7), residuals, 8), slope)
+    return WeeklyTrend(_pooled_levels(latest, np.ones(7), _residual_variance(residuals, design)), slope)
 
 
 def _by_weekday(days: Sequence[tuple[date, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +117,7 @@ def _weekday_columns(weekdays: np.ndarray) -> np.ndarray:
     return columns
 
 
-def _pooled_levels(levels: np.ndarray, counts: np.ndarray, residuals: np.ndarray, parameters: int) -> tuple[float, ...]:
+def _pooled_levels(levels: np.ndarray, counts: np.ndarray, noise: float) -> tuple[float, ...]:
     """Each weekday's log level pulled toward its group's (Monday-Friday, Saturday-Sunday) by empirical Bayes.
 
     Why: a level read from eight or twelve days carries their noise, and on most bills the days
@@ -126,13 +126,12 @@ def _pooled_levels(levels: np.ndarray, counts: np.ndarray, residuals: np.ndarray
     group's levels lie apart beyond what their noise explains. Weekdays that really differ keep
     their difference; weekdays that differ only by noise are read as one.
     """
-    noise = float(residuals @ residuals) / max(len(residuals) - parameters, 1)
-    own = noise / counts
+    own = noise / counts  # each level's sampling variance: ``noise`` is one day's
     pooled = levels.astype(float)
     for group in WEEKDAY_GROUPS:
         mean = float(np.average(levels[group], weights=counts[group]))
         spread = max(float(np.mean((levels[group] - mean) ** 2)) - float(np.mean(own[group])), 0.0)
-        keep = spread / (spread + own[group]) if spread > 0 else np.zeros(len(group))
+        keep = spread / (spread + own[group]) if spread > 0 else 0.0
         pooled[group] = mean + keep * (levels[group] - mean)
     return tuple(float(v) for v in pooled)
 
@@ -175,7 +174,11 @@ def _shrunk_slope(coef: np.ndarray, design: np.ndarray, residuals: np.ndarray, s
 
 def _slope_variance(design: np.ndarray, residuals: np.ndarray, start: int | None) -> float:
     """The fitted slope's sampling variance (infinite where the days since ``start`` span no time)."""
-    variance = float(residuals @ residuals) / max(len(residuals) - design.shape[1], 1)
     offsets = design[start or 0 :, 7]
     spread = float(((offsets - offsets.mean()) ** 2).sum())
-    return variance / spread if spread > 0 else math.inf
+    return _residual_variance(residuals, design) / spread if spread > 0 else math.inf
+
+
+def _residual_variance(residuals: np.ndarray, design: np.ndarray) -> float:
+    """One day's noise (log cost): the residuals' variance, counting the fit's parameters."""
+    return float(residuals @ residuals) / max(len(residuals) - design.shape[1], 1)
